@@ -1,0 +1,119 @@
+//! The gateway: the REST API the mobile app uses. It authenticates, parses, calls the gRPC
+//! services over shared channels, and answers JSON with timing headers.
+//!
+//! - [`config`]: environment variables and their defaults.
+//! - [`routes`]: handlers by concern (auth, track, reads, ops).
+//! - [`middleware`]: timing headers and slow-request logs.
+//! - [`auth`]: access tokens and the authenticated-user extractor.
+//! - [`upstream`]: one channel per upstream, deadlines, upstream time.
+//! - [`json`], [`respond`], [`error`]: request parsing, the success envelope, error answers.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod json;
+pub mod middleware;
+pub mod respond;
+pub mod routes;
+pub mod state;
+pub mod upstream;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tokio::net::TcpListener;
+use wellbeing_common::ErrorCode;
+
+pub use config::GatewayConfig;
+
+use crate::auth::TokenKeys;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::upstream::Upstreams;
+
+/// Bodies larger than this answer 413.
+pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
+
+/// The whole HTTP application, without a socket (tests drive it with `oneshot`).
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .nest("/api/v1", routes::api())
+        .merge(routes::operations())
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::timing::record_timing,
+        ))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such route")
+}
+
+/// The state of a gateway built from its configuration.
+pub fn state(config: &GatewayConfig) -> anyhow::Result<AppState> {
+    Ok(AppState {
+        upstreams: Upstreams::connect(config).context("failed to configure upstream channels")?,
+        tokens: Arc::new(TokenKeys::new(&config.jwt_secret, config.access_token_ttl)),
+        slow_request_threshold: config.slow_request_threshold,
+    })
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(config: GatewayConfig) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.listen_addr)
+            .await
+            .with_context(|| format!("failed to bind {}", config.listen_addr))?;
+        Self::build_with_listener(config, listener)
+    }
+
+    pub fn build_with_listener(config: GatewayConfig, listener: TcpListener) -> anyhow::Result<Self> {
+        Ok(Self {
+            listener,
+            state: state(&config)?,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight requests for a bounded time.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        tracing::info!(addr = %self.listener.local_addr()?, "gateway listening");
+        let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = draining_tx.send(());
+        });
+        let drain_deadline = async move {
+            if draining_rx.await.is_ok() {
+                tokio::time::sleep(wellbeing_common::shutdown::DRAIN_TIMEOUT).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            served = server => served.context("gateway server failed"),
+            () = drain_deadline => {
+                tracing::warn!("drain timed out, closing remaining connections");
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Gateway configuration, from the environment.
+//!
+//! | variable | default | meaning |
+//! | --- | --- | --- |
+//! | `GATEWAY_ADDR` | `127.0.0.1:8080` | HTTP listen address |
+//! | `ANALYTICS_URL` | `127.0.0.1:50051` | analytics address(es), comma-separated, balanced |
+//! | `CACHE_URL` | `127.0.0.1:50052` | cache service address(es) |
+//! | `AGGREGATOR_URL` | `127.0.0.1:50053` | aggregator address(es) |
+//! | `APP_ENV` | `development` | `production` makes `JWT_SECRET` mandatory |
+//! | `JWT_SECRET` | random per start (warned) | HS256 signing key of access tokens, 32+ bytes |
+//! | `ACCESS_TOKEN_TTL_SECS` | `900` | lifetime of an access token |
+//! | `PERFORMANCE_THRESHOLD_MS` | `500` | requests slower than this are logged |
+//! | `UPSTREAM_TIMEOUT_MS` | `5000` | deadline of each gRPC call |
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine;
+use rand::RngCore;
+use wellbeing_common::config::{self, ConfigError, Source};
+
+#[derive(Clone)]
+pub struct GatewayConfig {
+    pub listen_addr: SocketAddr,
+    pub analytics_endpoints: Vec<String>,
+    pub cache_endpoints: Vec<String>,
+    pub aggregator_endpoints: Vec<String>,
+    pub jwt_secret: Vec<u8>,
+    pub access_token_ttl: Duration,
+    pub slow_request_threshold: Duration,
+    pub upstream_timeout: Duration,
+}
+
+impl std::fmt::Debug for GatewayConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("GatewayConfig")
+            .field("listen_addr", &self.listen_addr)
+            .field("analytics_endpoints", &self.analytics_endpoints)
+            .field("jwt_secret", &"<hidden>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl GatewayConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&config::Env)
+    }
+
+    pub fn from_source(source: &(impl Source + ?Sized)) -> Result<Self, ConfigError> {
+        let app_env = config::string(source, "APP_ENV", "development");
+        let jwt_secret = match source.get("JWT_SECRET").filter(|secret| !secret.is_empty()) {
+            Some(secret) if secret.len() < 32 => {
+                return Err(ConfigError::new(
+                    "JWT_SECRET",
+                    "<hidden>",
+                    "must be at least 32 bytes",
+                ));
+            }
+            Some(secret) => secret.into_bytes(),
+            None if app_env == "production" => {
+                return Err(ConfigError::new(
+                    "JWT_SECRET",
+                    "",
+                    "is required when APP_ENV=production",
+                ));
+            }
+            None => {
+                tracing::warn!(
+                    "JWT_SECRET is not set: using a random key; tokens will not survive a restart \
+                     and other gateway replicas will refuse them"
+                );
+                let mut key = [0u8; 48];
+                rand::rng().fill_bytes(&mut key);
+                base64::engine::general_purpose::STANDARD
+                    .encode(key)
+                    .into_bytes()
+            }
+        };
+        let access_ttl_secs = config::parsed(source, "ACCESS_TOKEN_TTL_SECS", 900u64)?;
+        if !(60..=86_400).contains(&access_ttl_secs) {
+            return Err(ConfigError::new(
+                "ACCESS_TOKEN_TTL_SECS",
+                &access_ttl_secs.to_string(),
+                "must be between 60 and 86400",
+            ));
+        }
+        Ok(Self {
+            listen_addr: config::listen_addr(source, "GATEWAY_ADDR", "127.0.0.1:8080")?,
+            analytics_endpoints: config::endpoints(source, "ANALYTICS_URL", "127.0.0.1:50051")?,
+            cache_endpoints: config::endpoints(source, "CACHE_URL", "127.0.0.1:50052")?,
+            aggregator_endpoints: config::endpoints(source, "AGGREGATOR_URL", "127.0.0.1:50053")?,
+            jwt_secret,
+            access_token_ttl: Duration::from_secs(access_ttl_secs),
+            slow_request_threshold: Duration::from_millis(config::parsed(
+                source,
+                "PERFORMANCE_THRESHOLD_MS",
+                500u64,
+            )?),
+            upstream_timeout: Duration::from_millis(config::parsed(
+                source,
+                "UPSTREAM_TIMEOUT_MS",
+                5_000u64,
+            )?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_requires_a_jwt_secret() {
+        let source: &[(&str, &str)] = &[("APP_ENV", "production")];
+        assert_eq!(GatewayConfig::from_source(source).unwrap_err().name, "JWT_SECRET");
+        let short: &[(&str, &str)] = &[("JWT_SECRET", "short")];
+        assert!(GatewayConfig::from_source(short).is_err());
+    }
+
+    #[test]
+    fn development_generates_a_key_and_uses_documented_defaults() {
+        let source: &[(&str, &str)] = &[];
+        let config = GatewayConfig::from_source(source).unwrap();
+        assert!(config.jwt_secret.len() >= 32);
+        assert_eq!(config.listen_addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(config.analytics_endpoints, vec!["http://127.0.0.1:50051".to_owned()]);
+        assert!(!format!("{config:?}").contains(&String::from_utf8_lossy(&config.jwt_secret).to_string()));
+    }
+}

@@ -1,0 +1,71 @@
+//! Every error leaves the gateway as `{"detail", "code", "field"?}` with the status of its
+//! [`ErrorCode`]; 503 and 429 add `Retry-After`.
+
+use axum::Json;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use wellbeing_common::{ErrorCode, ServiceError};
+
+/// An error answer of the REST API.
+#[derive(Debug)]
+pub struct ApiError(pub ServiceError);
+
+impl ApiError {
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        Self(ServiceError::new(code, detail))
+    }
+
+    pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self(ServiceError::invalid(field, detail))
+    }
+
+    pub fn unauthenticated(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthenticated, detail)
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, detail)
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        Self(error)
+    }
+}
+
+impl From<tonic::Status> for ApiError {
+    fn from(status: tonic::Status) -> Self {
+        let error = ServiceError::from_status(&status);
+        if error.code == ErrorCode::Internal {
+            tracing::error!(grpc_code = ?status.code(), "upstream failed");
+        }
+        Self(error)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let error = self.0;
+        let mut body = json!({"detail": error.detail, "code": error.code.as_str()});
+        if let Some(field) = &error.field {
+            body["field"] = json!(field);
+        }
+        if !error.errors.is_empty() {
+            body["errors"] = json!(error.errors);
+        }
+        let mut response = (error.code.http_status(), Json(body)).into_response();
+        if matches!(error.code, ErrorCode::Unavailable | ErrorCode::RateLimited) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if error.code == ErrorCode::Unauthenticated {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

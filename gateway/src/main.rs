@@ -1,0 +1,15 @@
+//! Starts the gateway. Configuration: see `config.rs` or docs/OPERATIONS.md.
+
+use wellbeing_common::{shutdown::shutdown_signal, telemetry};
+use wellbeing_gateway::{Application, GatewayConfig};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let log_format = telemetry::log_format_from_env()?;
+    telemetry::init("gateway", log_format);
+    let config = GatewayConfig::from_env()?;
+    Application::build(config)
+        .await?
+        .run_until_stopped(shutdown_signal())
+        .await
+}

@@ -1,0 +1,3 @@
+//! Cross-cutting behaviour of every request.
+
+pub mod timing;

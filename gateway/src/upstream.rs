@@ -1,0 +1,115 @@
+//! One HTTP/2 channel per upstream, shared by every request, balanced over every address
+//! configured. Each call gets a deadline and its duration is added to the request's upstream
+//! time (reported as `X-Process-Time`).
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use tonic::transport::Channel;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+use wellbeing_proto::aggregator::v1::aggregator_client::AggregatorClient;
+use wellbeing_proto::analytics::v1::analytics_client::AnalyticsClient;
+use wellbeing_proto::cache::v1::cache_client::CacheClient;
+
+use crate::config::GatewayConfig;
+use crate::middleware::timing;
+
+/// How long a health probe of an upstream may take.
+const HEALTH_TIMEOUT: Duration = Duration::from_millis(800);
+
+#[derive(Clone)]
+pub struct Upstream {
+    pub channel: Channel,
+    pub service_name: &'static str,
+}
+
+#[derive(Clone)]
+pub struct Upstreams {
+    pub analytics: Upstream,
+    pub cache: Upstream,
+    pub aggregator: Upstream,
+    timeout: Duration,
+}
+
+/// How an upstream answered its health check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamHealth {
+    Serving,
+    NotServing,
+    Unreachable,
+}
+
+impl UpstreamHealth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Serving => "healthy",
+            Self::NotServing => "unhealthy",
+            Self::Unreachable => "unreachable",
+        }
+    }
+}
+
+impl Upstreams {
+    pub fn connect(config: &GatewayConfig) -> Result<Self, tonic::transport::Error> {
+        Ok(Self {
+            analytics: Upstream {
+                channel: wellbeing_common::grpc::channel(&config.analytics_endpoints)?,
+                service_name: "wellbeing.analytics.v1.Analytics",
+            },
+            cache: Upstream {
+                channel: wellbeing_common::grpc::channel(&config.cache_endpoints)?,
+                service_name: "wellbeing.cache.v1.Cache",
+            },
+            aggregator: Upstream {
+                channel: wellbeing_common::grpc::channel(&config.aggregator_endpoints)?,
+                service_name: "wellbeing.aggregator.v1.Aggregator",
+            },
+            timeout: config.upstream_timeout,
+        })
+    }
+
+    pub fn analytics(&self) -> AnalyticsClient<Channel> {
+        AnalyticsClient::new(self.analytics.channel.clone())
+    }
+
+    pub fn cache(&self) -> CacheClient<Channel> {
+        CacheClient::new(self.cache.channel.clone())
+    }
+
+    pub fn aggregator(&self) -> AggregatorClient<Channel> {
+        AggregatorClient::new(self.aggregator.channel.clone())
+    }
+
+    /// A request with the upstream deadline.
+    pub fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(self.timeout);
+        request
+    }
+
+    /// Asks an upstream's tonic-health service about its main service.
+    pub async fn health(&self, upstream: &Upstream) -> UpstreamHealth {
+        let mut client = HealthClient::new(upstream.channel.clone());
+        let mut request = tonic::Request::new(HealthCheckRequest {
+            service: upstream.service_name.to_owned(),
+        });
+        request.set_timeout(HEALTH_TIMEOUT);
+        match client.check(request).await {
+            Ok(response) if response.get_ref().status == ServingStatus::Serving as i32 => {
+                UpstreamHealth::Serving
+            }
+            Ok(_) => UpstreamHealth::NotServing,
+            Err(_) => UpstreamHealth::Unreachable,
+        }
+    }
+}
+
+/// Runs an upstream call and counts its duration as time spent behind the gateway.
+pub async fn timed<T>(call: impl Future<Output = T>) -> T {
+    let started = Instant::now();
+    let output = call.await;
+    timing::add_upstream_time(started.elapsed());
+    output
+}

@@ -1,0 +1,15 @@
+//! Starts the aggregation worker. Configuration: see `config.rs` or docs/OPERATIONS.md.
+
+use wellbeing_aggregator::{AggregatorConfig, Application};
+use wellbeing_common::{shutdown::shutdown_signal, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let log_format = telemetry::log_format_from_env()?;
+    telemetry::init("aggregator", log_format);
+    let config = AggregatorConfig::from_env()?;
+    Application::build(config)
+        .await?
+        .run_until_stopped(shutdown_signal())
+        .await
+}

@@ -1,0 +1,125 @@
+//! Analytics configuration, from the environment. Defaults let it run next to a local PostgreSQL.
+//!
+//! | variable | default | meaning |
+//! | --- | --- | --- |
+//! | `ANALYTICS_ADDR` | `:50051` | gRPC listen address |
+//! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/wellbeing` | PostgreSQL |
+//! | `CACHE_URL` | `127.0.0.1:50052` | cache service address(es), comma-separated |
+//! | `CACHE_TTL` | `300` | seconds a cached view lives |
+//! | `DB_MIN_CONNECTIONS` | `20` | connections kept open |
+//! | `DB_MAX_CONNECTIONS` | `60` | connections under load |
+//! | `DB_ACQUIRE_TIMEOUT_SECS` | `30` | wait for a free connection |
+//! | `DB_MAX_LIFETIME_SECS` | `3600` | connections are recycled after this |
+//! | `SLOW_QUERY_THRESHOLD_MS` | `100` | statements slower than this are logged |
+//! | `REFRESH_TOKEN_TTL_DAYS` | `30` | lifetime of a refresh token |
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use wellbeing_common::config::{self, ConfigError, Source};
+
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    pub min_connections: u32,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    pub max_lifetime: Duration,
+    pub slow_query_threshold_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct AnalyticsConfig {
+    pub listen_addr: SocketAddr,
+    pub database_url: String,
+    pub cache_endpoints: Vec<String>,
+    pub cache_ttl_seconds: u32,
+    pub pool: PoolConfig,
+    pub refresh_token_ttl: chrono::Duration,
+}
+
+impl AnalyticsConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&config::Env)
+    }
+
+    pub fn from_source(source: &(impl Source + ?Sized)) -> Result<Self, ConfigError> {
+        let database_url = config::string(
+            source,
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/wellbeing",
+        );
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "<hidden>",
+                "expected a postgres:// URL",
+            ));
+        }
+        let min_connections = config::parsed(source, "DB_MIN_CONNECTIONS", 20u32)?;
+        let max_connections = config::parsed(source, "DB_MAX_CONNECTIONS", 60u32)?;
+        if max_connections == 0 || min_connections > max_connections {
+            return Err(ConfigError::new(
+                "DB_MAX_CONNECTIONS",
+                &max_connections.to_string(),
+                "must be at least 1 and at least DB_MIN_CONNECTIONS",
+            ));
+        }
+        let refresh_days = config::parsed(source, "REFRESH_TOKEN_TTL_DAYS", 30i64)?;
+        if !(1..=365).contains(&refresh_days) {
+            return Err(ConfigError::new(
+                "REFRESH_TOKEN_TTL_DAYS",
+                &refresh_days.to_string(),
+                "must be between 1 and 365",
+            ));
+        }
+        Ok(Self {
+            listen_addr: config::listen_addr(source, "ANALYTICS_ADDR", ":50051")?,
+            database_url,
+            cache_endpoints: config::endpoints(source, "CACHE_URL", "127.0.0.1:50052")?,
+            cache_ttl_seconds: config::parsed(source, "CACHE_TTL", 300u32)?,
+            pool: PoolConfig {
+                min_connections,
+                max_connections,
+                acquire_timeout: Duration::from_secs(config::parsed(
+                    source,
+                    "DB_ACQUIRE_TIMEOUT_SECS",
+                    30u64,
+                )?),
+                max_lifetime: Duration::from_secs(config::parsed(
+                    source,
+                    "DB_MAX_LIFETIME_SECS",
+                    3600u64,
+                )?),
+                slow_query_threshold_ms: config::parsed(source, "SLOW_QUERY_THRESHOLD_MS", 100u64)?,
+            },
+            refresh_token_ttl: chrono::Duration::days(refresh_days),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_pool() {
+        let source: &[(&str, &str)] = &[];
+        let config = AnalyticsConfig::from_source(source).unwrap();
+        assert_eq!(config.pool.min_connections, 20);
+        assert_eq!(config.pool.max_connections, 60);
+        assert_eq!(config.pool.acquire_timeout, Duration::from_secs(30));
+        assert_eq!(config.pool.max_lifetime, Duration::from_secs(3600));
+        assert_eq!(config.pool.slow_query_threshold_ms, 100);
+        assert_eq!(config.listen_addr.port(), 50051);
+        assert_eq!(config.cache_ttl_seconds, 300);
+    }
+
+    #[test]
+    fn a_wrong_value_is_refused_with_its_name() {
+        let source: &[(&str, &str)] = &[("DATABASE_URL", "mysql://x")];
+        let error = AnalyticsConfig::from_source(source).unwrap_err();
+        assert_eq!(error.name, "DATABASE_URL");
+        let source: &[(&str, &str)] = &[("DB_MIN_CONNECTIONS", "70")];
+        assert!(AnalyticsConfig::from_source(source).is_err());
+    }
+}

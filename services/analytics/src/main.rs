@@ -1,0 +1,15 @@
+//! Starts the analytics service. Configuration: see `config.rs` or docs/OPERATIONS.md.
+
+use wellbeing_analytics::{AnalyticsConfig, Application};
+use wellbeing_common::{shutdown::shutdown_signal, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let log_format = telemetry::log_format_from_env()?;
+    telemetry::init("analytics", log_format);
+    let config = AnalyticsConfig::from_env()?;
+    Application::build(config)
+        .await?
+        .run_until_stopped(shutdown_signal())
+        .await
+}

@@ -1,0 +1,89 @@
+//! Every SQL statement of the system lives under this module, grouped by table. Nothing above it
+//! builds queries; callers get typed rows and typed errors.
+
+pub mod refresh_tokens;
+pub mod screen_time;
+pub mod users;
+
+use std::time::Duration;
+
+use sqlx::ConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::config::PoolConfig;
+
+/// The migrations embedded in the binary; applied at start by analytics, the schema owner.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Failures of the store, classified so callers can answer the right status.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the row (SQLSTATE 23505).
+    #[error("already exists")]
+    AlreadyExists,
+    /// The database cannot be reached or the pool is exhausted.
+    #[error("database unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database error")]
+    Other(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
+                Self::AlreadyExists
+            }
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_) => Self::Unavailable(error),
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")) =>
+            {
+                // connection exceptions and operator intervention (shutdown, too many clients)
+                Self::Unavailable(error)
+            }
+            _ => Self::Other(error),
+        }
+    }
+}
+
+impl From<StoreError> for wellbeing_common::ServiceError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::AlreadyExists => Self::new(
+                wellbeing_common::ErrorCode::Conflict,
+                "that record already exists",
+            ),
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %wellbeing_common::error::ErrorChain(&cause), "database unavailable");
+                Self::unavailable("the database is unavailable, try again shortly")
+            }
+            StoreError::Other(cause) => Self::internal(&cause),
+        }
+    }
+}
+
+/// Opens the pool lazily (the service starts even when PostgreSQL is not up yet; health says so).
+pub fn connect(database_url: &str, pool: &PoolConfig) -> Result<PgPool, sqlx::Error> {
+    let options: PgConnectOptions = database_url.parse::<PgConnectOptions>()?.log_slow_statements(
+        log::LevelFilter::Warn,
+        Duration::from_millis(pool.slow_query_threshold_ms),
+    );
+    Ok(PgPoolOptions::new()
+        .min_connections(pool.min_connections)
+        .max_connections(pool.max_connections)
+        .acquire_timeout(pool.acquire_timeout)
+        .max_lifetime(pool.max_lifetime)
+        .test_before_acquire(true)
+        .connect_lazy_with(options))
+}
+
+/// Answers whether the database takes queries.
+pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
+}

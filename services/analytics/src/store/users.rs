@@ -1,0 +1,70 @@
+//! The `users` table.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::StoreError;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub timezone: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub struct NewUser<'a> {
+    pub id: Uuid,
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub timezone: &'a str,
+}
+
+/// Inserts a user; [`StoreError::AlreadyExists`] when the email is taken.
+pub async fn insert(pool: &PgPool, user: NewUser<'_>) -> Result<UserRow, StoreError> {
+    let row = sqlx::query_as::<_, UserRow>(
+        "INSERT INTO users (id, username, email, password_hash, timezone)
+         VALUES ($1, $2, $3, $4, $5)
+         RETURNING id, username, email, password_hash, timezone, created_at",
+    )
+    .bind(user.id)
+    .bind(user.username)
+    .bind(user.email)
+    .bind(user.password_hash)
+    .bind(user.timezone)
+    .fetch_one(pool)
+    .await?;
+    Ok(row)
+}
+
+pub async fn find_by_email(pool: &PgPool, email: &str) -> Result<Option<UserRow>, StoreError> {
+    Ok(sqlx::query_as::<_, UserRow>(
+        "SELECT id, username, email, password_hash, timezone, created_at FROM users WHERE email = $1",
+    )
+    .bind(email)
+    .fetch_optional(pool)
+    .await?)
+}
+
+pub async fn find_by_id(pool: &PgPool, id: Uuid) -> Result<Option<UserRow>, StoreError> {
+    Ok(sqlx::query_as::<_, UserRow>(
+        "SELECT id, username, email, password_hash, timezone, created_at FROM users WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// The user's timezone name, or `None` when the user does not exist (erased).
+pub async fn timezone(pool: &PgPool, id: Uuid) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar::<_, String>("SELECT timezone FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?,
+    )
+}

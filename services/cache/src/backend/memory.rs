@@ -1,0 +1,115 @@
+//! The in-process store: bounded (entries beyond the bound are evicted, least used first) with a
+//! TTL per entry. Used when `REDIS_URL` is empty.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use moka::Expiry;
+use moka::future::Cache;
+
+#[derive(Clone)]
+struct Entry {
+    value: Bytes,
+    ttl: Duration,
+}
+
+/// Each entry expires after its own TTL.
+struct PerEntryTtl;
+
+impl Expiry<String, Entry> for PerEntryTtl {
+    fn expire_after_create(&self, _key: &String, entry: &Entry, _now: Instant) -> Option<Duration> {
+        Some(entry.ttl)
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &String,
+        entry: &Entry,
+        _now: Instant,
+        _current: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(entry.ttl)
+    }
+}
+
+pub struct MemoryBackend {
+    entries: Cache<String, Entry>,
+    /// Generations are tiny and must not be evicted (that would resurrect stale views).
+    counters: Mutex<HashMap<String, u64>>,
+}
+
+impl MemoryBackend {
+    pub fn new(max_entries: u64) -> Self {
+        Self {
+            entries: Cache::builder()
+                .max_capacity(max_entries)
+                .expire_after(PerEntryTtl)
+                .build(),
+            counters: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn get(&self, key: &str) -> Option<Bytes> {
+        self.entries.get(key).await.map(|entry| entry.value)
+    }
+
+    pub async fn set(&self, key: &str, value: Bytes, ttl_seconds: u32) {
+        let entry = Entry {
+            value,
+            ttl: Duration::from_secs(u64::from(ttl_seconds)),
+        };
+        self.entries.insert(key.to_owned(), entry).await;
+    }
+
+    pub async fn delete(&self, key: &str) -> bool {
+        self.entries.remove(key).await.is_some()
+    }
+
+    pub fn counter(&self, key: &str) -> u64 {
+        self.lock_counters().get(key).copied().unwrap_or(0)
+    }
+
+    pub fn increment(&self, key: &str) -> u64 {
+        let mut counters = self.lock_counters();
+        let value = counters.entry(key.to_owned()).or_insert(0);
+        *value += 1;
+        *value
+    }
+
+    pub fn key_count(&self) -> u64 {
+        self.entries.entry_count() + self.lock_counters().len() as u64
+    }
+
+    fn lock_counters(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        // A panic while holding this lock cannot leave a counter half-written.
+        self.counters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn values_round_trip_and_delete() {
+        let memory = MemoryBackend::new(10);
+        assert_eq!(memory.get("k").await, None);
+        memory.set("k", Bytes::from_static(b"v"), 60).await;
+        assert_eq!(memory.get("k").await, Some(Bytes::from_static(b"v")));
+        assert!(memory.delete("k").await);
+        assert!(!memory.delete("k").await);
+    }
+
+    #[tokio::test]
+    async fn counters_start_at_zero() {
+        let memory = MemoryBackend::new(10);
+        assert_eq!(memory.counter("g"), 0);
+        assert_eq!(memory.increment("g"), 1);
+        assert_eq!(memory.increment("g"), 2);
+        assert_eq!(memory.counter("g"), 2);
+    }
+}

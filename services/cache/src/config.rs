@@ -1,0 +1,92 @@
+//! Cache service configuration, from the environment.
+//!
+//! | variable | default | meaning |
+//! | --- | --- | --- |
+//! | `CACHE_ADDR` | `:50052` | gRPC listen address |
+//! | `REDIS_URL` | `redis://127.0.0.1:6379` | Redis; empty runs on the in-process store |
+//! | `CACHE_NAMESPACE` | `wb` | first segment of every key (`wb:v1:...`) |
+//! | `CACHE_TTL` | `300` | seconds, when a caller gives none |
+//! | `CACHE_MEMORY_MAX_ENTRIES` | `100000` | bound of the in-process store |
+
+use std::net::SocketAddr;
+
+use wellbeing_common::config::{self, ConfigError, Source};
+
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    pub listen_addr: SocketAddr,
+    /// `None` runs on the in-process store.
+    pub redis_url: Option<String>,
+    pub namespace: String,
+    pub default_ttl_seconds: u32,
+    pub memory_max_entries: u64,
+}
+
+impl CacheConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&config::Env)
+    }
+
+    pub fn from_source(source: &(impl Source + ?Sized)) -> Result<Self, ConfigError> {
+        let redis_url = config::string(source, "REDIS_URL", "redis://127.0.0.1:6379");
+        let redis_url = match redis_url.trim() {
+            "" => None,
+            url => {
+                if !url.starts_with("redis://")
+                    && !url.starts_with("rediss://")
+                    && !url.starts_with("redis-cluster://")
+                {
+                    return Err(ConfigError::new(
+                        "REDIS_URL",
+                        url,
+                        "expected redis://, rediss:// or redis-cluster://",
+                    ));
+                }
+                fred::types::config::Config::from_url(url)
+                    .map_err(|error| ConfigError::new("REDIS_URL", url, error))?;
+                Some(url.to_owned())
+            }
+        };
+        let namespace = config::string(source, "CACHE_NAMESPACE", "wb");
+        if namespace.is_empty() || namespace.contains(['{', '}', ' ']) {
+            return Err(ConfigError::new(
+                "CACHE_NAMESPACE",
+                &namespace,
+                "must be non-empty, without braces or spaces",
+            ));
+        }
+        let default_ttl_seconds = config::parsed(source, "CACHE_TTL", 300u32)?;
+        if default_ttl_seconds == 0 {
+            return Err(ConfigError::new("CACHE_TTL", "0", "must be at least 1 second"));
+        }
+        Ok(Self {
+            listen_addr: config::listen_addr(source, "CACHE_ADDR", ":50052")?,
+            redis_url,
+            namespace,
+            default_ttl_seconds,
+            memory_max_entries: config::parsed(source, "CACHE_MEMORY_MAX_ENTRIES", 100_000u64)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_redis_url_means_in_process_store() {
+        let source: &[(&str, &str)] = &[("REDIS_URL", "")];
+        assert!(CacheConfig::from_source(source).unwrap().redis_url.is_none());
+        let default: &[(&str, &str)] = &[];
+        assert_eq!(
+            CacheConfig::from_source(default).unwrap().redis_url.as_deref(),
+            Some("redis://127.0.0.1:6379")
+        );
+    }
+
+    #[test]
+    fn a_bad_redis_url_is_refused() {
+        let source: &[(&str, &str)] = &[("REDIS_URL", "http://nope")];
+        assert_eq!(CacheConfig::from_source(source).unwrap_err().name, "REDIS_URL");
+    }
+}

@@ -1,0 +1,15 @@
+//! Starts the cache service. Configuration: see `config.rs` or docs/OPERATIONS.md.
+
+use wellbeing_cache::{Application, CacheConfig};
+use wellbeing_common::{shutdown::shutdown_signal, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let log_format = telemetry::log_format_from_env()?;
+    telemetry::init("cache", log_format);
+    let config = CacheConfig::from_env()?;
+    Application::build(config)
+        .await?
+        .run_until_stopped(shutdown_signal())
+        .await
+}
