@@ -52,9 +52,8 @@ impl TokenKeys {
             exp: now + i64::try_from(self.access_ttl.as_secs()).unwrap_or(900),
             typ: "access".to_owned(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(
-            |error| ApiError(wellbeing_common::ServiceError::internal(&error)),
-        )
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|error| ApiError(wellbeing_common::ServiceError::internal(&error)))
     }
 
     /// The user a token speaks for; any defect (signature, algorithm, expiry, type) is a 401.
@@ -93,7 +92,10 @@ impl AuthUser {
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header_value = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -149,7 +151,11 @@ mod tests {
             .as_bytes(),
         );
         let token = format!("{header}.{claims}.");
-        assert!(keys(b"0123456789abcdef0123456789abcdef").verify(&token).is_err());
+        assert!(
+            keys(b"0123456789abcdef0123456789abcdef")
+                .verify(&token)
+                .is_err()
+        );
     }
 
     #[test]
@@ -157,7 +163,9 @@ mod tests {
         let user = AuthUser(Uuid::new_v4());
         assert!(user.check_claimed(None).is_ok());
         assert!(user.check_claimed(Some(&user.id())).is_ok());
-        let error = user.check_claimed(Some(&Uuid::new_v4().to_string())).unwrap_err();
+        let error = user
+            .check_claimed(Some(&Uuid::new_v4().to_string()))
+            .unwrap_err();
         assert_eq!(error.0.code, wellbeing_common::ErrorCode::Forbidden);
     }
 }

@@ -113,7 +113,10 @@ mod tests {
     #[test]
     fn production_requires_a_jwt_secret() {
         let source: &[(&str, &str)] = &[("APP_ENV", "production")];
-        assert_eq!(GatewayConfig::from_source(source).unwrap_err().name, "JWT_SECRET");
+        assert_eq!(
+            GatewayConfig::from_source(source).unwrap_err().name,
+            "JWT_SECRET"
+        );
         let short: &[(&str, &str)] = &[("JWT_SECRET", "short")];
         assert!(GatewayConfig::from_source(short).is_err());
     }
@@ -124,7 +127,13 @@ mod tests {
         let config = GatewayConfig::from_source(source).unwrap();
         assert!(config.jwt_secret.len() >= 32);
         assert_eq!(config.listen_addr, "127.0.0.1:8080".parse().unwrap());
-        assert_eq!(config.analytics_endpoints, vec!["http://127.0.0.1:50051".to_owned()]);
-        assert!(!format!("{config:?}").contains(&String::from_utf8_lossy(&config.jwt_secret).to_string()));
+        assert_eq!(
+            config.analytics_endpoints,
+            vec!["http://127.0.0.1:50051".to_owned()]
+        );
+        assert!(
+            !format!("{config:?}")
+                .contains(&String::from_utf8_lossy(&config.jwt_secret).to_string())
+        );
     }
 }

@@ -20,13 +20,15 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let body = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
-            } else {
-                ApiError::new(ErrorCode::InvalidJson, "the request body could not be read")
-            }
-        })?;
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
+                } else {
+                    ApiError::new(ErrorCode::InvalidJson, "the request body could not be read")
+                }
+            })?;
         parse(&body).map(ApiJson)
     }
 }
@@ -98,16 +100,24 @@ mod tests {
     fn wrong_type_names_the_field() {
         assert_eq!(
             field_of(r#"{"app_name":"x","duration_minutes":"ten"}"#),
-            (ErrorCode::ValidationFailed, Some("duration_minutes".to_owned()))
+            (
+                ErrorCode::ValidationFailed,
+                Some("duration_minutes".to_owned())
+            )
         );
     }
 
     #[test]
     fn unknown_and_missing_fields_are_named() {
         assert_eq!(
-            field_of(r#"{"app_name":"x","duration_minutes":1,"extra":1}"#).1.as_deref(),
+            field_of(r#"{"app_name":"x","duration_minutes":1,"extra":1}"#)
+                .1
+                .as_deref(),
             Some("extra")
         );
-        assert_eq!(field_of(r#"{"app_name":"x"}"#).1.as_deref(), Some("duration_minutes"));
+        assert_eq!(
+            field_of(r#"{"app_name":"x"}"#).1.as_deref(),
+            Some("duration_minutes")
+        );
     }
 }

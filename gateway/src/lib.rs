@@ -78,7 +78,10 @@ impl Application {
         Self::build_with_listener(config, listener)
     }
 
-    pub fn build_with_listener(config: GatewayConfig, listener: TcpListener) -> anyhow::Result<Self> {
+    pub fn build_with_listener(
+        config: GatewayConfig,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             listener,
             state: state(&config)?,

@@ -22,7 +22,10 @@ pub fn envelope(data: &[u8]) -> Bytes {
 pub fn json_bytes(status: StatusCode, body: Bytes) -> Response {
     (
         status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         Body::from(body),
     )
         .into_response()
@@ -47,7 +50,10 @@ pub fn derived_view(request_headers: &HeaderMap, data: &[u8], etag: &str) -> Res
         json_bytes(StatusCode::OK, envelope(data))
     };
     let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
     if let Some(etag) = etag_value {
         headers.insert(header::ETAG, etag);
     }
@@ -62,15 +68,27 @@ mod tests {
     fn the_envelope_wraps_bytes_verbatim() {
         let body = envelope(br#"{"a":1}"#);
         let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(parsed, serde_json::json!({"status": "success", "data": {"a": 1}}));
+        assert_eq!(
+            parsed,
+            serde_json::json!({"status": "success", "data": {"a": 1}})
+        );
     }
 
     #[test]
     fn a_matching_if_none_match_gives_304() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"x\", \"abc\""));
-        assert_eq!(derived_view(&headers, b"{}", "\"abc\"").status(), StatusCode::NOT_MODIFIED);
-        assert_eq!(derived_view(&headers, b"{}", "\"def\"").status(), StatusCode::OK);
+        headers.insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_static("\"x\", \"abc\""),
+        );
+        assert_eq!(
+            derived_view(&headers, b"{}", "\"abc\"").status(),
+            StatusCode::NOT_MODIFIED
+        );
+        assert_eq!(
+            derived_view(&headers, b"{}", "\"def\"").status(),
+            StatusCode::OK
+        );
         let fresh = derived_view(&HeaderMap::new(), b"{}", "\"def\"");
         assert_eq!(fresh.headers()[header::CACHE_CONTROL], "private, no-cache");
         assert_eq!(fresh.headers()[header::ETAG], "\"def\"");

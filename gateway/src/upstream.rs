@@ -6,9 +6,9 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
 use wellbeing_proto::aggregator::v1::aggregator_client::AggregatorClient;
 use wellbeing_proto::analytics::v1::analytics_client::AnalyticsClient;
 use wellbeing_proto::cache::v1::cache_client::CacheClient;

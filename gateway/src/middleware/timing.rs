@@ -24,7 +24,11 @@ pub fn add_upstream_time(elapsed: Duration) {
     let _ = UPSTREAM_MICROS.try_with(|total| total.fetch_add(micros, Ordering::Relaxed));
 }
 
-pub async fn record_timing(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn record_timing(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let route = request
@@ -33,7 +37,9 @@ pub async fn record_timing(State(state): State<AppState>, request: Request, next
         .map(|path| path.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let upstream = Arc::new(AtomicU64::new(0));
-    let mut response = UPSTREAM_MICROS.scope(upstream.clone(), next.run(request)).await;
+    let mut response = UPSTREAM_MICROS
+        .scope(upstream.clone(), next.run(request))
+        .await;
 
     let elapsed = started.elapsed();
     let upstream_ms = upstream.load(Ordering::Relaxed) as f64 / 1000.0;

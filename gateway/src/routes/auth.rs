@@ -98,12 +98,18 @@ pub async fn refresh(
 }
 
 pub async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<UserBody>, ApiError> {
-    let request = state.upstreams.request(GetUserRequest { user_id: user.id() });
+    let request = state
+        .upstreams
+        .request(GetUserRequest { user_id: user.id() });
     let response = timed(state.upstreams.analytics().get_user(request)).await?;
     user_body(response.into_inner().user).map(Json)
 }
 
-fn token_pair(state: &AppState, user_id: &str, refresh_token: String) -> Result<TokenPair, ApiError> {
+fn token_pair(
+    state: &AppState,
+    user_id: &str,
+    refresh_token: String,
+) -> Result<TokenPair, ApiError> {
     Ok(TokenPair {
         access_token: state.tokens.issue(user_id)?,
         refresh_token,
@@ -113,12 +119,13 @@ fn token_pair(state: &AppState, user_id: &str, refresh_token: String) -> Result<
 }
 
 fn user_body(user: Option<User>) -> Result<UserBody, ApiError> {
-    let user = user.ok_or_else(|| {
-        ApiError::new(wellbeing_common::ErrorCode::Internal, "internal error")
-    })?;
+    let user =
+        user.ok_or_else(|| ApiError::new(wellbeing_common::ErrorCode::Internal, "internal error"))?;
     let created_at = user
         .created_at
-        .and_then(|at| chrono::DateTime::from_timestamp(at.seconds, u32::try_from(at.nanos).unwrap_or(0)))
+        .and_then(|at| {
+            chrono::DateTime::from_timestamp(at.seconds, u32::try_from(at.nanos).unwrap_or(0))
+        })
         .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
         .unwrap_or_default();
     Ok(UserBody {

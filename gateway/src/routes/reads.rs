@@ -25,7 +25,9 @@ pub async fn quick_stats(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     user.check_claimed(claimed.user_id.as_deref())?;
-    let request = state.upstreams.request(QuickStatsRequest { user_id: user.id() });
+    let request = state
+        .upstreams
+        .request(QuickStatsRequest { user_id: user.id() });
     let view = timed(state.upstreams.analytics().quick_stats(request))
         .await?
         .into_inner();

@@ -19,7 +19,10 @@ pub struct AggregatorService {
 
 #[tonic::async_trait]
 impl Aggregator for AggregatorService {
-    async fn status(&self, _request: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
+    async fn status(
+        &self,
+        _request: Request<StatusRequest>,
+    ) -> Result<Response<StatusResponse>, Status> {
         // The work queue arrives with the rollups; until then there is nothing pending.
         Ok(Response::new(StatusResponse {
             queue_depth: 0,

@@ -1,9 +1,9 @@
 //! Accounts: registration with argon2id password hashes, login, and refresh-token rotation.
 //! Access tokens (JWTs) are minted by the gateway; this module only proves who someone is.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
@@ -13,9 +13,9 @@ use uuid::Uuid;
 use wellbeing_common::{ErrorCode, ServiceError};
 use wellbeing_domain::validation;
 
+use crate::store::StoreError;
 use crate::store::refresh_tokens::{self, Rotation};
 use crate::store::users::{self, NewUser, UserRow};
-use crate::store::StoreError;
 
 /// A fresh refresh token, as handed to the client.
 pub struct IssuedRefreshToken {
@@ -149,8 +149,14 @@ impl Accounts {
     ) -> Result<IssuedRefreshToken, ServiceError> {
         let token = new_token_text();
         let expires_at = Utc::now() + self.refresh_token_ttl;
-        refresh_tokens::insert(&self.pool, &token_hash(&token), user_id, family_id, expires_at)
-            .await?;
+        refresh_tokens::insert(
+            &self.pool,
+            &token_hash(&token),
+            user_id,
+            family_id,
+            expires_at,
+        )
+        .await?;
         Ok(IssuedRefreshToken { token, expires_at })
     }
 }

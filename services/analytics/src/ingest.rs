@@ -2,7 +2,6 @@
 //! user's cached views, and answers the stored record as the REST contract shows it.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use chrono_tz::Tz;
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -39,7 +38,10 @@ impl Ingest {
         Self { pool, cache }
     }
 
-    pub async fn record_screen_time(&self, input: ScreenTimeInput) -> Result<Recorded, ServiceError> {
+    pub async fn record_screen_time(
+        &self,
+        input: ScreenTimeInput,
+    ) -> Result<Recorded, ServiceError> {
         let now = Utc::now();
         let event_id = parse_event_id(input.event_id.as_deref())?;
         let category = match input.category.trim() {
@@ -87,11 +89,11 @@ impl Ingest {
             "created_at": rfc3339(stored.created_at),
         });
         Ok(Recorded {
-            record_json: serde_json::to_vec(&record_json).map_err(|error| ServiceError::internal(&error))?,
+            record_json: serde_json::to_vec(&record_json)
+                .map_err(|error| ServiceError::internal(&error))?,
             created,
         })
     }
-
 }
 
 /// The client's event id, or a fresh one when none was sent.

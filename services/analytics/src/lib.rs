@@ -54,7 +54,10 @@ impl Application {
     }
 
     /// Uses a listener bound by the caller (tests bind port 0).
-    pub fn build_with_listener(config: AnalyticsConfig, listener: TcpListener) -> anyhow::Result<Self> {
+    pub fn build_with_listener(
+        config: AnalyticsConfig,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
         let pool = store::connect(&config.database_url, &config.pool)
             .context("failed to configure the database pool")?;
         Ok(Self {
@@ -97,21 +100,22 @@ impl Application {
             wellbeing_common::health::reporter_for(&["", SERVICE_NAME]).await;
         let migrated = Arc::new(AtomicBool::new(false));
         let monitor_pool = pool.clone();
-        let monitor = wellbeing_common::health::spawn_monitor(reporter, vec!["", SERVICE_NAME], move || {
-            let pool = monitor_pool.clone();
-            let migrated = migrated.clone();
-            async move {
-                if !migrated.load(Ordering::Acquire) {
-                    store::MIGRATOR
-                        .run(&pool)
-                        .await
-                        .map_err(|error| format!("migrations not applied: {error}"))?;
-                    migrated.store(true, Ordering::Release);
-                    tracing::info!("database migrations applied");
+        let monitor =
+            wellbeing_common::health::spawn_monitor(reporter, vec!["", SERVICE_NAME], move || {
+                let pool = monitor_pool.clone();
+                let migrated = migrated.clone();
+                async move {
+                    if !migrated.load(Ordering::Acquire) {
+                        store::MIGRATOR
+                            .run(&pool)
+                            .await
+                            .map_err(|error| format!("migrations not applied: {error}"))?;
+                        migrated.store(true, Ordering::Release);
+                        tracing::info!("database migrations applied");
+                    }
+                    store::ping(&pool).await.map_err(|error| error.to_string())
                 }
-                store::ping(&pool).await.map_err(|error| error.to_string())
-            }
-        });
+            });
 
         tracing::info!(addr = %listener.local_addr()?, "analytics listening");
         let router = tonic::transport::Server::builder()

@@ -11,8 +11,8 @@ use wellbeing_proto::analytics::v1::analytics_server::Analytics;
 use wellbeing_proto::analytics::v1::{
     GetUserRequest, GetUserResponse, LoginRequest, LoginResponse, PoolStatsRequest,
     PoolStatsResponse, QuickStatsRequest, RecordEventResponse, RecordScreenTimeRequest,
-    RefreshSessionRequest, RefreshSessionResponse, RegisterUserRequest, RegisterUserResponse,
-    User, ViewResponse,
+    RefreshSessionRequest, RefreshSessionResponse, RegisterUserRequest, RegisterUserResponse, User,
+    ViewResponse,
 };
 
 use crate::accounts::{Accounts, Registration};
@@ -49,9 +49,15 @@ impl Analytics for AnalyticsService {
         }))
     }
 
-    async fn login(&self, request: Request<LoginRequest>) -> Result<Response<LoginResponse>, Status> {
+    async fn login(
+        &self,
+        request: Request<LoginRequest>,
+    ) -> Result<Response<LoginResponse>, Status> {
         let request = request.into_inner();
-        let (user, token) = self.accounts.login(&request.email, &request.password).await?;
+        let (user, token) = self
+            .accounts
+            .login(&request.email, &request.password)
+            .await?;
         Ok(Response::new(LoginResponse {
             user_id: user.id.to_string(),
             refresh_token: token.token,
@@ -109,7 +115,9 @@ impl Analytics for AnalyticsService {
         request: Request<QuickStatsRequest>,
     ) -> Result<Response<ViewResponse>, Status> {
         let user_id = parse_user_id(&request.into_inner().user_id)?;
-        Ok(Response::new(view_response(self.views.quick_stats(user_id).await?)))
+        Ok(Response::new(view_response(
+            self.views.quick_stats(user_id).await?,
+        )))
     }
 
     async fn pool_stats(

@@ -55,7 +55,7 @@ impl Views {
         self.cached(key, || async move {
             let day = self.day_events(user_id, today, timezone).await?;
             let daily = summary::daily_summary(today, timezone, &day);
-            let wellbeing = scores::wellbeing_for_day(&daily, &day, timezone);
+            let wellbeing = scores::wellbeing_from_summary(&daily);
             Ok(QuickStats {
                 today_screen_time: daily.total_screen_time_minutes,
                 today_focus_time: daily.total_focus_time_minutes,
@@ -83,7 +83,9 @@ impl Views {
             });
         }
         let value = compute().await?;
-        let json = Bytes::from(serde_json::to_vec(&value).map_err(|error| ServiceError::internal(&error))?);
+        let json = Bytes::from(
+            serde_json::to_vec(&value).map_err(|error| ServiceError::internal(&error))?,
+        );
         self.cache.set(key, json.clone()).await;
         Ok(View {
             etag: etag_of(&json),
@@ -115,7 +117,6 @@ impl Views {
             ..Default::default()
         })
     }
-
 }
 
 fn view_key(user_id: Uuid, view: &str, params: &str) -> ViewKey {
@@ -129,6 +130,9 @@ fn view_key(user_id: Uuid, view: &str, params: &str) -> ViewKey {
 /// A strong ETag: the first 128 bits of the SHA-256 of the bytes.
 fn etag_of(json: &[u8]) -> String {
     let digest = Sha256::digest(json);
-    let hex: String = digest[..16].iter().map(|byte| format!("{byte:02x}")).collect();
+    let hex: String = digest[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
     format!("\"{hex}\"")
 }

@@ -57,7 +57,11 @@ impl CacheConfig {
         }
         let default_ttl_seconds = config::parsed(source, "CACHE_TTL", 300u32)?;
         if default_ttl_seconds == 0 {
-            return Err(ConfigError::new("CACHE_TTL", "0", "must be at least 1 second"));
+            return Err(ConfigError::new(
+                "CACHE_TTL",
+                "0",
+                "must be at least 1 second",
+            ));
         }
         Ok(Self {
             listen_addr: config::listen_addr(source, "CACHE_ADDR", ":50052")?,
@@ -76,10 +80,18 @@ mod tests {
     #[test]
     fn empty_redis_url_means_in_process_store() {
         let source: &[(&str, &str)] = &[("REDIS_URL", "")];
-        assert!(CacheConfig::from_source(source).unwrap().redis_url.is_none());
+        assert!(
+            CacheConfig::from_source(source)
+                .unwrap()
+                .redis_url
+                .is_none()
+        );
         let default: &[(&str, &str)] = &[];
         assert_eq!(
-            CacheConfig::from_source(default).unwrap().redis_url.as_deref(),
+            CacheConfig::from_source(default)
+                .unwrap()
+                .redis_url
+                .as_deref(),
             Some("redis://127.0.0.1:6379")
         );
     }
@@ -87,6 +99,9 @@ mod tests {
     #[test]
     fn a_bad_redis_url_is_refused() {
         let source: &[(&str, &str)] = &[("REDIS_URL", "http://nope")];
-        assert_eq!(CacheConfig::from_source(source).unwrap_err().name, "REDIS_URL");
+        assert_eq!(
+            CacheConfig::from_source(source).unwrap_err().name,
+            "REDIS_URL"
+        );
     }
 }

@@ -42,7 +42,10 @@ impl KeySpace {
 /// 64 bits of SHA-256 of the view parameters: short keys, no user input in key names.
 fn params_hash(params: &str) -> String {
     let digest = Sha256::digest(params.as_bytes());
-    digest[..8].iter().map(|byte| format!("{byte:02x}")).collect()
+    digest[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -82,7 +82,13 @@ impl Application {
         let monitor =
             wellbeing_common::health::spawn_monitor(reporter, vec!["", SERVICE_NAME], move || {
                 let service = monitored.clone();
-                async move { service.backend.ping().await.map_err(|error| error.to_string()) }
+                async move {
+                    service
+                        .backend
+                        .ping()
+                        .await
+                        .map_err(|error| error.to_string())
+                }
             });
 
         tracing::info!(addr = %listener.local_addr()?, backend = service.backend.name(), "cache listening");

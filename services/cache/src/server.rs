@@ -12,6 +12,10 @@ use crate::backend::{Backend, BackendError};
 use crate::keys::KeySpace;
 use crate::stats::CacheStats;
 
+/// A generation outlives every view made under it (views live `CACHE_TTL`, minutes), so when it
+/// finally expires and restarts at 0 no view of an older generation 0 can still exist.
+const GENERATION_TTL_SECONDS: u32 = 7 * 24 * 3600;
+
 pub struct CacheService {
     pub backend: Backend,
     pub keys: KeySpace,
@@ -22,8 +26,13 @@ pub struct CacheService {
 impl CacheService {
     /// The current key of a view (reads the user's generation).
     async fn view_key(&self, key: &ViewKey) -> Result<String, BackendError> {
-        let generation = self.backend.counter(&self.keys.generation(&key.user_id)).await?;
-        Ok(self.keys.view(&key.user_id, generation, &key.view, &key.params))
+        let generation = self
+            .backend
+            .counter(&self.keys.generation(&key.user_id))
+            .await?;
+        Ok(self
+            .keys
+            .view(&key.user_id, generation, &key.view, &key.params))
     }
 
     fn failed(&self, operation: &'static str, error: BackendError) -> Status {
@@ -36,7 +45,9 @@ impl CacheService {
 fn required_key(key: Option<ViewKey>) -> Result<ViewKey, Status> {
     match key {
         Some(key) if !key.user_id.is_empty() && !key.view.is_empty() => Ok(key),
-        _ => Err(Status::invalid_argument("key.user_id and key.view are required")),
+        _ => Err(Status::invalid_argument(
+            "key.user_id and key.view are required",
+        )),
     }
 }
 
@@ -113,13 +124,16 @@ impl Cache for CacheService {
         }
         let generation = self
             .backend
-            .increment(&self.keys.generation(&user_id))
+            .increment(&self.keys.generation(&user_id), GENERATION_TTL_SECONDS)
             .await
             .map_err(|error| self.failed("invalidate_user", error))?;
         Ok(Response::new(InvalidateUserResponse { generation }))
     }
 
-    async fn stats(&self, _request: Request<StatsRequest>) -> Result<Response<StatsResponse>, Status> {
+    async fn stats(
+        &self,
+        _request: Request<StatsRequest>,
+    ) -> Result<Response<StatsResponse>, Status> {
         let keys = match self.backend.key_count().await {
             Ok(keys) => keys,
             Err(error) => {

@@ -102,7 +102,11 @@ pub fn endpoints(
         })
         .collect();
     if list.is_empty() {
-        return Err(ConfigError::new(name, &raw, "at least one address is needed"));
+        return Err(ConfigError::new(
+            name,
+            &raw,
+            "at least one address is needed",
+        ));
     }
     for endpoint in &list {
         endpoint

@@ -191,7 +191,10 @@ mod tests {
         let status = tonic::Status::from(error.clone());
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
         assert_eq!(ServiceError::from_status(&status), error);
-        assert_eq!(error.code.http_status(), http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            error.code.http_status(),
+            http::StatusCode::UNPROCESSABLE_ENTITY
+        );
     }
 
     #[test]
@@ -199,7 +202,10 @@ mod tests {
         let status = tonic::Status::unavailable("tcp connect error");
         let error = ServiceError::from_status(&status);
         assert_eq!(error.code, ErrorCode::Unavailable);
-        assert_eq!(error.code.http_status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            error.code.http_status(),
+            http::StatusCode::SERVICE_UNAVAILABLE
+        );
         let deadline = ServiceError::from_status(&tonic::Status::deadline_exceeded("slow"));
         assert_eq!(deadline.code, ErrorCode::Unavailable);
     }

@@ -27,8 +27,9 @@ impl std::str::FromStr for LogFormat {
 /// Installs the global subscriber. Safe to call more than once (tests start several services in
 /// one process): later calls keep the first subscriber.
 pub fn init(service_name: &str, format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,fred=warn,h2=warn,tower=warn,hyper=warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("info,sqlx=warn,fred=warn,h2=warn,tower=warn,hyper=warn")
+    });
     let registry = tracing_subscriber::registry().with(filter);
     let installed = match format {
         LogFormat::Human => registry

@@ -79,9 +79,11 @@ pub fn split_by_local_hour(
         let piece_end = boundary.min(end);
         let minutes = duration_minutes(piece_end - cursor);
         match slices.last_mut() {
-            Some(HourSlice { date, hour, minutes: total })
-                if *date == local.date_naive() && *hour == local.hour() =>
-            {
+            Some(HourSlice {
+                date,
+                hour,
+                minutes: total,
+            }) if *date == local.date_naive() && *hour == local.hour() => {
                 *total += minutes;
             }
             _ => slices.push(HourSlice {
@@ -126,7 +128,9 @@ mod tests {
     use super::*;
 
     fn utc(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn date(text: &str) -> NaiveDate {
@@ -137,16 +141,21 @@ mod tests {
     fn a_session_across_local_midnight_in_kolkata_splits_10_and_20() {
         // 18:20Z-18:50Z is 23:50-00:20 in Kolkata (+05:30): 10 minutes on the 1st, 20 on the 2nd.
         let tz = parse_timezone("Asia/Kolkata").unwrap();
-        let slices = split_by_local_hour(
-            utc("2026-03-01T18:20:00Z"),
-            utc("2026-03-01T18:50:00Z"),
-            tz,
-        );
+        let slices =
+            split_by_local_hour(utc("2026-03-01T18:20:00Z"), utc("2026-03-01T18:50:00Z"), tz);
         assert_eq!(
             slices,
             vec![
-                HourSlice { date: date("2026-03-01"), hour: 23, minutes: 10.0 },
-                HourSlice { date: date("2026-03-02"), hour: 0, minutes: 20.0 },
+                HourSlice {
+                    date: date("2026-03-01"),
+                    hour: 23,
+                    minutes: 10.0
+                },
+                HourSlice {
+                    date: date("2026-03-02"),
+                    hour: 0,
+                    minutes: 20.0
+                },
             ]
         );
     }
@@ -170,7 +179,11 @@ mod tests {
             split_by_local_hour(utc("2026-11-01T08:30:00Z"), utc("2026-11-01T09:30:00Z"), tz);
         assert_eq!(
             slices,
-            vec![HourSlice { date: date("2026-11-01"), hour: 1, minutes: 60.0 }]
+            vec![HourSlice {
+                date: date("2026-11-01"),
+                hour: 1,
+                minutes: 60.0
+            }]
         );
     }
 
@@ -193,7 +206,10 @@ mod tests {
         assert_eq!(start, utc("2026-11-01T07:00:00Z"));
         assert_eq!(end, utc("2026-11-02T08:00:00Z"));
         let kolkata = parse_timezone("Asia/Kolkata").unwrap();
-        assert_eq!(day_start(date("2026-03-02"), kolkata), utc("2026-03-01T18:30:00Z"));
+        assert_eq!(
+            day_start(date("2026-03-02"), kolkata),
+            utc("2026-03-01T18:30:00Z")
+        );
     }
 
     #[test]

@@ -70,10 +70,12 @@ impl From<StoreError> for wellbeing_common::ServiceError {
 
 /// Opens the pool lazily (the service starts even when PostgreSQL is not up yet; health says so).
 pub fn connect(database_url: &str, pool: &PoolConfig) -> Result<PgPool, sqlx::Error> {
-    let options: PgConnectOptions = database_url.parse::<PgConnectOptions>()?.log_slow_statements(
-        log::LevelFilter::Warn,
-        Duration::from_millis(pool.slow_query_threshold_ms),
-    );
+    let options: PgConnectOptions = database_url
+        .parse::<PgConnectOptions>()?
+        .log_slow_statements(
+            log::LevelFilter::Warn,
+            Duration::from_millis(pool.slow_query_threshold_ms),
+        );
     Ok(PgPoolOptions::new()
         .min_connections(pool.min_connections)
         .max_connections(pool.max_connections)

@@ -35,6 +35,14 @@ pub enum Rotation {
     Reused,
 }
 
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    user_id: Uuid,
+    family_id: Uuid,
+    expires_at: DateTime<Utc>,
+    used_at: Option<DateTime<Utc>>,
+}
+
 /// Marks a token used, in one transaction with the insertion of its successor.
 pub async fn rotate(
     pool: &PgPool,
@@ -43,14 +51,20 @@ pub async fn rotate(
     successor_expires_at: DateTime<Utc>,
 ) -> Result<Rotation, StoreError> {
     let mut transaction = pool.begin().await?;
-    let found: Option<(Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+    let found: Option<TokenRow> = sqlx::query_as(
         "SELECT user_id, family_id, expires_at, used_at FROM refresh_tokens
          WHERE token_hash = $1 FOR UPDATE",
     )
     .bind(presented_hash)
     .fetch_optional(&mut *transaction)
     .await?;
-    let Some((user_id, family_id, expires_at, used_at)) = found else {
+    let Some(TokenRow {
+        user_id,
+        family_id,
+        expires_at,
+        used_at,
+    }) = found
+    else {
         return Ok(Rotation::Invalid);
     };
     if used_at.is_some() {

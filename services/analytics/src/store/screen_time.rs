@@ -19,21 +19,18 @@ pub struct ScreenTimeRow {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str =
-    "id, user_id, event_id, app_name, category, started_at, ended_at, duration_minutes, created_at";
-
 /// Stores a record unless the user already stored one with the same `event_id`. Returns the
 /// stored row and whether it is new.
 pub async fn insert_idempotent(
     pool: &PgPool,
     row: &ScreenTimeRow,
 ) -> Result<(ScreenTimeRow, bool), StoreError> {
-    let inserted = sqlx::query_as::<_, ScreenTimeRow>(&format!(
+    let inserted = sqlx::query_as::<_, ScreenTimeRow>(
         "INSERT INTO screen_time (id, user_id, event_id, app_name, category, started_at, ended_at, duration_minutes)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (user_id, event_id) DO NOTHING
-         RETURNING {COLUMNS}"
-    ))
+         RETURNING id, user_id, event_id, app_name, category, started_at, ended_at, duration_minutes, created_at",
+    )
     .bind(row.id)
     .bind(row.user_id)
     .bind(row.event_id)
@@ -47,9 +44,10 @@ pub async fn insert_idempotent(
     if let Some(inserted) = inserted {
         return Ok((inserted, true));
     }
-    let existing = sqlx::query_as::<_, ScreenTimeRow>(&format!(
-        "SELECT {COLUMNS} FROM screen_time WHERE user_id = $1 AND event_id = $2"
-    ))
+    let existing = sqlx::query_as::<_, ScreenTimeRow>(
+        "SELECT id, user_id, event_id, app_name, category, started_at, ended_at, duration_minutes, created_at
+         FROM screen_time WHERE user_id = $1 AND event_id = $2",
+    )
     .bind(row.user_id)
     .bind(row.event_id)
     .fetch_one(pool)
@@ -65,13 +63,14 @@ pub async fn overlapping(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<ScreenTimeRow>, StoreError> {
-    Ok(sqlx::query_as::<_, ScreenTimeRow>(&format!(
-        "SELECT {COLUMNS} FROM screen_time
+    Ok(sqlx::query_as::<_, ScreenTimeRow>(
+        "SELECT id, user_id, event_id, app_name, category, started_at, ended_at, duration_minutes, created_at
+         FROM screen_time
          WHERE user_id = $1
            AND started_at >= $2 - interval '24 hours' AND started_at < $3
            AND ended_at > $2
-         ORDER BY started_at"
-    ))
+         ORDER BY started_at",
+    )
     .bind(user_id)
     .bind(from)
     .bind(to)

@@ -56,10 +56,10 @@ impl Backend {
         }
     }
 
-    /// Increments a counter and returns its new value.
-    pub async fn increment(&self, key: &str) -> Result<u64, BackendError> {
+    /// Increments a counter, keeps it for `ttl_seconds` more, and returns its new value.
+    pub async fn increment(&self, key: &str, ttl_seconds: u32) -> Result<u64, BackendError> {
         match self {
-            Self::Redis(redis) => redis.increment(key).await,
+            Self::Redis(redis) => redis.increment(key, ttl_seconds).await,
             Self::Memory(memory) => Ok(memory.increment(key)),
         }
     }

@@ -66,8 +66,15 @@ impl RedisBackend {
         Ok(self.client.get::<Option<u64>, _>(key).await?.unwrap_or(0))
     }
 
-    pub async fn increment(&self, key: &str) -> Result<u64, BackendError> {
-        Ok(self.client.incr::<u64, _>(key).await?)
+    /// Increments a counter and (re)sets its lifetime, in one round trip.
+    pub async fn increment(&self, key: &str, ttl_seconds: u32) -> Result<u64, BackendError> {
+        let pipeline = self.client.pipeline();
+        pipeline.incr::<(), _>(key).await?;
+        pipeline
+            .expire::<(), _>(key, i64::from(ttl_seconds), None)
+            .await?;
+        let (value, _): (u64, bool) = pipeline.all().await?;
+        Ok(value)
     }
 
     pub async fn key_count(&self) -> Result<u64, BackendError> {

@@ -1,0 +1,318 @@
+//! The input rules of the tracking and account endpoints, as pure functions over the parsed
+//! input and the caller's `now`. Each validator checks fields in the order the contract's table
+//! lists them and returns the first failure, so `field` in a 422 is predictable.
+//!
+//! Intervals must end by `now + 5 min` (clock skew between phone and server); for screen time and
+//! breaks, which end at `timestamp + duration`, the blame goes to `timestamp` when the start is
+//! already too late and to `duration_minutes` when only the end is.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::goals::GoalType;
+use crate::records::{Break, Distraction, FocusSession, Notification, ScreenTime, Session};
+use crate::time::{duration_minutes, parse_timezone};
+
+/// How far in the future a client clock may be.
+pub const MAX_CLOCK_SKEW_MINUTES: i64 = 5;
+/// The longest interval (24 h).
+pub const MAX_INTERVAL_MINUTES: f64 = 1440.0;
+/// The longest distraction (24 h).
+pub const MAX_DISTRACTION_SECONDS: f64 = 86_400.0;
+/// app_name, source, task_name.
+pub const MAX_NAME_CHARS: usize = 200;
+/// category, break_type, device_type.
+pub const MAX_LABEL_CHARS: usize = 50;
+pub const MAX_USERNAME_CHARS: usize = 50;
+pub const MAX_EMAIL_CHARS: usize = 254;
+pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MAX_PASSWORD_CHARS: usize = 128;
+/// The largest goal target (about two years of minutes).
+pub const MAX_GOAL_VALUE: f64 = 1_000_000.0;
+
+/// The first field of an input that breaks a rule, and why, for a person.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {detail}")]
+pub struct FieldError {
+    pub field: &'static str,
+    pub detail: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            field,
+            detail: detail.into(),
+        }
+    }
+}
+
+type Checked = Result<(), FieldError>;
+
+fn latest_allowed(now: DateTime<Utc>) -> DateTime<Utc> {
+    now + Duration::minutes(MAX_CLOCK_SKEW_MINUTES)
+}
+
+/// Non-empty after trimming, at most `max` characters (trimmed).
+fn text(field: &'static str, value: &str, max: usize) -> Checked {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(FieldError::new(field, format!("{field} must not be empty")));
+    }
+    if trimmed.chars().count() > max {
+        return Err(FieldError::new(
+            field,
+            format!("{field} must be at most {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn within(field: &'static str, value: f64, min: f64, max: f64) -> Checked {
+    if !value.is_finite() {
+        return Err(FieldError::new(
+            field,
+            format!("{field} must be a finite number"),
+        ));
+    }
+    if value < min || value > max {
+        return Err(FieldError::new(
+            field,
+            format!("{field} must be between {min} and {max}"),
+        ));
+    }
+    Ok(())
+}
+
+fn integer_within(field: &'static str, value: i32, min: i32, max: i32) -> Checked {
+    if value < min || value > max {
+        return Err(FieldError::new(
+            field,
+            format!("{field} must be between {min} and {max}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `duration_minutes` of an interval starting at `start`: finite, > 0, ≤ 24 h, and ending by
+/// now + skew unless the start itself is too late (then `timestamp` is to blame).
+fn duration_from(
+    start: DateTime<Utc>,
+    minutes: f64,
+    end: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Checked {
+    const FIELD: &str = "duration_minutes";
+    if !minutes.is_finite() {
+        return Err(FieldError::new(
+            FIELD,
+            "duration_minutes must be a finite number",
+        ));
+    }
+    if minutes <= 0.0 {
+        return Err(FieldError::new(
+            FIELD,
+            "duration_minutes must be greater than 0",
+        ));
+    }
+    if minutes > MAX_INTERVAL_MINUTES {
+        return Err(FieldError::new(
+            FIELD,
+            "duration_minutes must be at most 1440 (24 hours)",
+        ));
+    }
+    if start <= latest_allowed(now) && end > latest_allowed(now) {
+        return Err(FieldError::new(
+            FIELD,
+            "timestamp + duration_minutes ends in the future; the use must have ended by now",
+        ));
+    }
+    Ok(())
+}
+
+fn timestamp(at: DateTime<Utc>, now: DateTime<Utc>) -> Checked {
+    if at > latest_allowed(now) {
+        return Err(FieldError::new("timestamp", "timestamp is in the future"));
+    }
+    Ok(())
+}
+
+/// `end_time` of a `start_time..end_time` interval: after the start, at most 24 h later, and by
+/// now + skew.
+fn end_time(start: DateTime<Utc>, end: DateTime<Utc>, now: DateTime<Utc>) -> Checked {
+    const FIELD: &str = "end_time";
+    if end <= start {
+        return Err(FieldError::new(FIELD, "end_time must be after start_time"));
+    }
+    if duration_minutes(end - start) > MAX_INTERVAL_MINUTES {
+        return Err(FieldError::new(
+            FIELD,
+            "end_time must be at most 24 hours after start_time",
+        ));
+    }
+    if end > latest_allowed(now) {
+        return Err(FieldError::new(FIELD, "end_time is in the future"));
+    }
+    Ok(())
+}
+
+/// `{app_name, duration_minutes, category, timestamp}`.
+pub fn validate_screen_time(record: &ScreenTime, now: DateTime<Utc>) -> Checked {
+    text("app_name", &record.app_name, MAX_NAME_CHARS)?;
+    duration_from(record.start, record.duration_minutes, record.end(), now)?;
+    text("category", &record.category, MAX_LABEL_CHARS)?;
+    timestamp(record.start, now)
+}
+
+/// `{start_time, end_time, device_type}`.
+pub fn validate_session(record: &Session, now: DateTime<Utc>) -> Checked {
+    end_time(record.start, record.end, now)?;
+    text("device_type", &record.device_type, MAX_LABEL_CHARS)
+}
+
+/// `{start_time, end_time, quality_score, task_name?}`.
+pub fn validate_focus_session(record: &FocusSession, now: DateTime<Utc>) -> Checked {
+    end_time(record.start, record.end, now)?;
+    within("quality_score", record.quality_score, 0.0, 100.0)?;
+    match &record.task_name {
+        Some(task) if task.chars().count() > MAX_NAME_CHARS => Err(FieldError::new(
+            "task_name",
+            format!("task_name must be at most {MAX_NAME_CHARS} characters"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `{duration_minutes, break_type, timestamp}`.
+pub fn validate_break(record: &Break, now: DateTime<Utc>) -> Checked {
+    duration_from(record.start, record.duration_minutes, record.end(), now)?;
+    text("break_type", &record.break_type, MAX_LABEL_CHARS)?;
+    timestamp(record.start, now)
+}
+
+/// `{app_name, priority, was_interacted, timestamp}`.
+pub fn validate_notification(record: &Notification, now: DateTime<Utc>) -> Checked {
+    text("app_name", &record.app_name, MAX_NAME_CHARS)?;
+    integer_within("priority", record.priority, 0, 100)?;
+    timestamp(record.at, now)
+}
+
+/// `{source, severity, duration_seconds, timestamp}`.
+pub fn validate_distraction(record: &Distraction, now: DateTime<Utc>) -> Checked {
+    text("source", &record.source, MAX_NAME_CHARS)?;
+    integer_within("severity", record.severity, 1, 5)?;
+    within(
+        "duration_seconds",
+        record.duration_seconds,
+        0.0,
+        MAX_DISTRACTION_SECONDS,
+    )?;
+    timestamp(record.at, now)
+}
+
+/// An IANA zone name (`Europe/Paris`, `UTC`).
+pub fn validate_timezone(name: &str) -> Checked {
+    match parse_timezone(name) {
+        Some(_) => Ok(()),
+        None => Err(FieldError::new(
+            "timezone",
+            format!("unknown timezone {name:?}: use an IANA name such as Europe/Paris"),
+        )),
+    }
+}
+
+/// 1..=50 characters once trimmed.
+pub fn validate_username(username: &str) -> Checked {
+    text("username", username, MAX_USERNAME_CHARS)
+}
+
+/// A plausible address: one `@`, a non-empty local part, a domain with a dot inside it, no
+/// spaces, at most 254 characters (surrounding spaces ignored). Deliverability is not checked.
+pub fn validate_email(email: &str) -> Checked {
+    const FIELD: &str = "email";
+    let email = email.trim();
+    let invalid = || FieldError::new(FIELD, "email must be an address like name@example.com");
+    if email.is_empty() {
+        return Err(FieldError::new(FIELD, "email must not be empty"));
+    }
+    if email.chars().count() > MAX_EMAIL_CHARS {
+        return Err(FieldError::new(
+            FIELD,
+            "email must be at most 254 characters",
+        ));
+    }
+    if email.chars().any(char::is_whitespace) {
+        return Err(invalid());
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return Err(invalid());
+    };
+    let domain_ok = domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..");
+    if local.is_empty() || domain.contains('@') || !domain_ok {
+        return Err(invalid());
+    }
+    Ok(())
+}
+
+/// The form an email is stored and looked up in: trimmed and lower-cased.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// 8..=128 characters, taken as typed (no trimming).
+pub fn validate_password(password: &str) -> Checked {
+    let length = password.chars().count();
+    if length < MIN_PASSWORD_CHARS {
+        return Err(FieldError::new(
+            "password",
+            "password must be at least 8 characters",
+        ));
+    }
+    if length > MAX_PASSWORD_CHARS {
+        return Err(FieldError::new(
+            "password",
+            "password must be at most 128 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// `{goal_type, target_value, app_name}` of a goal (the type already parsed): a finite target,
+/// above 0 for target goals and at least 0 for limits, at most 1 000 000; an `app_name` for
+/// `app_daily_limit`.
+pub fn validate_goal(goal_type: GoalType, target_value: f64, app_name: Option<&str>) -> Checked {
+    let min_detail = if goal_type.is_limit() {
+        "at least 0"
+    } else {
+        "greater than 0"
+    };
+    if !target_value.is_finite()
+        || target_value < 0.0
+        || (!goal_type.is_limit() && target_value == 0.0)
+    {
+        return Err(FieldError::new(
+            "target_value",
+            format!("target_value must be a number {min_detail}"),
+        ));
+    }
+    if target_value > MAX_GOAL_VALUE {
+        return Err(FieldError::new(
+            "target_value",
+            "target_value must be at most 1000000",
+        ));
+    }
+    if goal_type.needs_app_name() {
+        text("app_name", app_name.unwrap_or(""), MAX_NAME_CHARS)?;
+    }
+    Ok(())
+}
+
+/// The client-set `current_value` of a `custom` goal: finite and at least 0.
+pub fn validate_goal_current_value(current_value: f64) -> Checked {
+    within("current_value", current_value, 0.0, MAX_GOAL_VALUE)
+}
+
+#[cfg(test)]
+mod tests;
