@@ -1,0 +1,187 @@
+//! A small REST client for tests: every call returns the status, headers and parsed JSON body.
+
+use anyhow::Context;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    client: reqwest::Client,
+}
+
+/// One HTTP answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    /// `Null` when the body is empty.
+    pub json: Value,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+}
+
+/// A registered, logged-in user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: String,
+    pub email: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+impl Api {
+    pub fn new(base: String) -> Self {
+        Self {
+            base,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<Answer> {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("request to {path} failed"))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await?;
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).with_context(|| {
+                format!(
+                    "{path} answered non-JSON: {}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            })?
+        };
+        Ok(Answer {
+            status,
+            headers,
+            json,
+        })
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> anyhow::Result<Answer> {
+        self.send(reqwest::Method::GET, path, None, token, &[])
+            .await
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        body: &Value,
+        token: Option<&str>,
+    ) -> anyhow::Result<Answer> {
+        self.send(reqwest::Method::POST, path, Some(body), token, &[])
+            .await
+    }
+
+    /// Sends raw bytes as a JSON body (for malformed-input tests).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: &'static str,
+        token: Option<&str>,
+    ) -> anyhow::Result<Answer> {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await?;
+        Ok(Answer {
+            status,
+            headers,
+            json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        })
+    }
+
+    /// Registers a new user in `timezone` and logs in.
+    pub async fn register_and_login(&self, timezone: &str) -> anyhow::Result<Session> {
+        let email = format!("user-{}@example.com", uuid::Uuid::new_v4().simple());
+        let password = "correct horse battery staple";
+        let registered = self
+            .post(
+                "/api/v1/auth/register",
+                &json!({"username": "Test User", "email": email, "password": password, "timezone": timezone}),
+                None,
+            )
+            .await?;
+        anyhow::ensure!(registered.status == 201, "register answered {registered:?}");
+        let login = self
+            .post(
+                "/api/v1/auth/login",
+                &json!({"email": email, "password": password}),
+                None,
+            )
+            .await?;
+        anyhow::ensure!(login.status == 200, "login answered {login:?}");
+        Ok(Session {
+            user_id: registered.json["user_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            email,
+            access_token: login.json["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            refresh_token: login.json["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        })
+    }
+}
+
+/// An IANA zone in which the local time is now between 08:00 and 20:00, so that a test can put
+/// events "earlier today" without crossing local midnight. `Etc/GMT-5` is UTC+5.
+pub fn daytime_zone() -> String {
+    use chrono::Timelike;
+    let utc_hour = i64::from(chrono::Utc::now().hour());
+    for offset in -10i64..=12 {
+        let local = (utc_hour + offset).rem_euclid(24);
+        if (8..20).contains(&local) {
+            return match offset {
+                0 => "Etc/UTC".to_owned(),
+                // The Etc/GMT names have inverted signs, by POSIX convention.
+                positive if positive > 0 => format!("Etc/GMT-{positive}"),
+                negative => format!("Etc/GMT+{}", -negative),
+            };
+        }
+    }
+    "Etc/UTC".to_owned()
+}
