@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: formatting, lints, unit tests and the end-to-end tests against the
+# real PostgreSQL and Redis (installed and started first if needed).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+# shellcheck source=deploy/local/services.sh
+. deploy/local/services.sh
+
+ensure_toolchain
+ensure_postgres
+ensure_redis
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+log "cargo test"
+cargo test --workspace --locked
