@@ -42,29 +42,39 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         ));
     }
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        let message = inner.to_string();
-        let field = quoted_name(&message, "unknown field `")
-            .or_else(|| quoted_name(&message, "missing field `"))
-            .map(|name| {
-                if path == "." {
-                    name
-                } else if path == name || path.ends_with(&format!(".{name}")) {
-                    path.clone()
-                } else {
-                    format!("{path}.{name}")
-                }
-            })
-            .unwrap_or(path);
-        let detail = message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
-            .to_owned();
-        ApiError::invalid(field, detail)
-    })
+    serde_path_to_error::deserialize(deserializer).map_err(misfit)
+}
+
+/// Reads an already parsed JSON value (an item of a batch) into `T`, naming the field that
+/// does not fit.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(misfit)
+}
+
+/// A 422 naming the field at fault, from serde's wording.
+fn misfit(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    let message = inner.to_string();
+    let field = quoted_name(&message, "unknown field `")
+        .or_else(|| quoted_name(&message, "missing field `"))
+        .map(|name| {
+            if path == "." {
+                name
+            } else if path == name || path.ends_with(&format!(".{name}")) {
+                path.clone()
+            } else {
+                format!("{path}.{name}")
+            }
+        })
+        // A body that is not an object at all has no field to name.
+        .unwrap_or_else(|| if path == "." { "body".to_owned() } else { path });
+    let detail = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
+    ApiError::invalid(field, detail)
 }
 
 /// The name between backquotes after `prefix`, as serde words unknown and missing fields.

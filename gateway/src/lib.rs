@@ -2,7 +2,7 @@
 //! services over shared channels, and answers JSON with timing headers.
 //!
 //! - [`config`]: environment variables and their defaults.
-//! - [`routes`]: handlers by concern (auth, track, reads, ops).
+//! - [`routes`]: handlers by concern (auth and account, track and batch, reads, goals, privacy, ops).
 //! - [`middleware`]: timing headers and slow-request logs.
 //! - [`auth`]: access tokens and the authenticated-user extractor.
 //! - [`upstream`]: one channel per upstream, deadlines, upstream time.

@@ -31,9 +31,29 @@ pub fn json_bytes(status: StatusCode, body: Bytes) -> Response {
         .into_response()
 }
 
+/// The envelope of the `*-optimized` reads, which also say whether the cache answered.
+pub fn cached_envelope(data: &[u8], cached: bool) -> Bytes {
+    let prefix: &[u8] = if cached {
+        br#"{"status":"success","cached":true,"data":"#
+    } else {
+        br#"{"status":"success","cached":false,"data":"#
+    };
+    let mut body = BytesMut::with_capacity(prefix.len() + data.len() + SUFFIX.len());
+    body.put_slice(prefix);
+    body.put_slice(data);
+    body.put_slice(SUFFIX);
+    body.freeze()
+}
+
 /// A derived read: enveloped, with `ETag` and `Cache-Control: private, no-cache`; a matching
 /// `If-None-Match` answers 304 without a body.
 pub fn derived_view(request_headers: &HeaderMap, data: &[u8], etag: &str) -> Response {
+    revalidated(request_headers, envelope(data), etag)
+}
+
+/// `body` with `ETag` and `Cache-Control: private, no-cache` (the app revalidates, so it never
+/// shows stale totals after its own writes), or a bare 304 when `If-None-Match` matches.
+pub fn revalidated(request_headers: &HeaderMap, body: Bytes, etag: &str) -> Response {
     let etag_value = HeaderValue::from_str(etag).ok();
     let not_modified = etag_value.as_ref().is_some_and(|etag| {
         request_headers
@@ -47,7 +67,7 @@ pub fn derived_view(request_headers: &HeaderMap, data: &[u8], etag: &str) -> Res
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        json_bytes(StatusCode::OK, envelope(data))
+        json_bytes(StatusCode::OK, body)
     };
     let headers = response.headers_mut();
     headers.insert(
@@ -71,6 +91,16 @@ mod tests {
         assert_eq!(
             parsed,
             serde_json::json!({"status": "success", "data": {"a": 1}})
+        );
+    }
+
+    #[test]
+    fn the_cached_envelope_says_where_the_answer_came_from() {
+        let parsed: serde_json::Value =
+            serde_json::from_slice(&cached_envelope(br#"[1]"#, true)).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::json!({"status": "success", "cached": true, "data": [1]})
         );
     }
 

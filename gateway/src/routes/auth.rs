@@ -1,4 +1,5 @@
-//! `/api/v1/auth/*`: bare JSON objects (no envelope), as the contract shows.
+//! `/api/v1/auth/*`: bare JSON objects (no envelope), as the contract shows. `PATCH /auth/me`
+//! lives with the other account routes in `account.rs`.
 
 use axum::Json;
 use axum::extract::State;
@@ -12,6 +13,7 @@ use wellbeing_proto::analytics::v1::{
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::json::ApiJson;
+use crate::routes::query::ApiQuery;
 use crate::state::AppState;
 use crate::upstream::timed;
 
@@ -97,7 +99,12 @@ pub async fn refresh(
     token_pair(&state, &response.user_id, response.refresh_token).map(Json)
 }
 
-pub async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<UserBody>, ApiError> {
+pub async fn me(
+    State(state): State<AppState>,
+    user: AuthUser,
+    query: ApiQuery,
+) -> Result<Json<UserBody>, ApiError> {
+    query.check_user(&user)?;
     let request = state
         .upstreams
         .request(GetUserRequest { user_id: user.id() });
@@ -118,7 +125,7 @@ fn token_pair(
     })
 }
 
-fn user_body(user: Option<User>) -> Result<UserBody, ApiError> {
+pub(crate) fn user_body(user: Option<User>) -> Result<UserBody, ApiError> {
     let user =
         user.ok_or_else(|| ApiError::new(wellbeing_common::ErrorCode::Internal, "internal error"))?;
     let created_at = user

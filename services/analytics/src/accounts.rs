@@ -142,6 +142,26 @@ impl Accounts {
             .ok_or_else(account_gone)
     }
 
+    /// Changes the username and/or timezone.
+    pub async fn update_profile(
+        &self,
+        user_id: Uuid,
+        username: Option<&str>,
+        timezone: Option<&str>,
+    ) -> Result<UserRow, ServiceError> {
+        let username = username.map(str::trim);
+        if let Some(username) = username {
+            validation::validate_username(username).map_err(field_error)?;
+        }
+        let timezone = timezone.map(str::trim);
+        if let Some(timezone) = timezone {
+            validation::validate_timezone(timezone).map_err(field_error)?;
+        }
+        users::update_profile(&self.pool, user_id, username, timezone)
+            .await?
+            .ok_or_else(account_gone)
+    }
+
     async fn issue_refresh_token(
         &self,
         user_id: Uuid,

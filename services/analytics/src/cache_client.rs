@@ -6,7 +6,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use tonic::transport::Channel;
 use wellbeing_proto::cache::v1::cache_client::CacheClient;
-use wellbeing_proto::cache::v1::{GetRequest, InvalidateUserRequest, SetRequest, ViewKey};
+use wellbeing_proto::cache::v1::{
+    EraseUserRequest, GetRequest, InvalidateUserRequest, SetRequest, ViewKey,
+};
 
 /// A cache call slower than this is abandoned and the view computed directly.
 const CACHE_DEADLINE: Duration = Duration::from_millis(150);
@@ -65,6 +67,18 @@ impl ViewCache {
         request.set_timeout(CACHE_DEADLINE);
         if let Err(status) = self.client.clone().invalidate_user(request).await {
             tracing::error!(code = ?status.code(), user_id, "cache invalidation failed; views may be stale until their ttl");
+        }
+    }
+
+    /// Deletes every cached view of an erased user. Erasure must not wait on a slow cache, so a
+    /// failure is logged; the views are unreachable anyway (their user is gone) and expire by TTL.
+    pub async fn erase_user(&self, user_id: &str) {
+        let mut request = tonic::Request::new(EraseUserRequest {
+            user_id: user_id.to_owned(),
+        });
+        request.set_timeout(std::time::Duration::from_secs(5));
+        if let Err(status) = self.client.clone().erase_user(request).await {
+            tracing::error!(code = ?status.code(), user_id, "cache erasure failed; views expire by their ttl");
         }
     }
 }

@@ -1,16 +1,21 @@
-//! Ingestion: validates an event with the domain rules, stores it idempotently, invalidates the
-//! user's cached views, and answers the stored record as the REST contract shows it.
+//! Ingestion: validates events with the domain rules, stores them idempotently (one statement
+//! per table, a batch in one transaction), invalidates the user's cached views, and answers the
+//! stored record as the REST contract shows it.
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::json;
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
-use wellbeing_common::ServiceError;
-use wellbeing_domain::{records, time, validation};
+use wellbeing_common::error::ItemError;
+use wellbeing_common::{ErrorCode, ServiceError};
+use wellbeing_proto::analytics::v1::track_event::Kind;
 
 use crate::accounts::{field_error, timezone_of};
 use crate::cache_client::ViewCache;
-use crate::store::screen_time::{self, ScreenTimeRow};
+use crate::events::{EventRow, prepare};
+use crate::store::{self, StoreError};
+
+/// The most events one batch may carry.
+pub const MAX_BATCH_EVENTS: usize = 1000;
 
 /// A stored record and whether this call stored it (false: the event_id was seen before).
 pub struct Recorded {
@@ -18,13 +23,10 @@ pub struct Recorded {
     pub created: bool,
 }
 
-pub struct ScreenTimeInput {
-    pub user_id: Uuid,
-    pub event_id: Option<String>,
-    pub app_name: String,
-    pub duration_minutes: f64,
-    pub category: String,
-    pub timestamp: Option<DateTime<Utc>>,
+/// What a batch did.
+pub struct BatchOutcome {
+    pub accepted: u32,
+    pub duplicates: u32,
 }
 
 #[derive(Clone)]
@@ -38,73 +40,167 @@ impl Ingest {
         Self { pool, cache }
     }
 
-    pub async fn record_screen_time(
-        &self,
-        input: ScreenTimeInput,
-    ) -> Result<Recorded, ServiceError> {
-        let now = Utc::now();
-        let event_id = parse_event_id(input.event_id.as_deref())?;
-        let category = match input.category.trim() {
-            "" => "other".to_owned(),
-            category => category.to_owned(),
+    /// Stores one event, or finds the one stored before under the same `event_id`.
+    pub async fn record(&self, user_id: Uuid, event: Kind) -> Result<Recorded, ServiceError> {
+        let timezone = timezone_of(&self.pool, user_id).await?;
+        let prepared = prepare(user_id, event, Utc::now()).map_err(field_error)?;
+        let mut connection = self.pool.acquire().await.map_err(StoreError::from)?;
+        let mut stored = insert(&mut connection, std::slice::from_ref(&prepared)).await?;
+        drop(connection);
+        let created = !stored.is_empty();
+        let record = match stored.pop() {
+            Some(record) => record,
+            None => self
+                .find_existing(user_id, &prepared)
+                .await?
+                .ok_or_else(|| {
+                    ServiceError::new(ErrorCode::Conflict, "the event is being stored, retry")
+                })?,
         };
-        let start = input
-            .timestamp
-            .unwrap_or_else(|| now - time::minutes_duration(input.duration_minutes.max(0.0)));
-        let record = records::ScreenTime {
-            app_name: input.app_name,
-            category,
-            start,
-            duration_minutes: input.duration_minutes,
-        };
-        validation::validate_screen_time(&record, now).map_err(field_error)?;
-        let timezone = timezone_of(&self.pool, input.user_id).await?;
-
-        let row = ScreenTimeRow {
-            id: Uuid::new_v4(),
-            user_id: input.user_id,
-            event_id,
-            ended_at: record.start + time::minutes_duration(record.duration_minutes),
-            app_name: record.app_name,
-            category: record.category,
-            started_at: record.start,
-            duration_minutes: record.duration_minutes,
-            created_at: now,
-        };
-        let (stored, created) = screen_time::insert_idempotent(&self.pool, &row).await?;
         if created {
-            self.cache.invalidate_user(&input.user_id.to_string()).await;
+            self.cache.invalidate_user(&user_id.to_string()).await;
         }
-        let record_json = json!({
-            "id": stored.id,
-            "event_id": stored.event_id,
-            "type": "screen-time",
-            "user_id": stored.user_id,
-            "app_name": stored.app_name,
-            "category": stored.category,
-            "timestamp": rfc3339(stored.started_at),
-            "date": time::local_date(stored.started_at, timezone).to_string(),
-            "hour": time::local_hour(stored.started_at, timezone),
-            "duration_minutes": stored.duration_minutes,
-            "created_at": rfc3339(stored.created_at),
-        });
+        let record_json = serde_json::to_vec(&record.to_json(timezone))
+            .map_err(|error| ServiceError::internal(&error))?;
         Ok(Recorded {
-            record_json: serde_json::to_vec(&record_json)
-                .map_err(|error| ServiceError::internal(&error))?,
+            record_json,
             created,
+        })
+    }
+
+    /// Validates every event first; stores all of them in one transaction, or none.
+    pub async fn record_batch(
+        &self,
+        user_id: Uuid,
+        events: Vec<Option<Kind>>,
+    ) -> Result<BatchOutcome, ServiceError> {
+        if events.len() > MAX_BATCH_EVENTS {
+            return Err(ServiceError::invalid(
+                "events",
+                format!("a batch carries at most {MAX_BATCH_EVENTS} events"),
+            ));
+        }
+        timezone_of(&self.pool, user_id).await?;
+        let now = Utc::now();
+        let total = events.len();
+        let mut prepared = Vec::with_capacity(total);
+        let mut errors = Vec::new();
+        for (index, event) in events.into_iter().enumerate() {
+            let Some(event) = event else {
+                errors.push(ItemError {
+                    index,
+                    field: "type".to_owned(),
+                    detail: "the event has no type".to_owned(),
+                });
+                continue;
+            };
+            match prepare(user_id, event, now) {
+                Ok(event) => prepared.push(event),
+                Err(error) => errors.push(ItemError {
+                    index,
+                    field: error.field.to_owned(),
+                    detail: error.detail,
+                }),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError {
+                errors,
+                ..ServiceError::new(
+                    ErrorCode::ValidationFailed,
+                    "some events are invalid; nothing was stored",
+                )
+            });
+        }
+        let mut transaction = self.pool.begin().await.map_err(StoreError::from)?;
+        let stored = insert(&mut transaction, &prepared).await?;
+        transaction.commit().await.map_err(StoreError::from)?;
+        let accepted = stored.len();
+        if accepted > 0 {
+            self.cache.invalidate_user(&user_id.to_string()).await;
+        }
+        Ok(BatchOutcome {
+            accepted: u32::try_from(accepted).unwrap_or(u32::MAX),
+            duplicates: u32::try_from(total - accepted).unwrap_or(u32::MAX),
+        })
+    }
+
+    async fn find_existing(
+        &self,
+        user_id: Uuid,
+        event: &EventRow,
+    ) -> Result<Option<EventRow>, StoreError> {
+        let pool = &self.pool;
+        let event_id = event.event_id();
+        Ok(match event {
+            EventRow::Session(_) => store::sessions::find_by_event_id(pool, user_id, event_id)
+                .await?
+                .map(EventRow::Session),
+            EventRow::ScreenTime(_) => {
+                store::screen_time::find_by_event_id(pool, user_id, event_id)
+                    .await?
+                    .map(EventRow::ScreenTime)
+            }
+            EventRow::FocusSession(_) => {
+                store::focus_sessions::find_by_event_id(pool, user_id, event_id)
+                    .await?
+                    .map(EventRow::FocusSession)
+            }
+            EventRow::Break(_) => store::breaks::find_by_event_id(pool, user_id, event_id)
+                .await?
+                .map(EventRow::Break),
+            EventRow::Notification(_) => {
+                store::notifications::find_by_event_id(pool, user_id, event_id)
+                    .await?
+                    .map(EventRow::Notification)
+            }
+            EventRow::Distraction(_) => {
+                store::distractions::find_by_event_id(pool, user_id, event_id)
+                    .await?
+                    .map(EventRow::Distraction)
+            }
         })
     }
 }
 
-/// The client's event id, or a fresh one when none was sent.
-fn parse_event_id(raw: Option<&str>) -> Result<Uuid, ServiceError> {
-    match raw.map(str::trim) {
-        None | Some("") => Ok(Uuid::new_v4()),
-        Some(text) => Uuid::parse_str(text)
-            .map_err(|_| ServiceError::invalid("event_id", "event_id must be a UUID")),
+/// Inserts prepared events, one statement per table; returns what was newly stored.
+async fn insert(
+    connection: &mut sqlx::PgConnection,
+    events: &[EventRow],
+) -> Result<Vec<EventRow>, StoreError> {
+    let mut sessions = Vec::new();
+    let mut screen_time = Vec::new();
+    let mut focus_sessions = Vec::new();
+    let mut breaks = Vec::new();
+    let mut notifications = Vec::new();
+    let mut distractions = Vec::new();
+    for event in events {
+        match event {
+            EventRow::Session(row) => sessions.push(row.clone()),
+            EventRow::ScreenTime(row) => screen_time.push(row.clone()),
+            EventRow::FocusSession(row) => focus_sessions.push(row.clone()),
+            EventRow::Break(row) => breaks.push(row.clone()),
+            EventRow::Notification(row) => notifications.push(row.clone()),
+            EventRow::Distraction(row) => distractions.push(row.clone()),
+        }
     }
+    let mut stored = Vec::new();
+    let inserted = store::sessions::insert_many(connection, &sessions).await?;
+    stored.extend(inserted.into_iter().map(EventRow::Session));
+    let inserted = store::screen_time::insert_many(connection, &screen_time).await?;
+    stored.extend(inserted.into_iter().map(EventRow::ScreenTime));
+    let inserted = store::focus_sessions::insert_many(connection, &focus_sessions).await?;
+    stored.extend(inserted.into_iter().map(EventRow::FocusSession));
+    let inserted = store::breaks::insert_many(connection, &breaks).await?;
+    stored.extend(inserted.into_iter().map(EventRow::Break));
+    let inserted = store::notifications::insert_many(connection, &notifications).await?;
+    stored.extend(inserted.into_iter().map(EventRow::Notification));
+    let inserted = store::distractions::insert_many(connection, &distractions).await?;
+    stored.extend(inserted.into_iter().map(EventRow::Distraction));
+    Ok(stored)
 }
 
+/// RFC 3339 with microseconds and `Z`, as every answer writes instants.
 pub fn rfc3339(instant: DateTime<Utc>) -> String {
-    instant.to_rfc3339_opts(SecondsFormat::Micros, true)
+    instant.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }

@@ -4,14 +4,22 @@
 //! - [`config`]: environment variables and their defaults.
 //! - [`store`]: every SQL statement, by table, and the migrations.
 //! - [`accounts`]: registration, login, refresh-token rotation.
-//! - [`ingest`]: validated, idempotent event writes that invalidate cached views.
+//! - [`events`]: the six event kinds between the wire, the tables and the domain.
+//! - [`ingest`]: validated, idempotent event writes (and batches) that invalidate cached views.
 //! - [`views`]: cache-aside derived reads computed with the domain crate.
+//! - [`goals`]: goals and their progress measured from tracked data.
+//! - [`privacy`]: privacy-state reports and their scores.
+//! - [`privacy_rights`]: export of everything held about a user, and erasure.
 //! - [`server`]: the tonic service that maps protobuf to those modules.
 
 pub mod accounts;
 pub mod cache_client;
 pub mod config;
+pub mod events;
+pub mod goals;
 pub mod ingest;
+pub mod privacy;
+pub mod privacy_rights;
 pub mod server;
 pub mod store;
 pub mod views;
@@ -30,7 +38,10 @@ pub use config::AnalyticsConfig;
 
 use crate::accounts::Accounts;
 use crate::cache_client::ViewCache;
+use crate::goals::Goals;
 use crate::ingest::Ingest;
+use crate::privacy::Privacy;
+use crate::privacy_rights::PrivacyRights;
 use crate::server::AnalyticsService;
 use crate::views::Views;
 
@@ -89,11 +100,15 @@ impl Application {
         let channel = wellbeing_common::grpc::channel(&config.cache_endpoints)
             .context("failed to configure the cache service channel")?;
         let cache = ViewCache::new(channel, config.cache_ttl_seconds);
+        let views = Views::new(pool.clone(), cache.clone());
         let service = AnalyticsService {
             pool: pool.clone(),
             accounts: Accounts::new(pool.clone(), config.refresh_token_ttl),
             ingest: Ingest::new(pool.clone(), cache.clone()),
-            views: Views::new(pool.clone(), cache),
+            goals: Goals::new(views.clone(), cache.clone()),
+            privacy: Privacy::new(pool.clone(), cache.clone()),
+            rights: PrivacyRights::new(pool.clone(), cache),
+            views,
         };
 
         let (reporter, health_service) =

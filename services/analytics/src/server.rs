@@ -8,15 +8,14 @@ use uuid::Uuid;
 use wellbeing_common::ServiceError;
 use wellbeing_proto::Timestamp;
 use wellbeing_proto::analytics::v1::analytics_server::Analytics;
-use wellbeing_proto::analytics::v1::{
-    GetUserRequest, GetUserResponse, LoginRequest, LoginResponse, PoolStatsRequest,
-    PoolStatsResponse, QuickStatsRequest, RecordEventResponse, RecordScreenTimeRequest,
-    RefreshSessionRequest, RefreshSessionResponse, RegisterUserRequest, RegisterUserResponse, User,
-    ViewResponse,
-};
+use wellbeing_proto::analytics::v1::track_event::Kind;
+use wellbeing_proto::analytics::v1::*;
 
 use crate::accounts::{Accounts, Registration};
-use crate::ingest::{Ingest, Recorded, ScreenTimeInput};
+use crate::goals::{GoalChanges, Goals};
+use crate::ingest::{Ingest, Recorded};
+use crate::privacy::Privacy;
+use crate::privacy_rights::PrivacyRights;
 use crate::store::users::UserRow;
 use crate::views::{View, Views};
 
@@ -25,14 +24,19 @@ pub struct AnalyticsService {
     pub accounts: Accounts,
     pub ingest: Ingest,
     pub views: Views,
+    pub goals: Goals,
+    pub privacy: Privacy,
+    pub rights: PrivacyRights,
 }
+
+type Answer<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
 impl Analytics for AnalyticsService {
     async fn register_user(
         &self,
         request: Request<RegisterUserRequest>,
-    ) -> Result<Response<RegisterUserResponse>, Status> {
+    ) -> Answer<RegisterUserResponse> {
         let request = request.into_inner();
         let user = self
             .accounts
@@ -49,10 +53,7 @@ impl Analytics for AnalyticsService {
         }))
     }
 
-    async fn login(
-        &self,
-        request: Request<LoginRequest>,
-    ) -> Result<Response<LoginResponse>, Status> {
+    async fn login(&self, request: Request<LoginRequest>) -> Answer<LoginResponse> {
         let request = request.into_inner();
         let (user, token) = self
             .accounts
@@ -68,7 +69,7 @@ impl Analytics for AnalyticsService {
     async fn refresh_session(
         &self,
         request: Request<RefreshSessionRequest>,
-    ) -> Result<Response<RefreshSessionResponse>, Status> {
+    ) -> Answer<RefreshSessionResponse> {
         let (user_id, token) = self
             .accounts
             .refresh(&request.into_inner().refresh_token)
@@ -80,10 +81,7 @@ impl Analytics for AnalyticsService {
         }))
     }
 
-    async fn get_user(
-        &self,
-        request: Request<GetUserRequest>,
-    ) -> Result<Response<GetUserResponse>, Status> {
+    async fn get_user(&self, request: Request<GetUserRequest>) -> Answer<GetUserResponse> {
         let user_id = parse_user_id(&request.into_inner().user_id)?;
         let user = self.accounts.user(user_id).await?;
         Ok(Response::new(GetUserResponse {
@@ -91,39 +89,288 @@ impl Analytics for AnalyticsService {
         }))
     }
 
+    async fn update_user(&self, request: Request<UpdateUserRequest>) -> Answer<GetUserResponse> {
+        let request = request.into_inner();
+        let user_id = parse_user_id(&request.user_id)?;
+        let user = self
+            .accounts
+            .update_profile(
+                user_id,
+                request.username.as_deref(),
+                request.timezone.as_deref(),
+            )
+            .await?;
+        Ok(Response::new(GetUserResponse {
+            user: Some(user_message(user)),
+        }))
+    }
+
+    async fn export_user_data(
+        &self,
+        request: Request<ExportUserDataRequest>,
+    ) -> Answer<ExportUserDataResponse> {
+        let user_id = parse_user_id(&request.into_inner().user_id)?;
+        let json = self.rights.export(user_id).await?;
+        Ok(Response::new(ExportUserDataResponse { json: json.into() }))
+    }
+
+    async fn erase_user(&self, request: Request<EraseUserRequest>) -> Answer<EraseUserResponse> {
+        let user_id = parse_user_id(&request.into_inner().user_id)?;
+        self.rights.erase(user_id).await?;
+        Ok(Response::new(EraseUserResponse {}))
+    }
+
+    async fn record_session(
+        &self,
+        request: Request<RecordSessionRequest>,
+    ) -> Answer<RecordEventResponse> {
+        let request = request.into_inner();
+        self.record(&request.user_id, request.event.map(Kind::Session))
+            .await
+    }
+
     async fn record_screen_time(
         &self,
         request: Request<RecordScreenTimeRequest>,
-    ) -> Result<Response<RecordEventResponse>, Status> {
+    ) -> Answer<RecordEventResponse> {
         let request = request.into_inner();
-        let recorded = self
-            .ingest
-            .record_screen_time(ScreenTimeInput {
-                user_id: parse_user_id(&request.user_id)?,
-                event_id: request.event_id,
-                app_name: request.app_name,
-                duration_minutes: request.duration_minutes,
-                category: request.category,
-                timestamp: request.timestamp.map(from_timestamp).transpose()?,
-            })
+        self.record(&request.user_id, request.event.map(Kind::ScreenTime))
+            .await
+    }
+
+    async fn record_focus_session(
+        &self,
+        request: Request<RecordFocusSessionRequest>,
+    ) -> Answer<RecordEventResponse> {
+        let request = request.into_inner();
+        self.record(&request.user_id, request.event.map(Kind::FocusSession))
+            .await
+    }
+
+    async fn record_break(
+        &self,
+        request: Request<RecordBreakRequest>,
+    ) -> Answer<RecordEventResponse> {
+        let request = request.into_inner();
+        self.record(&request.user_id, request.event.map(Kind::BreakEvent))
+            .await
+    }
+
+    async fn record_notification(
+        &self,
+        request: Request<RecordNotificationRequest>,
+    ) -> Answer<RecordEventResponse> {
+        let request = request.into_inner();
+        self.record(&request.user_id, request.event.map(Kind::Notification))
+            .await
+    }
+
+    async fn record_distraction(
+        &self,
+        request: Request<RecordDistractionRequest>,
+    ) -> Answer<RecordEventResponse> {
+        let request = request.into_inner();
+        self.record(&request.user_id, request.event.map(Kind::Distraction))
+            .await
+    }
+
+    async fn track_batch(&self, request: Request<TrackBatchRequest>) -> Answer<TrackBatchResponse> {
+        let request = request.into_inner();
+        let user_id = parse_user_id(&request.user_id)?;
+        let events = request.events.into_iter().map(|event| event.kind).collect();
+        let outcome = self.ingest.record_batch(user_id, events).await?;
+        Ok(Response::new(TrackBatchResponse {
+            accepted: outcome.accepted,
+            duplicates: outcome.duplicates,
+        }))
+    }
+
+    async fn daily_summary(&self, request: Request<DailySummaryRequest>) -> Answer<ViewResponse> {
+        let request = request.into_inner();
+        let user_id = parse_user_id(&request.user_id)?;
+        view(
+            self.views
+                .daily_summary(user_id, request.date.as_deref())
+                .await,
+        )
+    }
+
+    async fn weekly_summary(&self, request: Request<WeeklySummaryRequest>) -> Answer<ViewResponse> {
+        let request = request.into_inner();
+        let user_id = parse_user_id(&request.user_id)?;
+        view(
+            self.views
+                .weekly_summary(user_id, request.end_date.as_deref())
+                .await,
+        )
+    }
+
+    async fn apps_usage(&self, request: Request<AppsUsageRequest>) -> Answer<ViewResponse> {
+        let request = request.into_inner();
+        view(
+            self.views
+                .apps_usage(parse_user_id(&request.user_id)?, request.days)
+                .await,
+        )
+    }
+
+    async fn dashboard(&self, request: Request<DashboardRequest>) -> Answer<ViewResponse> {
+        view(
+            self.views
+                .dashboard(parse_user_id(&request.into_inner().user_id)?)
+                .await,
+        )
+    }
+
+    async fn quick_stats(&self, request: Request<QuickStatsRequest>) -> Answer<ViewResponse> {
+        view(
+            self.views
+                .quick_stats(parse_user_id(&request.into_inner().user_id)?)
+                .await,
+        )
+    }
+
+    async fn insights(&self, request: Request<InsightsRequest>) -> Answer<ViewResponse> {
+        view(
+            self.views
+                .insights(parse_user_id(&request.into_inner().user_id)?)
+                .await,
+        )
+    }
+
+    async fn patterns(&self, request: Request<PatternsRequest>) -> Answer<ViewResponse> {
+        let request = request.into_inner();
+        view(
+            self.views
+                .patterns(parse_user_id(&request.user_id)?, request.days)
+                .await,
+        )
+    }
+
+    async fn peak_hours(&self, request: Request<PeakHoursRequest>) -> Answer<ViewResponse> {
+        let request = request.into_inner();
+        let user_id = parse_user_id(&request.user_id)?;
+        view(
+            self.views
+                .peak_hours(user_id, request.date.as_deref())
+                .await,
+        )
+    }
+
+    async fn comparison(&self, request: Request<ComparisonRequest>) -> Answer<ViewResponse> {
+        view(
+            self.views
+                .comparison(parse_user_id(&request.into_inner().user_id)?)
+                .await,
+        )
+    }
+
+    async fn wellbeing_score(
+        &self,
+        request: Request<WellbeingScoreRequest>,
+    ) -> Answer<ViewResponse> {
+        let request = request.into_inner();
+        let user_id = parse_user_id(&request.user_id)?;
+        view(
+            self.views
+                .wellbeing_score(user_id, request.date.as_deref())
+                .await,
+        )
+    }
+
+    async fn create_goal(&self, request: Request<CreateGoalRequest>) -> Answer<GoalResponse> {
+        let request = request.into_inner();
+        let user_id = parse_user_id(&request.user_id)?;
+        let goal_json = self
+            .goals
+            .create(
+                user_id,
+                &request.goal_type,
+                request.target_value,
+                request.app_name,
+                request.deadline.as_deref(),
+            )
             .await?;
-        Ok(Response::new(record_response(recorded)))
+        Ok(Response::new(GoalResponse {
+            goal_json: goal_json.into(),
+        }))
     }
 
-    async fn quick_stats(
-        &self,
-        request: Request<QuickStatsRequest>,
-    ) -> Result<Response<ViewResponse>, Status> {
-        let user_id = parse_user_id(&request.into_inner().user_id)?;
-        Ok(Response::new(view_response(
-            self.views.quick_stats(user_id).await?,
-        )))
+    async fn list_goals(&self, request: Request<ListGoalsRequest>) -> Answer<ViewResponse> {
+        let request = request.into_inner();
+        let user_id = parse_user_id(&request.user_id)?;
+        view(self.goals.list(user_id, request.status.as_deref()).await)
     }
 
-    async fn pool_stats(
+    async fn update_goal(&self, request: Request<UpdateGoalRequest>) -> Answer<GoalResponse> {
+        let request = request.into_inner();
+        let user_id = parse_user_id(&request.user_id)?;
+        let changes = GoalChanges {
+            target_value: request.target_value,
+            app_name: request.app_name,
+            deadline: request.deadline,
+            current_value: request.current_value,
+        };
+        let goal_json = self
+            .goals
+            .update(user_id, &request.goal_id, changes)
+            .await?;
+        Ok(Response::new(GoalResponse {
+            goal_json: goal_json.into(),
+        }))
+    }
+
+    async fn delete_goal(&self, request: Request<DeleteGoalRequest>) -> Answer<DeleteGoalResponse> {
+        let request = request.into_inner();
+        let user_id = parse_user_id(&request.user_id)?;
+        self.goals.delete(user_id, &request.goal_id).await?;
+        Ok(Response::new(DeleteGoalResponse {}))
+    }
+
+    async fn report_privacy_state(
         &self,
-        _request: Request<PoolStatsRequest>,
-    ) -> Result<Response<PoolStatsResponse>, Status> {
+        request: Request<ReportPrivacyStateRequest>,
+    ) -> Answer<ReportPrivacyStateResponse> {
+        let request = request.into_inner();
+        let user_id = parse_user_id(&request.user_id)?;
+        let state = request
+            .state
+            .ok_or_else(|| ServiceError::invalid("state", "the privacy state is required"))?;
+        let json = self.privacy.report(user_id, state).await?;
+        Ok(Response::new(ReportPrivacyStateResponse {
+            json: json.into(),
+        }))
+    }
+
+    async fn privacy_score(&self, request: Request<PrivacyScoreRequest>) -> Answer<ViewResponse> {
+        view(
+            self.views
+                .privacy_score(parse_user_id(&request.into_inner().user_id)?)
+                .await,
+        )
+    }
+
+    async fn privacy_history(
+        &self,
+        request: Request<PrivacyHistoryRequest>,
+    ) -> Answer<ViewResponse> {
+        let request = request.into_inner();
+        view(
+            self.views
+                .privacy_history(parse_user_id(&request.user_id)?, request.limit)
+                .await,
+        )
+    }
+
+    async fn privacy_trend(&self, request: Request<PrivacyTrendRequest>) -> Answer<ViewResponse> {
+        view(
+            self.views
+                .privacy_trend(parse_user_id(&request.into_inner().user_id)?)
+                .await,
+        )
+    }
+
+    async fn pool_stats(&self, _request: Request<PoolStatsRequest>) -> Answer<PoolStatsResponse> {
         let size = self.pool.size();
         let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
         Ok(Response::new(PoolStatsResponse {
@@ -133,6 +380,30 @@ impl Analytics for AnalyticsService {
             max: self.pool.options().get_max_connections(),
         }))
     }
+}
+
+impl AnalyticsService {
+    async fn record(&self, user_id: &str, event: Option<Kind>) -> Answer<RecordEventResponse> {
+        let user_id = parse_user_id(user_id)?;
+        let event = event.ok_or_else(|| ServiceError::invalid("event", "the event is required"))?;
+        let Recorded {
+            record_json,
+            created,
+        } = self.ingest.record(user_id, event).await?;
+        Ok(Response::new(RecordEventResponse {
+            record_json: record_json.into(),
+            created,
+        }))
+    }
+}
+
+fn view(view: Result<View, ServiceError>) -> Answer<ViewResponse> {
+    let view = view?;
+    Ok(Response::new(ViewResponse {
+        json: view.json,
+        cached: view.cached,
+        etag: view.etag,
+    }))
 }
 
 fn parse_user_id(raw: &str) -> Result<Uuid, ServiceError> {
@@ -149,31 +420,9 @@ fn user_message(user: UserRow) -> User {
     }
 }
 
-fn record_response(recorded: Recorded) -> RecordEventResponse {
-    RecordEventResponse {
-        record_json: recorded.record_json.into(),
-        created: recorded.created,
-    }
-}
-
-fn view_response(view: View) -> ViewResponse {
-    ViewResponse {
-        json: view.json,
-        cached: view.cached,
-        etag: view.etag,
-    }
-}
-
 pub fn timestamp(instant: DateTime<Utc>) -> Timestamp {
     Timestamp {
         seconds: instant.timestamp(),
         nanos: i32::try_from(instant.timestamp_subsec_nanos()).unwrap_or(0),
     }
-}
-
-fn from_timestamp(timestamp: Timestamp) -> Result<DateTime<Utc>, ServiceError> {
-    u32::try_from(timestamp.nanos)
-        .ok()
-        .and_then(|nanos| DateTime::from_timestamp(timestamp.seconds, nanos))
-        .ok_or_else(|| ServiceError::invalid("timestamp", "timestamp is out of range"))
 }

@@ -30,6 +30,11 @@ impl KeySpace {
         format!("{}:{LAYOUT_VERSION}:{{u:{user_id}}}:gen", self.namespace)
     }
 
+    /// A `SCAN MATCH` pattern for every key of one user (the braces are literal in patterns).
+    pub fn user_pattern(&self, user_id: &str) -> String {
+        format!("{}:{LAYOUT_VERSION}:{{u:{user_id}}}:*", self.namespace)
+    }
+
     pub fn view(&self, user_id: &str, generation: u64, view: &str, params: &str) -> String {
         format!(
             "{}:{LAYOUT_VERSION}:{{u:{user_id}}}:g{generation}:{view}:{}",

@@ -4,8 +4,9 @@
 use tonic::{Request, Response, Status};
 use wellbeing_proto::cache::v1::cache_server::Cache;
 use wellbeing_proto::cache::v1::{
-    DeleteRequest, DeleteResponse, GetRequest, GetResponse, InvalidateUserRequest,
-    InvalidateUserResponse, SetRequest, SetResponse, StatsRequest, StatsResponse, ViewKey,
+    DeleteRequest, DeleteResponse, EraseUserRequest, EraseUserResponse, GetRequest, GetResponse,
+    InvalidateUserRequest, InvalidateUserResponse, SetRequest, SetResponse, StatsRequest,
+    StatsResponse, ViewKey,
 };
 
 use crate::backend::{Backend, BackendError};
@@ -128,6 +129,27 @@ impl Cache for CacheService {
             .await
             .map_err(|error| self.failed("invalidate_user", error))?;
         Ok(Response::new(InvalidateUserResponse { generation }))
+    }
+
+    async fn erase_user(
+        &self,
+        request: Request<EraseUserRequest>,
+    ) -> Result<Response<EraseUserResponse>, Status> {
+        let user_id = request.into_inner().user_id;
+        if user_id.is_empty() {
+            return Err(Status::invalid_argument("user_id is required"));
+        }
+        // Bump first, so no view of the user can be served even while the scan runs.
+        self.backend
+            .increment(&self.keys.generation(&user_id), GENERATION_TTL_SECONDS)
+            .await
+            .map_err(|error| self.failed("erase_user", error))?;
+        let deleted = self
+            .backend
+            .delete_matching(&self.keys.user_pattern(&user_id))
+            .await
+            .map_err(|error| self.failed("erase_user", error))?;
+        Ok(Response::new(EraseUserResponse { deleted }))
     }
 
     async fn stats(

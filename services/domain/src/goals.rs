@@ -365,3 +365,76 @@ mod tests {
         assert_eq!(value(GoalType::Custom, None), None);
     }
 }
+
+/// When a target was reached: the instant at which the minutes of `intervals` inside
+/// `[from, to)`, taken in order of start, first add up to `target_minutes`. `None` when they
+/// never do (or the target is not positive).
+///
+/// ```text
+/// target 60:  [09:00──09:40) 40 min   [10:00──────10:45) → reached at 10:20 (40 + 20)
+/// ```
+pub fn target_reached_at(
+    intervals: &[(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)],
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+    target_minutes: f64,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    if target_minutes.is_nan() || target_minutes <= 0.0 {
+        return None;
+    }
+    let mut sorted: Vec<_> = intervals.to_vec();
+    sorted.sort();
+    let mut total = 0.0;
+    for (start, end) in sorted {
+        let start = start.max(from);
+        let end = end.min(to);
+        if end <= start {
+            continue;
+        }
+        let minutes = crate::time::duration_minutes(end - start);
+        if total + minutes >= target_minutes {
+            return Some(start + crate::time::minutes_duration(target_minutes - total));
+        }
+        total += minutes;
+    }
+    None
+}
+
+#[cfg(test)]
+mod reached_tests {
+    use super::*;
+    use chrono::{DateTime, Utc};
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_target_is_reached_inside_the_interval_that_crosses_it() {
+        // 40 minutes from the first session, then 20 more of the second: 10:00 + 20 min.
+        let intervals = [
+            (at("2026-11-24T10:00:00Z"), at("2026-11-24T10:45:00Z")),
+            (at("2026-11-24T09:00:00Z"), at("2026-11-24T09:40:00Z")),
+        ];
+        let (from, to) = (at("2026-11-24T00:00:00Z"), at("2026-11-25T00:00:00Z"));
+        assert_eq!(
+            target_reached_at(&intervals, from, to, 60.0),
+            Some(at("2026-11-24T10:20:00Z"))
+        );
+        // 40 + 45 = 85 minutes never reach 90.
+        assert_eq!(target_reached_at(&intervals, from, to, 90.0), None);
+    }
+
+    #[test]
+    fn only_the_part_inside_the_period_counts() {
+        // 23:30-00:30 gives 30 minutes to the day that starts at midnight: 00:00 + 20 min.
+        let intervals = [(at("2026-11-23T23:30:00Z"), at("2026-11-24T00:30:00Z"))];
+        let (from, to) = (at("2026-11-24T00:00:00Z"), at("2026-11-25T00:00:00Z"));
+        assert_eq!(
+            target_reached_at(&intervals, from, to, 20.0),
+            Some(at("2026-11-24T00:20:00Z"))
+        );
+    }
+}

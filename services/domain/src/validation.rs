@@ -316,3 +316,29 @@ pub fn validate_goal_current_value(current_value: f64) -> Checked {
 
 #[cfg(test)]
 mod tests;
+
+/// The counts of a reported privacy state: none negative, blocked calls at most all calls.
+pub fn validate_privacy_state(state: &crate::records::PrivacyState) -> Checked {
+    let counts = [
+        ("calls_total", state.calls_total),
+        ("calls_blocked", state.calls_blocked),
+        ("blocklist_size", state.blocklist_size),
+        ("network_threats", state.network_threats),
+        ("critical_threats", state.critical_threats),
+    ];
+    for (field, value) in counts {
+        if value < 0 {
+            return Err(FieldError::new(
+                field,
+                format!("{field} must not be negative"),
+            ));
+        }
+    }
+    if state.calls_blocked > state.calls_total {
+        return Err(FieldError::new(
+            "calls_blocked",
+            "calls_blocked cannot exceed calls_total",
+        ));
+    }
+    Ok(())
+}

@@ -1,8 +1,15 @@
 //! Every SQL statement of the system lives under this module, grouped by table. Nothing above it
 //! builds queries; callers get typed rows and typed errors.
 
+pub mod breaks;
+pub mod distractions;
+pub mod focus_sessions;
+pub mod goals;
+pub mod notifications;
+pub mod privacy_states;
 pub mod refresh_tokens;
 pub mod screen_time;
+pub mod sessions;
 pub mod users;
 
 use std::time::Duration;

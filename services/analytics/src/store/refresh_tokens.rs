@@ -94,3 +94,22 @@ pub async fn rotate(
     transaction.commit().await?;
     Ok(Rotation::Rotated { user_id, family_id })
 }
+
+/// What the export shows of the user's sign-in sessions (never the token hashes).
+#[derive(Debug, sqlx::FromRow, serde::Serialize)]
+pub struct RefreshTokenInfo {
+    pub family_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+pub async fn of_user(pool: &PgPool, user_id: Uuid) -> Result<Vec<RefreshTokenInfo>, StoreError> {
+    Ok(sqlx::query_as::<_, RefreshTokenInfo>(
+        "SELECT family_id, created_at, expires_at, used_at FROM refresh_tokens
+         WHERE user_id = $1 ORDER BY created_at",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await?)
+}

@@ -1,12 +1,12 @@
 //! The `screen_time` table.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::StoreError;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct ScreenTimeRow {
     pub id: Uuid,
     pub user_id: Uuid,
@@ -19,40 +19,47 @@ pub struct ScreenTimeRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Stores a record unless the user already stored one with the same `event_id`. Returns the
-/// stored row and whether it is new.
-pub async fn insert_idempotent(
-    pool: &PgPool,
-    row: &ScreenTimeRow,
-) -> Result<(ScreenTimeRow, bool), StoreError> {
-    let inserted = sqlx::query_as::<_, ScreenTimeRow>(
-        "INSERT INTO screen_time (id, user_id, event_id, app_name, category, started_at, ended_at, duration_minutes)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+/// Inserts rows in one statement, skipping those whose `(user_id, event_id)` is already stored
+/// (or repeated earlier in `rows`). Returns the rows stored.
+pub async fn insert_many(
+    connection: &mut PgConnection,
+    rows: &[ScreenTimeRow],
+) -> Result<Vec<ScreenTimeRow>, StoreError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(sqlx::query_as::<_, ScreenTimeRow>(
+        "INSERT INTO screen_time (id, user_id, event_id, app_name, category, started_at, ended_at, duration_minutes, created_at)
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::float8[], $9::timestamptz[])
          ON CONFLICT (user_id, event_id) DO NOTHING
          RETURNING id, user_id, event_id, app_name, category, started_at, ended_at, duration_minutes, created_at",
     )
-    .bind(row.id)
-    .bind(row.user_id)
-    .bind(row.event_id)
-    .bind(&row.app_name)
-    .bind(&row.category)
-    .bind(row.started_at)
-    .bind(row.ended_at)
-    .bind(row.duration_minutes)
-    .fetch_optional(pool)
-    .await?;
-    if let Some(inserted) = inserted {
-        return Ok((inserted, true));
-    }
-    let existing = sqlx::query_as::<_, ScreenTimeRow>(
+    .bind(rows.iter().map(|row| row.id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.user_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.event_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.app_name.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.category.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.started_at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.ended_at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.duration_minutes).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.created_at).collect::<Vec<_>>())
+    .fetch_all(connection)
+    .await?)
+}
+
+pub async fn find_by_event_id(
+    pool: &PgPool,
+    user_id: Uuid,
+    event_id: Uuid,
+) -> Result<Option<ScreenTimeRow>, StoreError> {
+    Ok(sqlx::query_as::<_, ScreenTimeRow>(
         "SELECT id, user_id, event_id, app_name, category, started_at, ended_at, duration_minutes, created_at
          FROM screen_time WHERE user_id = $1 AND event_id = $2",
     )
-    .bind(row.user_id)
-    .bind(row.event_id)
-    .fetch_one(pool)
-    .await?;
-    Ok((existing, false))
+    .bind(user_id)
+    .bind(event_id)
+    .fetch_optional(pool)
+    .await?)
 }
 
 /// Records of one user that overlap `[from, to)`. Records last at most 24 hours, so the index
@@ -74,6 +81,17 @@ pub async fn overlapping(
     .bind(user_id)
     .bind(from)
     .bind(to)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Every record of the user (for the export).
+pub async fn all_of_user(pool: &PgPool, user_id: Uuid) -> Result<Vec<ScreenTimeRow>, StoreError> {
+    Ok(sqlx::query_as::<_, ScreenTimeRow>(
+        "SELECT id, user_id, event_id, app_name, category, started_at, ended_at, duration_minutes, created_at
+         FROM screen_time WHERE user_id = $1 ORDER BY started_at",
+    )
+    .bind(user_id)
     .fetch_all(pool)
     .await?)
 }

@@ -68,3 +68,31 @@ pub async fn timezone(pool: &PgPool, id: Uuid) -> Result<Option<String>, StoreEr
             .await?,
     )
 }
+
+/// Changes the username and/or timezone; `None` when the user does not exist.
+pub async fn update_profile(
+    pool: &PgPool,
+    id: Uuid,
+    username: Option<&str>,
+    timezone: Option<&str>,
+) -> Result<Option<UserRow>, StoreError> {
+    Ok(sqlx::query_as::<_, UserRow>(
+        "UPDATE users SET username = COALESCE($2, username), timezone = COALESCE($3, timezone)
+         WHERE id = $1
+         RETURNING id, username, email, password_hash, timezone, created_at",
+    )
+    .bind(id)
+    .bind(username)
+    .bind(timezone)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Erases a user; every row of theirs goes with it (ON DELETE CASCADE). False when absent.
+pub async fn delete(pool: &PgPool, id: Uuid) -> Result<bool, StoreError> {
+    let result = sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected() > 0)
+}

@@ -67,6 +67,26 @@ impl MemoryBackend {
         self.entries.remove(key).await.is_some()
     }
 
+    /// Deletes every key starting with `prefix`.
+    pub async fn delete_prefixed(&self, prefix: &str) -> u64 {
+        let mut deleted = 0;
+        let keys: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(key, _)| key.starts_with(prefix))
+            .map(|(key, _)| key.as_ref().clone())
+            .collect();
+        for key in keys {
+            if self.entries.remove(&key).await.is_some() {
+                deleted += 1;
+            }
+        }
+        let mut counters = self.lock_counters();
+        let before = counters.len();
+        counters.retain(|key, _| !key.starts_with(prefix));
+        deleted + (before - counters.len()) as u64
+    }
+
     pub fn counter(&self, key: &str) -> u64 {
         self.lock_counters().get(key).copied().unwrap_or(0)
     }

@@ -64,6 +64,14 @@ impl Backend {
         }
     }
 
+    /// Deletes every key matching a `*`-terminated pattern (a prefix). Rare operations only.
+    pub async fn delete_matching(&self, pattern: &str) -> Result<u64, BackendError> {
+        match self {
+            Self::Redis(redis) => redis.delete_matching(pattern).await,
+            Self::Memory(memory) => Ok(memory.delete_prefixed(pattern.trim_end_matches('*')).await),
+        }
+    }
+
     /// Number of keys held.
     pub async fn key_count(&self) -> Result<u64, BackendError> {
         match self {

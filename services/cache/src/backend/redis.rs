@@ -77,6 +77,29 @@ impl RedisBackend {
         Ok(value)
     }
 
+    /// Deletes every key matching `pattern`. Scans, so only for rare operations (erasure).
+    pub async fn delete_matching(&self, pattern: &str) -> Result<u64, BackendError> {
+        use tokio_stream::StreamExt;
+        let mut keys = self
+            .client
+            .scan_buffered(pattern.to_owned(), Some(500), None);
+        let mut batch: Vec<Key> = Vec::new();
+        let mut deleted = 0;
+        while let Some(key) = keys.next().await {
+            batch.push(key?);
+            if batch.len() >= 500 {
+                deleted += self
+                    .client
+                    .unlink::<u64, _>(std::mem::take(&mut batch))
+                    .await?;
+            }
+        }
+        if !batch.is_empty() {
+            deleted += self.client.unlink::<u64, _>(batch).await?;
+        }
+        Ok(deleted)
+    }
+
     pub async fn key_count(&self) -> Result<u64, BackendError> {
         Ok(self.client.dbsize::<u64>().await?)
     }

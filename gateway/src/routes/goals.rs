@@ -1,0 +1,143 @@
+//! `/api/v1/analytics/goals`: goals and their progress. Goal types, aliases and progress are
+//! analytics' business; here only shapes are checked (a real `deadline`, a known `status`).
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use uuid::Uuid;
+use wellbeing_common::ServiceError;
+use wellbeing_proto::analytics::v1::{
+    CreateGoalRequest, DeleteGoalRequest, ListGoalsRequest, UpdateGoalRequest,
+};
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::respond::{derived_view, envelope, json_bytes};
+use crate::routes::parse::parse_date;
+use crate::routes::query::ApiQuery;
+use crate::state::AppState;
+use crate::upstream::timed;
+
+const STATUSES: [&str; 3] = ["active", "completed", "exceeded"];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGoalBody {
+    user_id: Option<String>,
+    goal_type: String,
+    target_value: f64,
+    app_name: Option<String>,
+    deadline: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateGoalBody {
+    user_id: Option<String>,
+    target_value: Option<f64>,
+    app_name: Option<String>,
+    deadline: Option<String>,
+    current_value: Option<f64>,
+}
+
+/// The `{id}` of a goal route. Something that is not a UUID cannot be one of the caller's
+/// goals, so it is a 404 like any other goal they do not own (and it is checked before the body).
+pub struct GoalId(Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for GoalId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| no_such_goal())?;
+        Uuid::parse_str(raw.trim())
+            .map(GoalId)
+            .map_err(|_| no_such_goal())
+    }
+}
+
+fn no_such_goal() -> ApiError {
+    ApiError(ServiceError::not_found("no such goal"))
+}
+
+pub async fn create_goal(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(body): ApiJson<CreateGoalBody>,
+) -> Result<Response, ApiError> {
+    user.check_claimed(body.user_id.as_deref())?;
+    let request = state.upstreams.request(CreateGoalRequest {
+        user_id: user.id(),
+        goal_type: body.goal_type,
+        target_value: body.target_value,
+        app_name: body.app_name,
+        deadline: optional_deadline(body.deadline.as_deref())?,
+    });
+    let response = timed(state.upstreams.analytics().create_goal(request)).await?;
+    Ok(json_bytes(
+        StatusCode::CREATED,
+        envelope(&response.into_inner().goal_json),
+    ))
+}
+
+pub async fn list_goals(
+    State(state): State<AppState>,
+    user: AuthUser,
+    query: ApiQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    query.check_user(&user)?;
+    let request = state.upstreams.request(ListGoalsRequest {
+        user_id: user.id(),
+        status: query.one_of("status", &STATUSES)?,
+    });
+    let view = timed(state.upstreams.analytics().list_goals(request))
+        .await?
+        .into_inner();
+    Ok(derived_view(&headers, &view.json, &view.etag))
+}
+
+pub async fn update_goal(
+    State(state): State<AppState>,
+    user: AuthUser,
+    GoalId(goal_id): GoalId,
+    ApiJson(body): ApiJson<UpdateGoalBody>,
+) -> Result<Response, ApiError> {
+    user.check_claimed(body.user_id.as_deref())?;
+    let request = state.upstreams.request(UpdateGoalRequest {
+        user_id: user.id(),
+        goal_id: goal_id.to_string(),
+        target_value: body.target_value,
+        app_name: body.app_name,
+        deadline: optional_deadline(body.deadline.as_deref())?,
+        current_value: body.current_value,
+    });
+    let response = timed(state.upstreams.analytics().update_goal(request)).await?;
+    Ok(json_bytes(
+        StatusCode::OK,
+        envelope(&response.into_inner().goal_json),
+    ))
+}
+
+pub async fn delete_goal(
+    State(state): State<AppState>,
+    user: AuthUser,
+    GoalId(goal_id): GoalId,
+    query: ApiQuery,
+) -> Result<Response, ApiError> {
+    query.check_user(&user)?;
+    let request = state.upstreams.request(DeleteGoalRequest {
+        user_id: user.id(),
+        goal_id: goal_id.to_string(),
+    });
+    timed(state.upstreams.analytics().delete_goal(request)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn optional_deadline(text: Option<&str>) -> Result<Option<String>, ApiError> {
+    text.map(|text| parse_date("deadline", text)).transpose()
+}

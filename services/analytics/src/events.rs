@@ -1,0 +1,362 @@
+//! The six event kinds between the wire and the tables: turning a received event into a
+//! validated row (defaults filled, ids assigned), a stored row into the JSON the contract shows,
+//! and rows into the domain's records.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde_json::{Value, json};
+use uuid::Uuid;
+use wellbeing_domain::validation::{self, FieldError};
+use wellbeing_domain::{records, time};
+use wellbeing_proto::Timestamp;
+use wellbeing_proto::analytics::v1::track_event::Kind;
+
+use crate::ingest::rfc3339;
+use crate::store::breaks::BreakRow;
+use crate::store::distractions::DistractionRow;
+use crate::store::focus_sessions::FocusSessionRow;
+use crate::store::notifications::NotificationRow;
+use crate::store::screen_time::ScreenTimeRow;
+use crate::store::sessions::SessionRow;
+
+/// One row of one of the event tables.
+#[derive(Debug, Clone)]
+pub enum EventRow {
+    Session(SessionRow),
+    ScreenTime(ScreenTimeRow),
+    FocusSession(FocusSessionRow),
+    Break(BreakRow),
+    Notification(NotificationRow),
+    Distraction(DistractionRow),
+}
+
+impl EventRow {
+    pub fn event_id(&self) -> Uuid {
+        match self {
+            Self::Session(row) => row.event_id,
+            Self::ScreenTime(row) => row.event_id,
+            Self::FocusSession(row) => row.event_id,
+            Self::Break(row) => row.event_id,
+            Self::Notification(row) => row.event_id,
+            Self::Distraction(row) => row.event_id,
+        }
+    }
+
+    /// `{id, event_id, type, user_id, <fields>, date, hour, duration_minutes, created_at}`; `date`
+    /// and `hour` are where the record starts in the user's zone.
+    pub fn to_json(&self, timezone: Tz) -> Value {
+        let (id, event_id, user_id, created_at, start, kind, minutes, mut fields) = match self {
+            Self::Session(row) => (
+                row.id,
+                row.event_id,
+                row.user_id,
+                row.created_at,
+                row.started_at,
+                "session",
+                time::duration_minutes(row.ended_at - row.started_at),
+                json!({"start_time": rfc3339(row.started_at), "end_time": rfc3339(row.ended_at), "device_type": row.device_type}),
+            ),
+            Self::ScreenTime(row) => (
+                row.id,
+                row.event_id,
+                row.user_id,
+                row.created_at,
+                row.started_at,
+                "screen-time",
+                row.duration_minutes,
+                json!({"app_name": row.app_name, "category": row.category, "timestamp": rfc3339(row.started_at)}),
+            ),
+            Self::FocusSession(row) => (
+                row.id,
+                row.event_id,
+                row.user_id,
+                row.created_at,
+                row.started_at,
+                "focus-session",
+                time::duration_minutes(row.ended_at - row.started_at),
+                json!({"start_time": rfc3339(row.started_at), "end_time": rfc3339(row.ended_at), "quality_score": row.quality_score, "task_name": row.task_name}),
+            ),
+            Self::Break(row) => (
+                row.id,
+                row.event_id,
+                row.user_id,
+                row.created_at,
+                row.started_at,
+                "break",
+                row.duration_minutes,
+                json!({"break_type": row.break_type, "timestamp": rfc3339(row.started_at)}),
+            ),
+            Self::Notification(row) => (
+                row.id,
+                row.event_id,
+                row.user_id,
+                row.created_at,
+                row.occurred_at,
+                "notification",
+                0.0,
+                json!({"app_name": row.app_name, "priority": row.priority, "was_interacted": row.was_interacted, "timestamp": rfc3339(row.occurred_at)}),
+            ),
+            Self::Distraction(row) => (
+                row.id,
+                row.event_id,
+                row.user_id,
+                row.created_at,
+                row.occurred_at,
+                "distraction",
+                row.duration_seconds / 60.0,
+                json!({"source": row.source, "severity": row.severity, "duration_seconds": row.duration_seconds, "timestamp": rfc3339(row.occurred_at)}),
+            ),
+        };
+        let common = json!({
+            "id": id,
+            "event_id": event_id,
+            "type": kind,
+            "user_id": user_id,
+            "date": time::local_date(start, timezone).to_string(),
+            "hour": time::local_hour(start, timezone),
+            "duration_minutes": minutes,
+            "created_at": rfc3339(created_at),
+        });
+        if let (Some(fields), Value::Object(common)) = (fields.as_object_mut(), common) {
+            fields.extend(common);
+        }
+        fields
+    }
+}
+
+/// Fills defaults, assigns ids, checks the domain rules, and gives the row to store.
+pub fn prepare(user_id: Uuid, event: Kind, now: DateTime<Utc>) -> Result<EventRow, FieldError> {
+    let id = Uuid::new_v4();
+    match event {
+        Kind::Session(event) => {
+            let event_id = event_id(event.event_id.as_deref())?;
+            let record = records::Session {
+                start: required_instant("start_time", event.start_time)?,
+                end: required_instant("end_time", event.end_time)?,
+                device_type: or_default(event.device_type, "mobile"),
+            };
+            validation::validate_session(&record, now)?;
+            Ok(EventRow::Session(SessionRow {
+                id,
+                user_id,
+                event_id,
+                started_at: record.start,
+                ended_at: record.end,
+                device_type: record.device_type,
+                created_at: now,
+            }))
+        }
+        Kind::ScreenTime(event) => {
+            let event_id = event_id(event.event_id.as_deref())?;
+            let duration = event.duration_minutes;
+            let record = records::ScreenTime {
+                app_name: event.app_name,
+                category: or_default(event.category, "other"),
+                start: optional_instant("timestamp", event.timestamp)?
+                    .unwrap_or_else(|| now - time::minutes_duration(duration.clamp(0.0, 1440.0))),
+                duration_minutes: duration,
+            };
+            validation::validate_screen_time(&record, now)?;
+            Ok(EventRow::ScreenTime(ScreenTimeRow {
+                id,
+                user_id,
+                event_id,
+                ended_at: record.end(),
+                app_name: record.app_name,
+                category: record.category,
+                started_at: record.start,
+                duration_minutes: record.duration_minutes,
+                created_at: now,
+            }))
+        }
+        Kind::FocusSession(event) => {
+            let event_id = event_id(event.event_id.as_deref())?;
+            let record = records::FocusSession {
+                start: required_instant("start_time", event.start_time)?,
+                end: required_instant("end_time", event.end_time)?,
+                quality_score: event.quality_score,
+                task_name: event.task_name,
+            };
+            validation::validate_focus_session(&record, now)?;
+            Ok(EventRow::FocusSession(FocusSessionRow {
+                id,
+                user_id,
+                event_id,
+                started_at: record.start,
+                ended_at: record.end,
+                quality_score: record.quality_score,
+                task_name: record.task_name,
+                created_at: now,
+            }))
+        }
+        Kind::BreakEvent(event) => {
+            let event_id = event_id(event.event_id.as_deref())?;
+            let duration = event.duration_minutes;
+            let record = records::Break {
+                start: optional_instant("timestamp", event.timestamp)?
+                    .unwrap_or_else(|| now - time::minutes_duration(duration.clamp(0.0, 1440.0))),
+                duration_minutes: duration,
+                break_type: or_default(event.break_type, "short"),
+            };
+            validation::validate_break(&record, now)?;
+            Ok(EventRow::Break(BreakRow {
+                id,
+                user_id,
+                event_id,
+                started_at: record.start,
+                ended_at: record.end(),
+                duration_minutes: record.duration_minutes,
+                break_type: record.break_type,
+                created_at: now,
+            }))
+        }
+        Kind::Notification(event) => {
+            let event_id = event_id(event.event_id.as_deref())?;
+            let record = records::Notification {
+                at: optional_instant("timestamp", event.timestamp)?.unwrap_or(now),
+                app_name: event.app_name,
+                priority: saturating_i32(event.priority),
+                was_interacted: event.was_interacted,
+            };
+            validation::validate_notification(&record, now)?;
+            Ok(EventRow::Notification(NotificationRow {
+                id,
+                user_id,
+                event_id,
+                occurred_at: record.at,
+                app_name: record.app_name,
+                priority: record.priority,
+                was_interacted: record.was_interacted,
+                created_at: now,
+            }))
+        }
+        Kind::Distraction(event) => {
+            let event_id = event_id(event.event_id.as_deref())?;
+            let record = records::Distraction {
+                at: optional_instant("timestamp", event.timestamp)?.unwrap_or(now),
+                source: event.source,
+                severity: saturating_i32(event.severity),
+                duration_seconds: event.duration_seconds,
+            };
+            validation::validate_distraction(&record, now)?;
+            Ok(EventRow::Distraction(DistractionRow {
+                id,
+                user_id,
+                event_id,
+                occurred_at: record.at,
+                source: record.source,
+                severity: record.severity,
+                duration_seconds: record.duration_seconds,
+                created_at: now,
+            }))
+        }
+    }
+}
+
+/// The client's event id, or a fresh one when none was sent.
+fn event_id(raw: Option<&str>) -> Result<Uuid, FieldError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(Uuid::new_v4()),
+        Some(text) => Uuid::parse_str(text)
+            .map_err(|_| FieldError::new("event_id", "event_id must be a UUID")),
+    }
+}
+
+fn or_default(value: String, default: &str) -> String {
+    if value.trim().is_empty() {
+        default.to_owned()
+    } else {
+        value
+    }
+}
+
+/// Out-of-range integers keep their sign so the range check names them.
+fn saturating_i32(value: i64) -> i32 {
+    i32::try_from(value).unwrap_or(if value > 0 { i32::MAX } else { i32::MIN })
+}
+
+fn optional_instant(
+    field: &'static str,
+    timestamp: Option<Timestamp>,
+) -> Result<Option<DateTime<Utc>>, FieldError> {
+    timestamp
+        .map(|timestamp| {
+            u32::try_from(timestamp.nanos)
+                .ok()
+                .and_then(|nanos| DateTime::from_timestamp(timestamp.seconds, nanos))
+                .ok_or_else(|| FieldError::new(field, format!("{field} is out of range")))
+        })
+        .transpose()
+}
+
+fn required_instant(
+    field: &'static str,
+    timestamp: Option<Timestamp>,
+) -> Result<DateTime<Utc>, FieldError> {
+    optional_instant(field, timestamp)?
+        .ok_or_else(|| FieldError::new(field, format!("{field} is required")))
+}
+
+impl From<&ScreenTimeRow> for records::ScreenTime {
+    fn from(row: &ScreenTimeRow) -> Self {
+        Self {
+            app_name: row.app_name.clone(),
+            category: row.category.clone(),
+            start: row.started_at,
+            duration_minutes: row.duration_minutes,
+        }
+    }
+}
+
+impl From<&SessionRow> for records::Session {
+    fn from(row: &SessionRow) -> Self {
+        Self {
+            start: row.started_at,
+            end: row.ended_at,
+            device_type: row.device_type.clone(),
+        }
+    }
+}
+
+impl From<&FocusSessionRow> for records::FocusSession {
+    fn from(row: &FocusSessionRow) -> Self {
+        Self {
+            start: row.started_at,
+            end: row.ended_at,
+            quality_score: row.quality_score,
+            task_name: row.task_name.clone(),
+        }
+    }
+}
+
+impl From<&BreakRow> for records::Break {
+    fn from(row: &BreakRow) -> Self {
+        Self {
+            start: row.started_at,
+            duration_minutes: row.duration_minutes,
+            break_type: row.break_type.clone(),
+        }
+    }
+}
+
+impl From<&NotificationRow> for records::Notification {
+    fn from(row: &NotificationRow) -> Self {
+        Self {
+            at: row.occurred_at,
+            app_name: row.app_name.clone(),
+            priority: row.priority,
+            was_interacted: row.was_interacted,
+        }
+    }
+}
+
+impl From<&DistractionRow> for records::Distraction {
+    fn from(row: &DistractionRow) -> Self {
+        Self {
+            at: row.occurred_at,
+            source: row.source.clone(),
+            severity: row.severity,
+            duration_seconds: row.duration_seconds,
+        }
+    }
+}

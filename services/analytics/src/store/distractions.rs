@@ -1,0 +1,92 @@
+//! The `distractions` table: distractions.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::StoreError;
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct DistractionRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub event_id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    pub source: String,
+    pub severity: i32,
+    pub duration_seconds: f64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Inserts rows in one statement, skipping those whose `(user_id, event_id)` is already stored
+/// (or repeated earlier in `rows`). Returns the rows stored.
+pub async fn insert_many(
+    connection: &mut PgConnection,
+    rows: &[DistractionRow],
+) -> Result<Vec<DistractionRow>, StoreError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(sqlx::query_as::<_, DistractionRow>(
+        "INSERT INTO distractions (id, user_id, event_id, occurred_at, source, severity, duration_seconds, created_at)
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::text[], $6::int4[], $7::float8[], $8::timestamptz[])
+         ON CONFLICT (user_id, event_id) DO NOTHING
+         RETURNING id, user_id, event_id, occurred_at, source, severity, duration_seconds, created_at",
+    )
+    .bind(rows.iter().map(|row| row.id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.user_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.event_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.occurred_at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.source.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.severity).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.duration_seconds).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.created_at).collect::<Vec<_>>())
+    .fetch_all(connection)
+    .await?)
+}
+
+pub async fn find_by_event_id(
+    pool: &PgPool,
+    user_id: Uuid,
+    event_id: Uuid,
+) -> Result<Option<DistractionRow>, StoreError> {
+    Ok(sqlx::query_as::<_, DistractionRow>(
+        "SELECT id, user_id, event_id, occurred_at, source, severity, duration_seconds, created_at
+         FROM distractions WHERE user_id = $1 AND event_id = $2",
+    )
+    .bind(user_id)
+    .bind(event_id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Records of one user that happened in `[from, to)`.
+pub async fn overlapping(
+    pool: &PgPool,
+    user_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<DistractionRow>, StoreError> {
+    Ok(sqlx::query_as::<_, DistractionRow>(
+        "SELECT id, user_id, event_id, occurred_at, source, severity, duration_seconds, created_at
+         FROM distractions
+         WHERE user_id = $1 AND occurred_at >= $2 AND occurred_at < $3
+         ORDER BY occurred_at",
+    )
+    .bind(user_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Every record of the user (for the export).
+pub async fn all_of_user(pool: &PgPool, user_id: Uuid) -> Result<Vec<DistractionRow>, StoreError> {
+    Ok(sqlx::query_as::<_, DistractionRow>(
+        "SELECT id, user_id, event_id, occurred_at, source, severity, duration_seconds, created_at
+         FROM distractions WHERE user_id = $1 ORDER BY occurred_at",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await?)
+}

@@ -1,0 +1,93 @@
+//! The `sessions` table: device sessions (unlock to lock).
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::StoreError;
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct SessionRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub event_id: Uuid,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    pub device_type: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Inserts rows in one statement, skipping those whose `(user_id, event_id)` is already stored
+/// (or repeated earlier in `rows`). Returns the rows stored.
+pub async fn insert_many(
+    connection: &mut PgConnection,
+    rows: &[SessionRow],
+) -> Result<Vec<SessionRow>, StoreError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(sqlx::query_as::<_, SessionRow>(
+        "INSERT INTO sessions (id, user_id, event_id, started_at, ended_at, device_type, created_at)
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::timestamptz[])
+         ON CONFLICT (user_id, event_id) DO NOTHING
+         RETURNING id, user_id, event_id, started_at, ended_at, device_type, created_at",
+    )
+    .bind(rows.iter().map(|row| row.id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.user_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.event_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.started_at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.ended_at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.device_type.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.created_at).collect::<Vec<_>>())
+    .fetch_all(connection)
+    .await?)
+}
+
+pub async fn find_by_event_id(
+    pool: &PgPool,
+    user_id: Uuid,
+    event_id: Uuid,
+) -> Result<Option<SessionRow>, StoreError> {
+    Ok(sqlx::query_as::<_, SessionRow>(
+        "SELECT id, user_id, event_id, started_at, ended_at, device_type, created_at
+         FROM sessions WHERE user_id = $1 AND event_id = $2",
+    )
+    .bind(user_id)
+    .bind(event_id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Records of one user that overlap `[from, to)`. Records last at most 24 hours, so the index
+/// range on `started_at` is bounded by `from - 24h`.
+pub async fn overlapping(
+    pool: &PgPool,
+    user_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<SessionRow>, StoreError> {
+    Ok(sqlx::query_as::<_, SessionRow>(
+        "SELECT id, user_id, event_id, started_at, ended_at, device_type, created_at
+         FROM sessions
+         WHERE user_id = $1
+           AND started_at >= $2 - interval '24 hours' AND started_at < $3
+           AND ended_at > $2
+         ORDER BY started_at",
+    )
+    .bind(user_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Every record of the user (for the export).
+pub async fn all_of_user(pool: &PgPool, user_id: Uuid) -> Result<Vec<SessionRow>, StoreError> {
+    Ok(sqlx::query_as::<_, SessionRow>(
+        "SELECT id, user_id, event_id, started_at, ended_at, device_type, created_at
+         FROM sessions WHERE user_id = $1 ORDER BY started_at",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await?)
+}

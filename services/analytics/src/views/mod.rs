@@ -1,0 +1,193 @@
+//! Derived read views, served cache-aside: a hit returns the stored bytes untouched; a miss
+//! computes the view from PostgreSQL with the domain functions, stores the bytes, and returns
+//! them. Views are JSON bytes from here to the phone, so no hop parses and re-serialises them.
+//!
+//! - [`summaries`]: daily, weekly, apps usage, quick stats, dashboard.
+//! - [`insights`]: insights, patterns, peak hours, comparison, wellbeing score.
+//! - [`privacy`]: privacy score, history and trend.
+//! - goals are listed by [`crate::goals`].
+
+pub mod insights;
+pub mod privacy;
+pub mod summaries;
+
+use bytes::Bytes;
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use uuid::Uuid;
+use wellbeing_common::ServiceError;
+use wellbeing_domain::{records, time};
+use wellbeing_proto::cache::v1::ViewKey;
+
+use crate::accounts::timezone_of;
+use crate::cache_client::ViewCache;
+use crate::store::{self, StoreError};
+
+/// A view ready to send.
+pub struct View {
+    pub json: Bytes,
+    pub cached: bool,
+    pub etag: String,
+}
+
+#[derive(Clone)]
+pub struct Views {
+    pool: PgPool,
+    cache: ViewCache,
+}
+
+/// Who is asking, in which zone, and what "today" is for them.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer {
+    pub user_id: Uuid,
+    pub timezone: Tz,
+    pub today: NaiveDate,
+}
+
+impl Views {
+    pub fn new(pool: PgPool, cache: ViewCache) -> Self {
+        Self { pool, cache }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The caller in their current timezone; unauthenticated when the account is gone.
+    pub async fn viewer(&self, user_id: Uuid) -> Result<Viewer, ServiceError> {
+        let timezone = timezone_of(&self.pool, user_id).await?;
+        Ok(Viewer {
+            user_id,
+            timezone,
+            today: time::local_date(Utc::now(), timezone),
+        })
+    }
+
+    /// Cache-aside around `compute`. The key names the user's zone too, so a timezone change
+    /// never serves a view computed in the old one.
+    pub async fn cached<T, F, Fut>(
+        &self,
+        viewer: &Viewer,
+        view: &str,
+        params: &str,
+        compute: F,
+    ) -> Result<View, ServiceError>
+    where
+        T: Serialize,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, ServiceError>>,
+    {
+        let key = ViewKey {
+            user_id: viewer.user_id.to_string(),
+            view: view.to_owned(),
+            params: format!("tz={};today={};{params}", viewer.timezone, viewer.today),
+        };
+        if let Some(json) = self.cache.get(&key).await {
+            return Ok(View {
+                etag: etag_of(&json),
+                json,
+                cached: true,
+            });
+        }
+        let value = compute().await?;
+        let json = Bytes::from(
+            serde_json::to_vec(&value).map_err(|error| ServiceError::internal(&error))?,
+        );
+        self.cache.set(key, json.clone()).await;
+        Ok(View {
+            etag: etag_of(&json),
+            json,
+            cached: false,
+        })
+    }
+
+    /// Every record of the user that touches `[from, to)`, the six tables read concurrently.
+    pub async fn events_between(
+        &self,
+        user_id: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<records::DayEvents, StoreError> {
+        let pool = &self.pool;
+        let (screen_time, sessions, focus_sessions, breaks, notifications, distractions) = tokio::try_join!(
+            store::screen_time::overlapping(pool, user_id, from, to),
+            store::sessions::overlapping(pool, user_id, from, to),
+            store::focus_sessions::overlapping(pool, user_id, from, to),
+            store::breaks::overlapping(pool, user_id, from, to),
+            store::notifications::overlapping(pool, user_id, from, to),
+            store::distractions::overlapping(pool, user_id, from, to),
+        )?;
+        Ok(records::DayEvents {
+            screen_time: screen_time.iter().map(Into::into).collect(),
+            sessions: sessions.iter().map(Into::into).collect(),
+            focus_sessions: focus_sessions.iter().map(Into::into).collect(),
+            breaks: breaks.iter().map(Into::into).collect(),
+            notifications: notifications.iter().map(Into::into).collect(),
+            distractions: distractions.iter().map(Into::into).collect(),
+        })
+    }
+
+    /// Every record touching the local days `first..=last`.
+    pub async fn events_of_days(
+        &self,
+        viewer: &Viewer,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<records::DayEvents, StoreError> {
+        let (from, _) = time::day_range(first, viewer.timezone);
+        let (_, to) = time::day_range(last, viewer.timezone);
+        self.events_between(viewer.user_id, from, to).await
+    }
+}
+
+/// A `YYYY-MM-DD` parameter, or `default` when absent; impossible dates are a 422 naming it.
+pub fn date_param(
+    field: &str,
+    raw: Option<&str>,
+    default: NaiveDate,
+) -> Result<NaiveDate, ServiceError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(default),
+        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+            ServiceError::invalid(
+                field,
+                format!("{field} must be a real date written YYYY-MM-DD"),
+            )
+        }),
+    }
+}
+
+/// A count parameter within `range`, `default` when 0 (absent).
+pub fn count_param(
+    field: &str,
+    raw: u32,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, ServiceError> {
+    let value = if raw == 0 { default } else { raw };
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ServiceError::invalid(
+            field,
+            format!(
+                "{field} must be between {} and {}",
+                range.start(),
+                range.end()
+            ),
+        ))
+    }
+}
+
+/// A strong ETag: the first 128 bits of the SHA-256 of the bytes.
+fn etag_of(json: &[u8]) -> String {
+    let digest = Sha256::digest(json);
+    let hex: String = digest[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("\"{hex}\"")
+}

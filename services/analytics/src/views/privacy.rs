@@ -1,0 +1,122 @@
+//! Privacy views: the score of the latest reported state, the history of scores, and their
+//! trend over the last 7 local days. With no state reported yet, they say so instead of
+//! inventing a number.
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use serde_json::{Value, json};
+use uuid::Uuid;
+use wellbeing_common::ServiceError;
+use wellbeing_domain::scores::{PrivacyLevel, PrivacyScore, privacy_score, trend, trend_slope};
+use wellbeing_domain::{round1, time};
+
+use super::{View, Views, count_param};
+use crate::ingest::rfc3339;
+use crate::privacy::domain_state;
+use crate::store::{StoreError, privacy_states};
+
+const NOTHING_REPORTED: &str = "no privacy state has been reported yet";
+
+impl Views {
+    pub async fn privacy_score(&self, user_id: Uuid) -> Result<View, ServiceError> {
+        let viewer = self.viewer(user_id).await?;
+        self.cached(&viewer, "privacy", "", || async move {
+            self.privacy_score_value(user_id).await.map_err(Into::into)
+        })
+        .await
+    }
+
+    pub async fn privacy_history(&self, user_id: Uuid, limit: u32) -> Result<View, ServiceError> {
+        let viewer = self.viewer(user_id).await?;
+        let limit = count_param("limit", limit, 10, 1..=100)?;
+        self.cached(
+            &viewer,
+            "privacy-history",
+            &format!("limit={limit}"),
+            || async move {
+                let rows = privacy_states::latest(self.pool(), user_id, i64::from(limit)).await?;
+                let history: Vec<Value> = rows
+                    .iter()
+                    .map(|row| {
+                        json!({
+                            "score": row.score,
+                            "level": PrivacyLevel::from_score(row.score),
+                            "reported_at": rfc3339(row.reported_at),
+                        })
+                    })
+                    .collect();
+                Ok(json!({"count": history.len(), "history": history}))
+            },
+        )
+        .await
+    }
+
+    /// The last score of each of the 7 local days ending today, and their direction.
+    pub async fn privacy_trend(&self, user_id: Uuid) -> Result<View, ServiceError> {
+        let viewer = self.viewer(user_id).await?;
+        self.cached(&viewer, "privacy-trend", "", || async move {
+            let first = viewer.today - Duration::days(6);
+            let (from, _) = time::day_range(first, viewer.timezone);
+            let rows = privacy_states::since(self.pool(), user_id, from).await?;
+            let mut last_of_day = BTreeMap::new();
+            for row in &rows {
+                last_of_day.insert(
+                    time::local_date(row.reported_at, viewer.timezone),
+                    row.score,
+                );
+            }
+            let days: Vec<Value> = last_of_day
+                .iter()
+                .map(|(date, score)| json!({"date": date.to_string(), "score": score}))
+                .collect();
+            let scores: Vec<f64> = last_of_day.values().copied().collect();
+            let change = match (scores.first(), scores.last()) {
+                (Some(first), Some(last)) => Some(round1(last - first)),
+                _ => None,
+            };
+            Ok(json!({
+                "trend": if scores.len() >= 2 { Some(trend(&scores)) } else { None },
+                "slope": if scores.len() >= 2 { Some(round1(trend_slope(&scores))) } else { None },
+                "change": change,
+                "days": days,
+                "period_days": 7,
+                "message": if scores.is_empty() { Some(NOTHING_REPORTED) } else { None },
+            }))
+        })
+        .await
+    }
+
+    /// The score of the latest report, or `None` before the first.
+    pub async fn latest_privacy_score(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Option<PrivacyScore>, StoreError> {
+        let latest = privacy_states::latest(self.pool(), user_id, 1).await?;
+        Ok(latest
+            .first()
+            .and_then(|row| domain_state(row).ok())
+            .map(|state| privacy_score(&state)))
+    }
+
+    /// The privacy score view: the score with its components, or a plain "nothing yet".
+    pub async fn privacy_score_value(&self, user_id: Uuid) -> Result<Value, StoreError> {
+        let latest = privacy_states::latest(self.pool(), user_id, 1).await?;
+        let Some(row) = latest.first() else {
+            return Ok(json!({
+                "score": null,
+                "level": null,
+                "components": null,
+                "recommendations": [],
+                "reported_at": null,
+                "message": NOTHING_REPORTED,
+            }));
+        };
+        let mut value = match domain_state(row) {
+            Ok(state) => serde_json::to_value(privacy_score(&state)).unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        };
+        value["reported_at"] = json!(rfc3339(row.reported_at));
+        Ok(value)
+    }
+}

@@ -1,0 +1,185 @@
+//! Daily, weekly and apps-usage views, quick stats and the dashboard.
+
+use chrono::Duration;
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+use wellbeing_common::ServiceError;
+use wellbeing_domain::insights::{Insights, insights};
+use wellbeing_domain::scores::{WellbeingScore, wellbeing_from_summary};
+use wellbeing_domain::summary::{AppMinutes, DailySummary, daily_summary};
+use wellbeing_domain::weekly::{
+    DayHighlight, WeeklyAverages, WeeklySummary, WeeklyTrends, weekly_summary_from_events,
+};
+use wellbeing_domain::{apps, records};
+
+use super::{View, Viewer, Views, count_param, date_param};
+use crate::goals::{self, GoalStatusFilter};
+use crate::store::StoreError;
+
+/// The `data` of `GET /analytics/quick-stats`.
+#[derive(Debug, Serialize)]
+struct QuickStats {
+    today_screen_time: f64,
+    today_focus_time: f64,
+    /// Null until the phone has reported a privacy state.
+    privacy_score: Option<f64>,
+    wellbeing_score: f64,
+    notifications_today: u32,
+    /// Goals not exceeded (limits kept, targets reached or still open).
+    goals_on_track: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct DashboardWeek {
+    averages: WeeklyAverages,
+    best_day: DayHighlight,
+    trends: WeeklyTrends,
+}
+
+#[derive(Debug, Serialize)]
+struct Dashboard {
+    today: DailySummary,
+    week: DashboardWeek,
+    /// The week's most used apps (top 5).
+    top_apps: Vec<AppMinutes>,
+    insights: Insights,
+    wellbeing: WellbeingScore,
+    privacy: Value,
+    goals: Vec<Value>,
+}
+
+/// The 7 days ending today, today's summary, and the raw records behind them.
+pub struct WeekData {
+    pub events: records::DayEvents,
+    pub week: WeeklySummary,
+}
+
+impl WeekData {
+    pub fn today(&self) -> &DailySummary {
+        self.week
+            .daily_summaries
+            .last()
+            .expect("a week has seven days")
+    }
+}
+
+impl Views {
+    pub async fn daily_summary(
+        &self,
+        user_id: Uuid,
+        date: Option<&str>,
+    ) -> Result<View, ServiceError> {
+        let viewer = self.viewer(user_id).await?;
+        let date = date_param("date", date, viewer.today)?;
+        self.cached(&viewer, "daily", &format!("date={date}"), || async move {
+            let events = self.events_of_days(&viewer, date, date).await?;
+            Ok(daily_summary(date, viewer.timezone, &events))
+        })
+        .await
+    }
+
+    pub async fn weekly_summary(
+        &self,
+        user_id: Uuid,
+        end_date: Option<&str>,
+    ) -> Result<View, ServiceError> {
+        let viewer = self.viewer(user_id).await?;
+        let end = date_param("end_date", end_date, viewer.today)?;
+        self.cached(&viewer, "weekly", &format!("end={end}"), || async move {
+            Ok(self.week_ending(&viewer, end).await?.week)
+        })
+        .await
+    }
+
+    pub async fn apps_usage(&self, user_id: Uuid, days: u32) -> Result<View, ServiceError> {
+        let viewer = self.viewer(user_id).await?;
+        let days = count_param("days", days, 7, 1..=90)?;
+        self.cached(&viewer, "apps", &format!("days={days}"), || async move {
+            let start = viewer.today - Duration::days(i64::from(days) - 1);
+            let events = self.events_of_days(&viewer, start, viewer.today).await?;
+            Ok(apps::apps_usage(
+                start,
+                viewer.today,
+                viewer.timezone,
+                &events.screen_time,
+            ))
+        })
+        .await
+    }
+
+    pub async fn quick_stats(&self, user_id: Uuid) -> Result<View, ServiceError> {
+        let viewer = self.viewer(user_id).await?;
+        self.cached(&viewer, "quick-stats", "", || async move {
+            let data = self.week_ending(&viewer, viewer.today).await?;
+            let today = data.today();
+            let goals =
+                goals::render_all(self.pool(), &viewer, &data, GoalStatusFilter::All).await?;
+            let privacy = self.latest_privacy_score(user_id).await?;
+            Ok(QuickStats {
+                today_screen_time: today.total_screen_time_minutes,
+                today_focus_time: today.total_focus_time_minutes,
+                privacy_score: privacy.map(|score| score.score),
+                wellbeing_score: wellbeing_from_summary(today).score,
+                notifications_today: today.notifications_received,
+                goals_on_track: goals
+                    .iter()
+                    .filter(|goal| goal["status"] != "exceeded")
+                    .count(),
+            })
+        })
+        .await
+    }
+
+    pub async fn dashboard(&self, user_id: Uuid) -> Result<View, ServiceError> {
+        let viewer = self.viewer(user_id).await?;
+        self.cached(&viewer, "dashboard", "", || async move {
+            let data = self.week_ending(&viewer, viewer.today).await?;
+            let start = viewer.today - Duration::days(6);
+            let week_apps = apps::apps_usage(
+                start,
+                viewer.today,
+                viewer.timezone,
+                &data.events.screen_time,
+            );
+            let goals =
+                goals::render_all(self.pool(), &viewer, &data, GoalStatusFilter::All).await?;
+            let privacy = self.privacy_score_value(user_id).await?;
+            let today = data.today().clone();
+            Ok(Dashboard {
+                wellbeing: wellbeing_from_summary(&today),
+                insights: insights(&data.week),
+                top_apps: week_apps
+                    .apps
+                    .iter()
+                    .take(5)
+                    .map(|app| AppMinutes {
+                        app_name: app.app_name.clone(),
+                        minutes: app.total_time_minutes,
+                    })
+                    .collect(),
+                week: DashboardWeek {
+                    averages: data.week.weekly_averages.clone(),
+                    best_day: data.week.best_day.clone(),
+                    trends: data.week.trends.clone(),
+                },
+                today,
+                privacy,
+                goals,
+            })
+        })
+        .await
+    }
+
+    /// The week ending `end` with the records behind it (one read of each table).
+    pub async fn week_ending(
+        &self,
+        viewer: &Viewer,
+        end: chrono::NaiveDate,
+    ) -> Result<WeekData, StoreError> {
+        let start = end - Duration::days(6);
+        let events = self.events_of_days(viewer, start, end).await?;
+        let week = weekly_summary_from_events(end, viewer.timezone, &events);
+        Ok(WeekData { events, week })
+    }
+}
