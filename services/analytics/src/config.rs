@@ -6,6 +6,8 @@
 //! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/wellbeing` | PostgreSQL |
 //! | `CACHE_URL` | `127.0.0.1:50052` | cache service address(es), comma-separated |
 //! | `CACHE_TTL` | `300` | seconds a cached view lives |
+//! | `NEAR_CACHE_MAX_ENTRIES` | `10000` | views kept in process (0: none kept, single-flight only) |
+//! | `NEAR_CACHE_TTL_MS` | `10000` | bound on a near-cache entry's age |
 //! | `DB_MIN_CONNECTIONS` | `20` | connections kept open |
 //! | `DB_MAX_CONNECTIONS` | `60` | connections under load |
 //! | `DB_ACQUIRE_TIMEOUT_SECS` | `30` | wait for a free connection |
@@ -33,6 +35,8 @@ pub struct AnalyticsConfig {
     pub database_url: String,
     pub cache_endpoints: Vec<String>,
     pub cache_ttl_seconds: u32,
+    pub near_cache_max_entries: u64,
+    pub near_cache_ttl: Duration,
     pub pool: PoolConfig,
     pub refresh_token_ttl: chrono::Duration,
 }
@@ -77,6 +81,12 @@ impl AnalyticsConfig {
             database_url,
             cache_endpoints: config::endpoints(source, "CACHE_URL", "127.0.0.1:50052")?,
             cache_ttl_seconds: config::parsed(source, "CACHE_TTL", 300u32)?,
+            near_cache_max_entries: config::parsed(source, "NEAR_CACHE_MAX_ENTRIES", 10_000u64)?,
+            near_cache_ttl: Duration::from_millis(config::parsed(
+                source,
+                "NEAR_CACHE_TTL_MS",
+                10_000u64,
+            )?),
             pool: PoolConfig {
                 min_connections,
                 max_connections,

@@ -16,10 +16,10 @@ use wellbeing_domain::goals::{
 use wellbeing_domain::{summary, time, validation};
 
 use crate::accounts::field_error;
-use crate::cache_client::ViewCache;
 use crate::ingest::rfc3339;
 use crate::store::StoreError;
 use crate::store::goals::{self, GoalRow};
+use crate::view_cache::ViewCache;
 use crate::views::summaries::WeekData;
 use crate::views::{View, Viewer, Views, date_param};
 

@@ -10,9 +10,9 @@ use wellbeing_common::{ErrorCode, ServiceError};
 use wellbeing_proto::analytics::v1::track_event::Kind;
 
 use crate::accounts::{field_error, timezone_of};
-use crate::cache_client::ViewCache;
 use crate::events::{EventRow, prepare};
 use crate::store::{self, StoreError};
+use crate::view_cache::ViewCache;
 
 /// The most events one batch may carry.
 pub const MAX_BATCH_EVENTS: usize = 1000;

@@ -6,6 +6,7 @@
 //! - [`accounts`]: registration, login, refresh-token rotation.
 //! - [`events`]: the six event kinds between the wire, the tables and the domain.
 //! - [`ingest`]: validated, idempotent event writes (and batches) that invalidate cached views.
+//! - [`view_cache`]: the two cache levels (near-cache here, the cache service behind it).
 //! - [`views`]: cache-aside derived reads computed with the domain crate.
 //! - [`goals`]: goals and their progress measured from tracked data.
 //! - [`privacy`]: privacy-state reports and their scores.
@@ -13,7 +14,7 @@
 //! - [`server`]: the tonic service that maps protobuf to those modules.
 
 pub mod accounts;
-pub mod cache_client;
+
 pub mod config;
 pub mod events;
 pub mod goals;
@@ -22,6 +23,7 @@ pub mod privacy;
 pub mod privacy_rights;
 pub mod server;
 pub mod store;
+pub mod view_cache;
 pub mod views;
 
 use std::future::Future;
@@ -37,12 +39,12 @@ use wellbeing_proto::analytics::v1::analytics_server::AnalyticsServer;
 pub use config::AnalyticsConfig;
 
 use crate::accounts::Accounts;
-use crate::cache_client::ViewCache;
 use crate::goals::Goals;
 use crate::ingest::Ingest;
 use crate::privacy::Privacy;
 use crate::privacy_rights::PrivacyRights;
 use crate::server::AnalyticsService;
+use crate::view_cache::{CacheSettings, ViewCache};
 use crate::views::Views;
 
 /// The gRPC service name, as health checks and clients know it.
@@ -99,7 +101,15 @@ impl Application {
         } = self;
         let channel = wellbeing_common::grpc::channel(&config.cache_endpoints)
             .context("failed to configure the cache service channel")?;
-        let cache = ViewCache::new(channel, config.cache_ttl_seconds);
+        let cache = ViewCache::new(
+            channel,
+            CacheSettings {
+                ttl_seconds: config.cache_ttl_seconds,
+                near_max_entries: config.near_cache_max_entries,
+                near_ttl: config.near_cache_ttl,
+            },
+        );
+        let cache_tasks = cache.spawn_background();
         let views = Views::new(pool.clone(), cache.clone());
         let service = AnalyticsService {
             pool: pool.clone(),
@@ -138,6 +148,9 @@ impl Application {
             .add_service(AnalyticsServer::new(service));
         let served = wellbeing_common::grpc::serve(router, listener, shutdown).await;
         monitor.abort();
+        for task in cache_tasks {
+            task.abort();
+        }
         pool.close().await;
         served.context("analytics server failed")
     }

@@ -12,9 +12,9 @@ use wellbeing_domain::validation;
 use wellbeing_proto::analytics::v1::PrivacyStateReport;
 
 use crate::accounts::{field_error, timezone_of};
-use crate::cache_client::ViewCache;
 use crate::ingest::rfc3339;
 use crate::store::privacy_states::{self, PrivacyStateRow};
+use crate::view_cache::ViewCache;
 
 #[derive(Clone)]
 pub struct Privacy {

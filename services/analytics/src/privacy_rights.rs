@@ -8,9 +8,9 @@ use uuid::Uuid;
 use wellbeing_common::ServiceError;
 
 use crate::accounts::account_gone;
-use crate::cache_client::ViewCache;
 use crate::ingest::rfc3339;
 use crate::store::{self, users};
+use crate::view_cache::ViewCache;
 
 #[derive(Clone)]
 pub struct PrivacyRights {

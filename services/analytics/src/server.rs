@@ -370,6 +370,14 @@ impl Analytics for AnalyticsService {
         )
     }
 
+    async fn cache_stats(&self, request: Request<CacheStatsRequest>) -> Answer<ViewResponse> {
+        view(
+            self.views
+                .cache_stats(parse_user_id(&request.into_inner().user_id)?)
+                .await,
+        )
+    }
+
     async fn pool_stats(&self, _request: Request<PoolStatsRequest>) -> Answer<PoolStatsResponse> {
         let size = self.pool.size();
         let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);

@@ -60,34 +60,47 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let Self { listener, config } = self;
-        let backend = match &config.redis_url {
-            Some(url) => Backend::Redis(
-                RedisBackend::connect(url).context("failed to configure the redis client")?,
-            ),
+        let keys = KeySpace::new(&config.namespace);
+        let (invalidations, _) = tokio::sync::broadcast::channel(4096);
+        let redis = match &config.redis_url {
+            Some(url) => {
+                let redis =
+                    RedisBackend::connect(url).context("failed to configure the redis client")?;
+                redis.forward_channel(keys.invalidation_channel(), invalidations.clone());
+                Some(redis)
+            }
             None => {
                 tracing::info!("REDIS_URL is empty: caching in process memory");
-                Backend::Memory(MemoryBackend::new(config.memory_max_entries))
+                None
             }
         };
+        let backend = Arc::new(Backend::new(
+            redis,
+            MemoryBackend::new(config.memory_max_entries),
+            keys.clone(),
+            invalidations.clone(),
+        ));
+        // Read the epoch (or learn that Redis is down) before the first request.
+        backend.check().await;
         let service = Arc::new(CacheService {
-            backend,
-            keys: KeySpace::new(&config.namespace),
+            backend: backend.clone(),
+            keys,
             stats: Arc::new(CacheStats::default()),
             default_ttl_seconds: config.default_ttl_seconds,
+            invalidations,
         });
 
         let (reporter, health_service) =
             wellbeing_common::health::reporter_for(&["", SERVICE_NAME]).await;
-        let monitored = service.clone();
+        // The service serves even while Redis is down (from memory, reported as degraded), so the
+        // check never fails; it is what switches between Redis and memory.
+        let monitored = backend.clone();
         let monitor =
             wellbeing_common::health::spawn_monitor(reporter, vec!["", SERVICE_NAME], move || {
-                let service = monitored.clone();
+                let backend = monitored.clone();
                 async move {
-                    service
-                        .backend
-                        .ping()
-                        .await
-                        .map_err(|error| error.to_string())
+                    backend.check().await;
+                    Ok(())
                 }
             });
 
@@ -97,7 +110,7 @@ impl Application {
             .add_service(CacheServer::from_arc(service.clone()));
         let served = wellbeing_common::grpc::serve(router, listener, shutdown).await;
         monitor.abort();
-        if let Backend::Redis(redis) = &service.backend {
+        if let Some(redis) = backend.redis() {
             redis.quit().await;
         }
         served.context("cache server failed")

@@ -1,39 +1,63 @@
-//! The tonic service over a [`Backend`]. A backend failure on a read counts as an error and
-//! answers a miss, so callers compute the view themselves instead of failing.
+//! The tonic service over a [`Backend`]. Reads never fail because Redis is down: the backend
+//! falls back to the in-process store, so callers see a miss at worst.
 
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+use tokio_stream::Stream;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::BroadcastStream;
 use tonic::{Request, Response, Status};
 use wellbeing_proto::cache::v1::cache_server::Cache;
-use wellbeing_proto::cache::v1::{
-    DeleteRequest, DeleteResponse, EraseUserRequest, EraseUserResponse, GetRequest, GetResponse,
-    InvalidateUserRequest, InvalidateUserResponse, SetRequest, SetResponse, StatsRequest,
-    StatsResponse, ViewKey,
-};
+use wellbeing_proto::cache::v1::*;
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Backend, BackendError, FLUSH_ALL};
 use crate::keys::KeySpace;
-use crate::stats::CacheStats;
+use crate::stats::{CacheStats, hit_rate_percent};
 
 /// A generation outlives every view made under it (views live `CACHE_TTL`, minutes), so when it
 /// finally expires and restarts at 0 no view of an older generation 0 can still exist.
 const GENERATION_TTL_SECONDS: u32 = 7 * 24 * 3600;
+/// A user's read counters are kept this long after their last change.
+const USER_STATS_TTL_SECONDS: u32 = 30 * 24 * 3600;
 
 pub struct CacheService {
-    pub backend: Backend,
+    pub backend: Arc<Backend>,
     pub keys: KeySpace,
-    pub stats: std::sync::Arc<CacheStats>,
+    pub stats: Arc<CacheStats>,
     pub default_ttl_seconds: u32,
+    /// Every invalidation seen by this replica (its own and, through Redis, the others').
+    pub invalidations: broadcast::Sender<String>,
 }
 
 impl CacheService {
     /// The current key of a view (reads the user's generation).
-    async fn view_key(&self, key: &ViewKey) -> Result<String, BackendError> {
+    async fn view_key(&self, key: &ViewKey) -> String {
+        let epoch = self.backend.epoch();
+        let generation_key = self.keys.generation(&key.user_id, epoch);
+        let generation = self.backend.counters(&[generation_key]).await[0];
+        self.keys
+            .view(&key.user_id, epoch, generation, &key.view, &key.params)
+    }
+
+    /// Bumps the user's generation and tells every near-cache.
+    async fn invalidate(&self, user_id: &str) -> u64 {
+        let generation_key = self.keys.generation(user_id, self.backend.epoch());
         let generation = self
             .backend
-            .counter(&self.keys.generation(&key.user_id))
-            .await?;
-        Ok(self
-            .keys
-            .view(&key.user_id, generation, &key.view, &key.params))
+            .increment(&[(generation_key, 1)], GENERATION_TTL_SECONDS, true)
+            .await[0];
+        // This replica's watchers hear it directly; the others through Redis.
+        let _ = self.invalidations.send(user_id.to_owned());
+        if let Err(error) = self
+            .backend
+            .publish(&self.keys.invalidation_channel(), user_id)
+            .await
+        {
+            tracing::debug!(%error, "invalidation not published to other replicas");
+        }
+        generation
     }
 
     fn failed(&self, operation: &'static str, error: BackendError) -> Status {
@@ -52,28 +76,27 @@ fn required_key(key: Option<ViewKey>) -> Result<ViewKey, Status> {
     }
 }
 
+fn required_user(user_id: &str) -> Result<(), Status> {
+    if user_id.is_empty() || user_id == FLUSH_ALL {
+        return Err(Status::invalid_argument("user_id is required"));
+    }
+    Ok(())
+}
+
+type InvalidationStream = Pin<Box<dyn Stream<Item = Result<Invalidation, Status>> + Send>>;
+
 #[tonic::async_trait]
 impl Cache for CacheService {
     async fn get(&self, request: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
         let key = required_key(request.into_inner().key)?;
-        let found = match self.view_key(&key).await {
-            Ok(storage_key) => self.backend.get(&storage_key).await,
-            Err(error) => Err(error),
-        };
-        match found {
-            Ok(Some(value)) => {
+        let storage_key = self.view_key(&key).await;
+        match self.backend.get(&storage_key).await {
+            Some(value) => {
                 self.stats.hit();
                 Ok(Response::new(GetResponse { found: true, value }))
             }
-            Ok(None) => {
+            None => {
                 self.stats.miss();
-                Ok(Response::new(GetResponse::default()))
-            }
-            Err(error) => {
-                // Counted as a miss too: the caller will compute the view.
-                self.stats.miss();
-                self.stats.error();
-                tracing::warn!(operation = "get", %error, "cache backend failed");
                 Ok(Response::new(GetResponse::default()))
             }
         }
@@ -86,14 +109,8 @@ impl Cache for CacheService {
             0 => self.default_ttl_seconds,
             ttl => ttl,
         };
-        let storage_key = self
-            .view_key(&key)
-            .await
-            .map_err(|error| self.failed("set", error))?;
-        self.backend
-            .set(&storage_key, request.value, ttl)
-            .await
-            .map_err(|error| self.failed("set", error))?;
+        let storage_key = self.view_key(&key).await;
+        self.backend.set(&storage_key, request.value, ttl).await;
         self.stats.set();
         Ok(Response::new(SetResponse {}))
     }
@@ -103,15 +120,8 @@ impl Cache for CacheService {
         request: Request<DeleteRequest>,
     ) -> Result<Response<DeleteResponse>, Status> {
         let key = required_key(request.into_inner().key)?;
-        let storage_key = self
-            .view_key(&key)
-            .await
-            .map_err(|error| self.failed("delete", error))?;
-        let deleted = self
-            .backend
-            .delete(&storage_key)
-            .await
-            .map_err(|error| self.failed("delete", error))?;
+        let storage_key = self.view_key(&key).await;
+        let deleted = self.backend.delete(&storage_key).await;
         Ok(Response::new(DeleteResponse { deleted }))
     }
 
@@ -120,14 +130,8 @@ impl Cache for CacheService {
         request: Request<InvalidateUserRequest>,
     ) -> Result<Response<InvalidateUserResponse>, Status> {
         let user_id = request.into_inner().user_id;
-        if user_id.is_empty() {
-            return Err(Status::invalid_argument("user_id is required"));
-        }
-        let generation = self
-            .backend
-            .increment(&self.keys.generation(&user_id), GENERATION_TTL_SECONDS)
-            .await
-            .map_err(|error| self.failed("invalidate_user", error))?;
+        required_user(&user_id)?;
+        let generation = self.invalidate(&user_id).await;
         Ok(Response::new(InvalidateUserResponse { generation }))
     }
 
@@ -136,14 +140,9 @@ impl Cache for CacheService {
         request: Request<EraseUserRequest>,
     ) -> Result<Response<EraseUserResponse>, Status> {
         let user_id = request.into_inner().user_id;
-        if user_id.is_empty() {
-            return Err(Status::invalid_argument("user_id is required"));
-        }
-        // Bump first, so no view of the user can be served even while the scan runs.
-        self.backend
-            .increment(&self.keys.generation(&user_id), GENERATION_TTL_SECONDS)
-            .await
-            .map_err(|error| self.failed("erase_user", error))?;
+        required_user(&user_id)?;
+        // Invalidate first, so no view of the user is served even while the scan runs.
+        self.invalidate(&user_id).await;
         let deleted = self
             .backend
             .delete_matching(&self.keys.user_pattern(&user_id))
@@ -156,23 +155,91 @@ impl Cache for CacheService {
         &self,
         _request: Request<StatsRequest>,
     ) -> Result<Response<StatsResponse>, Status> {
-        let keys = match self.backend.key_count().await {
-            Ok(keys) => keys,
-            Err(error) => {
-                self.stats.error();
-                tracing::warn!(operation = "stats", %error, "cache backend failed");
-                0
-            }
-        };
+        let keys = self.backend.key_count().await;
         let snapshot = self.stats.snapshot();
         Ok(Response::new(StatsResponse {
             hits: snapshot.hits,
             misses: snapshot.misses,
-            hit_rate_percent: snapshot.hit_rate_percent(),
+            hit_rate_percent: hit_rate_percent(snapshot.hits, snapshot.misses),
             errors: snapshot.errors,
             backend: self.backend.name().to_owned(),
             keys,
             sets: snapshot.sets,
+            degraded: self.backend.is_degraded(),
         }))
+    }
+
+    async fn record_user_stats(
+        &self,
+        request: Request<RecordUserStatsRequest>,
+    ) -> Result<Response<RecordUserStatsResponse>, Status> {
+        let mut increments = Vec::new();
+        for delta in request.into_inner().deltas {
+            required_user(&delta.user_id)?;
+            if delta.hits > 0 {
+                increments.push((self.keys.user_hits(&delta.user_id), delta.hits));
+            }
+            if delta.misses > 0 {
+                increments.push((self.keys.user_misses(&delta.user_id), delta.misses));
+            }
+        }
+        if !increments.is_empty() {
+            self.backend
+                .increment(&increments, USER_STATS_TTL_SECONDS, false)
+                .await;
+        }
+        Ok(Response::new(RecordUserStatsResponse {}))
+    }
+
+    async fn user_stats(
+        &self,
+        request: Request<UserStatsRequest>,
+    ) -> Result<Response<UserStatsResponse>, Status> {
+        let user_id = request.into_inner().user_id;
+        required_user(&user_id)?;
+        let counters = self
+            .backend
+            .counters(&[
+                self.keys.user_hits(&user_id),
+                self.keys.user_misses(&user_id),
+            ])
+            .await;
+        let (hits, misses) = (counters[0], counters[1]);
+        Ok(Response::new(UserStatsResponse {
+            hits,
+            misses,
+            hit_rate_percent: hit_rate_percent(hits, misses),
+            backend: self.backend.name().to_owned(),
+        }))
+    }
+
+    type WatchInvalidationsStream = InvalidationStream;
+
+    async fn watch_invalidations(
+        &self,
+        _request: Request<WatchInvalidationsRequest>,
+    ) -> Result<Response<Self::WatchInvalidationsStream>, Status> {
+        // A watcher that falls behind is told to drop everything rather than miss a user.
+        let stream = BroadcastStream::new(self.invalidations.subscribe()).map(|message| {
+            Ok(Invalidation {
+                user_id: message.unwrap_or_else(|_| FLUSH_ALL.to_owned()),
+            })
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn clear_prefix(
+        &self,
+        request: Request<ClearPrefixRequest>,
+    ) -> Result<Response<ClearPrefixResponse>, Status> {
+        let prefix = request.into_inner().prefix;
+        let deleted = self
+            .backend
+            .delete_matching(&self.keys.prefix_pattern(&prefix))
+            .await
+            .map_err(|error| self.failed("clear_prefix", error))?;
+        let _ = self.invalidations.send(FLUSH_ALL.to_owned());
+        tracing::info!(deleted, "cache prefix cleared");
+        Ok(Response::new(ClearPrefixResponse { deleted }))
     }
 }

@@ -15,7 +15,6 @@ use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 use wellbeing_common::ServiceError;
@@ -23,8 +22,8 @@ use wellbeing_domain::{records, time};
 use wellbeing_proto::cache::v1::ViewKey;
 
 use crate::accounts::timezone_of;
-use crate::cache_client::ViewCache;
 use crate::store::{self, StoreError};
+use crate::view_cache::ViewCache;
 
 /// A view ready to send.
 pub struct View {
@@ -85,20 +84,31 @@ impl Views {
             view: view.to_owned(),
             params: format!("tz={};today={};{params}", viewer.timezone, viewer.today),
         };
-        if let Some(json) = self.cache.get(&key).await {
-            return Ok(View {
-                etag: etag_of(&json),
-                json,
-                cached: true,
-            });
-        }
-        let value = compute().await?;
-        let json = Bytes::from(
-            serde_json::to_vec(&value).map_err(|error| ServiceError::internal(&error))?,
-        );
-        self.cache.set(key, json.clone()).await;
+        let view = self
+            .cache
+            .get_or_compute(key, || async move {
+                let value = compute().await?;
+                serde_json::to_vec(&value)
+                    .map(Bytes::from)
+                    .map_err(|error| ServiceError::internal(&error))
+            })
+            .await?;
         Ok(View {
-            etag: etag_of(&json),
+            json: view.json,
+            cached: view.from_cache,
+            etag: view.etag,
+        })
+    }
+
+    /// The caller's cache statistics.
+    pub async fn cache_stats(&self, user_id: Uuid) -> Result<View, ServiceError> {
+        self.viewer(user_id).await?;
+        let stats = self.cache.user_stats(&user_id.to_string()).await;
+        let json = Bytes::from(
+            serde_json::to_vec(&stats).map_err(|error| ServiceError::internal(&error))?,
+        );
+        Ok(View {
+            etag: crate::view_cache::etag_of(&json),
             json,
             cached: false,
         })
@@ -180,14 +190,4 @@ pub fn count_param(
             ),
         ))
     }
-}
-
-/// A strong ETag: the first 128 bits of the SHA-256 of the bytes.
-fn etag_of(json: &[u8]) -> String {
-    let digest = Sha256::digest(json);
-    let hex: String = digest[..16]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    format!("\"{hex}\"")
 }

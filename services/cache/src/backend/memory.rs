@@ -1,5 +1,5 @@
 //! The in-process store: bounded (entries beyond the bound are evicted, least used first) with a
-//! TTL per entry. Used when `REDIS_URL` is empty.
+//! TTL per entry. Used when `REDIS_URL` is empty, and while a configured Redis does not answer.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -36,7 +36,8 @@ impl Expiry<String, Entry> for PerEntryTtl {
 
 pub struct MemoryBackend {
     entries: Cache<String, Entry>,
-    /// Generations are tiny and must not be evicted (that would resurrect stale views).
+    /// Generations and read counters are tiny and must not be evicted (a lost generation would
+    /// resurrect stale views).
     counters: Mutex<HashMap<String, u64>>,
 }
 
@@ -67,15 +68,34 @@ impl MemoryBackend {
         self.entries.remove(key).await.is_some()
     }
 
+    pub fn counters(&self, keys: &[String]) -> Vec<u64> {
+        let counters = self.lock_counters();
+        keys.iter()
+            .map(|key| counters.get(key).copied().unwrap_or(0))
+            .collect()
+    }
+
+    pub fn increment(&self, increments: &[(String, u64)]) -> Vec<u64> {
+        let mut counters = self.lock_counters();
+        increments
+            .iter()
+            .map(|(key, by)| {
+                let value = counters.entry(key.clone()).or_insert(0);
+                *value = value.saturating_add(*by);
+                *value
+            })
+            .collect()
+    }
+
     /// Deletes every key starting with `prefix`.
     pub async fn delete_prefixed(&self, prefix: &str) -> u64 {
-        let mut deleted = 0;
         let keys: Vec<String> = self
             .entries
             .iter()
             .filter(|(key, _)| key.starts_with(prefix))
             .map(|(key, _)| key.as_ref().clone())
             .collect();
+        let mut deleted = 0;
         for key in keys {
             if self.entries.remove(&key).await.is_some() {
                 deleted += 1;
@@ -87,15 +107,10 @@ impl MemoryBackend {
         deleted + (before - counters.len()) as u64
     }
 
-    pub fn counter(&self, key: &str) -> u64 {
-        self.lock_counters().get(key).copied().unwrap_or(0)
-    }
-
-    pub fn increment(&self, key: &str) -> u64 {
-        let mut counters = self.lock_counters();
-        let value = counters.entry(key.to_owned()).or_insert(0);
-        *value += 1;
-        *value
+    /// Forgets everything (entering a Redis outage: what this store held may be stale).
+    pub fn clear(&self) {
+        self.entries.invalidate_all();
+        self.lock_counters().clear();
     }
 
     pub fn key_count(&self) -> u64 {
@@ -125,11 +140,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn counters_start_at_zero() {
+    async fn counters_start_at_zero_and_prefixes_delete() {
         let memory = MemoryBackend::new(10);
-        assert_eq!(memory.counter("g"), 0);
-        assert_eq!(memory.increment("g"), 1);
-        assert_eq!(memory.increment("g"), 2);
-        assert_eq!(memory.counter("g"), 2);
+        assert_eq!(memory.counters(&["g".to_owned()]), vec![0]);
+        assert_eq!(memory.increment(&[("g".to_owned(), 1)]), vec![1]);
+        assert_eq!(memory.increment(&[("g".to_owned(), 2)]), vec![3]);
+        memory.set("u1:view", Bytes::from_static(b"v"), 60).await;
+        assert_eq!(memory.delete_prefixed("u1:").await, 1);
+        assert_eq!(memory.delete_prefixed("g").await, 1);
+        assert_eq!(memory.counters(&["g".to_owned()]), vec![0]);
     }
 }

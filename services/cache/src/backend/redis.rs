@@ -1,10 +1,11 @@
 //! Redis through fred. Commands fail fast (a short timeout, one attempt) so that a Redis outage
-//! turns into cache misses, not slow requests; the client reconnects by itself.
+//! turns into a switch to the in-process store, not slow requests; the client reconnects by itself.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use fred::prelude::*;
+use tokio::sync::broadcast;
 
 use super::BackendError;
 
@@ -21,22 +22,26 @@ impl From<fred::error::Error> for BackendError {
     }
 }
 
+fn build_client(url: &str) -> Result<Client, BackendError> {
+    let config = Config::from_url(url)?;
+    Ok(Builder::from_config(config)
+        .with_connection_config(|connection| {
+            connection.connection_timeout = Duration::from_secs(1);
+            connection.internal_command_timeout = Duration::from_secs(1);
+            connection.max_command_attempts = 1;
+        })
+        .with_performance_config(|performance| {
+            performance.default_command_timeout = COMMAND_TIMEOUT;
+        })
+        .set_policy(ReconnectPolicy::new_exponential(0, 50, 2_000, 2))
+        .build()?)
+}
+
 impl RedisBackend {
     /// Creates the client and starts connecting in the background; it keeps reconnecting.
     pub fn connect(url: &str) -> Result<Self, BackendError> {
-        let config = Config::from_url(url)?;
-        let client = Builder::from_config(config)
-            .with_connection_config(|connection| {
-                connection.connection_timeout = Duration::from_secs(1);
-                connection.internal_command_timeout = Duration::from_secs(1);
-                connection.max_command_attempts = 1;
-            })
-            .with_performance_config(|performance| {
-                performance.default_command_timeout = COMMAND_TIMEOUT;
-            })
-            .set_policy(ReconnectPolicy::new_exponential(0, 50, 2_000, 2))
-            .build()?;
-        // The connection task runs until quit; errors are retried by the reconnect policy.
+        let client = build_client(url)?;
+        // The connection task runs until quit; failures are retried by the reconnect policy.
         let _connection_task = client.connect();
         Ok(Self { client })
     }
@@ -66,18 +71,36 @@ impl RedisBackend {
         Ok(self.client.get::<Option<u64>, _>(key).await?.unwrap_or(0))
     }
 
-    /// Increments a counter and (re)sets its lifetime, in one round trip.
-    pub async fn increment(&self, key: &str, ttl_seconds: u32) -> Result<u64, BackendError> {
-        let pipeline = self.client.pipeline();
-        pipeline.incr::<(), _>(key).await?;
-        pipeline
-            .expire::<(), _>(key, i64::from(ttl_seconds), None)
-            .await?;
-        let (value, _): (u64, bool) = pipeline.all().await?;
-        Ok(value)
+    /// Reads several counters in one round trip (0 for absent ones).
+    pub async fn counters(&self, keys: &[String]) -> Result<Vec<u64>, BackendError> {
+        let values: Vec<Option<u64>> = self.client.mget(keys.to_vec()).await?;
+        Ok(values.into_iter().map(Option::unwrap_or_default).collect())
     }
 
-    /// Deletes every key matching `pattern`. Scans, so only for rare operations (erasure).
+    /// Adds to counters and (re)sets their lifetime, in one round trip; returns the new values.
+    pub async fn increment(
+        &self,
+        increments: &[(String, u64)],
+        ttl_seconds: u32,
+    ) -> Result<Vec<u64>, BackendError> {
+        let pipeline = self.client.pipeline();
+        for (key, by) in increments {
+            pipeline
+                .incr_by::<(), _>(key.as_str(), i64::try_from(*by).unwrap_or(i64::MAX))
+                .await?;
+            pipeline
+                .expire::<(), _>(key.as_str(), i64::from(ttl_seconds), None)
+                .await?;
+        }
+        let replies: Vec<Value> = pipeline.all().await?;
+        Ok(replies
+            .into_iter()
+            .step_by(2)
+            .map(|value| value.as_u64().unwrap_or(0))
+            .collect())
+    }
+
+    /// Deletes every key matching `pattern`. Scans, so only for rare operations.
     pub async fn delete_matching(&self, pattern: &str) -> Result<u64, BackendError> {
         use tokio_stream::StreamExt;
         let mut keys = self
@@ -107,6 +130,48 @@ impl RedisBackend {
     pub async fn ping(&self) -> Result<(), BackendError> {
         self.client.ping::<String>(None).await?;
         Ok(())
+    }
+
+    pub async fn publish(&self, channel: &str, message: &str) -> Result<(), BackendError> {
+        self.client.publish::<(), _, _>(channel, message).await?;
+        Ok(())
+    }
+
+    /// Forwards every message of `channel` to `sender`, resubscribing after each reconnect.
+    /// Runs until the process stops.
+    pub fn forward_channel(&self, channel: String, sender: broadcast::Sender<String>) {
+        let subscriber = self.client.clone_new();
+        tokio::spawn(async move {
+            let _connection = subscriber.connect();
+            let mut messages = subscriber.message_rx();
+            let mut reconnects = subscriber.reconnect_rx();
+            loop {
+                if subscriber.wait_for_connect().await.is_ok()
+                    && subscriber.subscribe(channel.as_str()).await.is_ok()
+                {
+                    tracing::info!("subscribed to invalidations");
+                }
+                // Messages published while disconnected are lost: near-caches must start over.
+                let _ = sender.send(super::FLUSH_ALL.to_owned());
+                loop {
+                    tokio::select! {
+                        message = messages.recv() => match message {
+                            Ok(message) => {
+                                if let Some(user_id) = message.value.as_string() {
+                                    let _ = sender.send(user_id);
+                                }
+                            }
+                            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(broadcast::error::RecvError::Closed) => return,
+                        },
+                        reconnected = reconnects.recv() => match reconnected {
+                            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => break,
+                            Err(broadcast::error::RecvError::Closed) => return,
+                        },
+                    }
+                }
+            }
+        });
     }
 
     pub async fn quit(&self) {

@@ -1,0 +1,185 @@
+//! Calls to the cache service with short deadlines behind a circuit breaker; every failure is
+//! an answer the caller can live with (a miss, a `false`).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+use wellbeing_proto::cache::v1::cache_client::CacheClient;
+use wellbeing_proto::cache::v1::*;
+
+use super::breaker::CircuitBreaker;
+use super::near::NearCache;
+
+/// A read or write of a view slower than this is abandoned.
+const CALL_DEADLINE: Duration = Duration::from_millis(150);
+/// Invalidation and erasure matter more than speed.
+const INVALIDATION_DEADLINE: Duration = Duration::from_secs(2);
+/// The message on the invalidation stream that means "drop everything".
+const FLUSH_ALL: &str = "*";
+
+pub struct RemoteCache {
+    client: CacheClient<Channel>,
+    ttl_seconds: u32,
+    breaker: CircuitBreaker,
+}
+
+fn request<T>(message: T, deadline: Duration) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(deadline);
+    request
+}
+
+impl RemoteCache {
+    pub fn new(channel: Channel, ttl_seconds: u32) -> Self {
+        Self {
+            client: CacheClient::new(channel),
+            ttl_seconds,
+            breaker: CircuitBreaker::default(),
+        }
+    }
+
+    pub fn is_available(&self) -> bool {
+        self.breaker.is_closed()
+    }
+
+    fn outcome<T>(&self, operation: &'static str, result: Result<T, tonic::Status>) -> Option<T> {
+        match result {
+            Ok(value) => {
+                self.breaker.succeeded();
+                Some(value)
+            }
+            Err(status) => {
+                self.breaker.failed();
+                tracing::warn!(operation, code = ?status.code(), "cache service call failed");
+                None
+            }
+        }
+    }
+
+    pub async fn get(&self, key: &ViewKey) -> Option<Bytes> {
+        if !self.breaker.allows() {
+            return None;
+        }
+        let message = GetRequest {
+            key: Some(key.clone()),
+        };
+        let result = self
+            .client
+            .clone()
+            .get(request(message, CALL_DEADLINE))
+            .await;
+        let response = self.outcome("get", result)?.into_inner();
+        response.found.then_some(response.value)
+    }
+
+    pub async fn set(&self, key: ViewKey, value: Bytes) {
+        if !self.breaker.allows() {
+            return;
+        }
+        let message = SetRequest {
+            key: Some(key),
+            value,
+            ttl_seconds: self.ttl_seconds,
+        };
+        let result = self
+            .client
+            .clone()
+            .set(request(message, CALL_DEADLINE))
+            .await;
+        self.outcome("set", result);
+    }
+
+    /// True when the cache service confirmed the invalidation.
+    pub async fn invalidate_user(&self, user_id: &str) -> bool {
+        let message = InvalidateUserRequest {
+            user_id: user_id.to_owned(),
+        };
+        let result = self
+            .client
+            .clone()
+            .invalidate_user(request(message, INVALIDATION_DEADLINE))
+            .await;
+        self.outcome("invalidate_user", result).is_some()
+    }
+
+    pub async fn erase_user(&self, user_id: &str) -> bool {
+        let message = EraseUserRequest {
+            user_id: user_id.to_owned(),
+        };
+        let result = self
+            .client
+            .clone()
+            .erase_user(request(message, Duration::from_secs(10)))
+            .await;
+        self.outcome("erase_user", result).is_some()
+    }
+
+    pub async fn record_stats(&self, pending: &HashMap<String, (u64, u64)>) -> bool {
+        let deltas = pending
+            .iter()
+            .map(|(user_id, (hits, misses))| UserStatsDelta {
+                user_id: user_id.clone(),
+                hits: *hits,
+                misses: *misses,
+            })
+            .collect();
+        let message = RecordUserStatsRequest { deltas };
+        let result = self
+            .client
+            .clone()
+            .record_user_stats(request(message, INVALIDATION_DEADLINE))
+            .await;
+        self.outcome("record_user_stats", result).is_some()
+    }
+
+    /// `(hits, misses, backend)` of one user, or `None` when the cache service cannot answer.
+    pub async fn user_stats(&self, user_id: &str) -> Option<(u64, u64, String)> {
+        let message = UserStatsRequest {
+            user_id: user_id.to_owned(),
+        };
+        let result = self
+            .client
+            .clone()
+            .user_stats(request(message, INVALIDATION_DEADLINE))
+            .await;
+        let stats = self.outcome("user_stats", result)?.into_inner();
+        Some((stats.hits, stats.misses, stats.backend))
+    }
+
+    /// Follows the invalidation stream forever, keeping `near` coherent; reconnects after errors.
+    pub async fn watch(&self, near: &NearCache) {
+        loop {
+            match self
+                .client
+                .clone()
+                .watch_invalidations(WatchInvalidationsRequest {})
+                .await
+            {
+                Ok(response) => {
+                    near.set_coherent(true);
+                    tracing::info!("following cache invalidations");
+                    let mut stream = response.into_inner();
+                    while let Some(message) = stream.next().await {
+                        match message {
+                            Ok(invalidation) if invalidation.user_id == FLUSH_ALL => {
+                                near.flush_all()
+                            }
+                            Ok(invalidation) => near.invalidate_user(&invalidation.user_id),
+                            Err(_) => break,
+                        }
+                    }
+                    near.set_coherent(false);
+                    tracing::warn!("invalidation stream ended; near-cache off until it is back");
+                }
+                Err(status) => {
+                    near.set_coherent(false);
+                    tracing::debug!(code = ?status.code(), "cannot follow invalidations yet");
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
