@@ -7,12 +7,14 @@
 //! - [`auth`]: access tokens and the authenticated-user extractor.
 //! - [`upstream`]: one channel per upstream, deadlines, upstream time.
 //! - [`json`], [`respond`], [`error`]: request parsing, the success envelope, error answers.
+//! - [`openapi`]: the OpenAPI document served at `/openapi.json`.
 
 pub mod auth;
 pub mod config;
 pub mod error;
 pub mod json;
 pub mod middleware;
+pub mod openapi;
 pub mod respond;
 pub mod routes;
 pub mod state;
@@ -41,7 +43,7 @@ pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 /// The whole HTTP application, without a socket (tests drive it with `oneshot`).
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .nest("/api/v1", routes::api())
+        .nest(routes::API_PREFIX, routes::api())
         .merge(routes::operations())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(

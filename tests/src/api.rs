@@ -103,6 +103,31 @@ impl Api {
             .await
     }
 
+    pub async fn put(
+        &self,
+        path: &str,
+        body: &Value,
+        token: Option<&str>,
+    ) -> anyhow::Result<Answer> {
+        self.send(reqwest::Method::PUT, path, Some(body), token, &[])
+            .await
+    }
+
+    pub async fn patch(
+        &self,
+        path: &str,
+        body: &Value,
+        token: Option<&str>,
+    ) -> anyhow::Result<Answer> {
+        self.send(reqwest::Method::PATCH, path, Some(body), token, &[])
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> anyhow::Result<Answer> {
+        self.send(reqwest::Method::DELETE, path, None, token, &[])
+            .await
+    }
+
     /// Sends raw bytes as a JSON body (for malformed-input tests).
     pub async fn post_raw(
         &self,

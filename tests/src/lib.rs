@@ -7,6 +7,8 @@
 
 pub mod api;
 pub mod database;
+pub mod fixtures;
+pub mod redis;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -24,13 +26,22 @@ pub use database::TestDatabase;
 pub struct TestStack {
     pub api: Api,
     pub gateway_addr: SocketAddr,
+    /// The first analytics replica.
     pub analytics_addr: SocketAddr,
+    pub analytics_addrs: Vec<SocketAddr>,
     pub cache_addr: SocketAddr,
     pub aggregator_addr: SocketAddr,
     pub cache_namespace: String,
     pub database: TestDatabase,
-    stops: Vec<oneshot::Sender<()>>,
-    tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+    cache_config: wellbeing_cache::CacheConfig,
+    services: Vec<RunningService>,
+}
+
+/// One server of the stack, by name (`cache`, `analytics-0`, `aggregator`, `gateway`).
+struct RunningService {
+    name: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
 /// What a test may change about the stack.
@@ -38,6 +49,10 @@ pub struct TestStack {
 pub struct StackOptions {
     /// `Some("")` runs the cache service on its in-process store.
     pub redis_url: Option<String>,
+    /// Analytics replicas behind the gateway (default 1).
+    pub analytics_replicas: usize,
+    /// Extra analytics settings, e.g. `("NEAR_CACHE_MAX_ENTRIES", "0")`.
+    pub analytics_env: Vec<(String, String)>,
 }
 
 async fn bind() -> anyhow::Result<(TcpListener, SocketAddr)> {
@@ -60,11 +75,20 @@ impl TestStack {
         let cache_namespace = format!("wbtest-{}", uuid::Uuid::new_v4().simple());
 
         let (cache_listener, cache_addr) = bind().await?;
-        let (analytics_listener, analytics_addr) = bind().await?;
+        let mut analytics_listeners = Vec::new();
+        for _ in 0..options.analytics_replicas.max(1) {
+            analytics_listeners.push(bind().await?);
+        }
+        let analytics_addrs: Vec<SocketAddr> =
+            analytics_listeners.iter().map(|(_, addr)| *addr).collect();
         let (aggregator_listener, aggregator_addr) = bind().await?;
         let (gateway_listener, gateway_addr) = bind().await?;
         let cache_url = format!("http://{cache_addr}");
-        let analytics_url = format!("http://{analytics_addr}");
+        let analytics_url = analytics_addrs
+            .iter()
+            .map(|addr| format!("http://{addr}"))
+            .collect::<Vec<_>>()
+            .join(",");
         let aggregator_url = format!("http://{aggregator_addr}");
 
         let cache_config = wellbeing_cache::CacheConfig::from_source(
@@ -73,15 +97,19 @@ impl TestStack {
                 ("CACHE_NAMESPACE", cache_namespace.as_str()),
             ][..],
         )?;
-        let analytics_config = wellbeing_analytics::AnalyticsConfig::from_source(
-            &[
-                ("DATABASE_URL", database.url.as_str()),
-                ("CACHE_URL", cache_url.as_str()),
-                // Many tests run at once against one server: keep each pool small.
-                ("DB_MIN_CONNECTIONS", "1"),
-                ("DB_MAX_CONNECTIONS", "8"),
-            ][..],
-        )?;
+        let mut analytics_env: Vec<(&str, &str)> = vec![
+            ("DATABASE_URL", database.url.as_str()),
+            ("CACHE_URL", cache_url.as_str()),
+            // Many tests run at once against one server: keep each pool small.
+            ("DB_MIN_CONNECTIONS", "1"),
+            ("DB_MAX_CONNECTIONS", "8"),
+        ];
+        for (name, value) in &options.analytics_env {
+            analytics_env.retain(|(existing, _)| existing != name);
+            analytics_env.push((name.as_str(), value.as_str()));
+        }
+        let analytics_config =
+            wellbeing_analytics::AnalyticsConfig::from_source(&analytics_env[..])?;
         let aggregator_config = wellbeing_aggregator::AggregatorConfig::from_source(
             &[
                 ("DATABASE_URL", database.url.as_str()),
@@ -100,35 +128,40 @@ impl TestStack {
         let mut stack = Self {
             api: Api::new(format!("http://{gateway_addr}")),
             gateway_addr,
-            analytics_addr,
+            analytics_addr: analytics_addrs[0],
+            analytics_addrs,
             cache_addr,
             aggregator_addr,
             cache_namespace,
             database,
-            stops: Vec::new(),
-            tasks: Vec::new(),
+            cache_config: cache_config.clone(),
+            services: Vec::new(),
         };
         let cache = wellbeing_cache::Application::build_with_listener(cache_config, cache_listener);
-        stack.spawn(|stop| cache.run_until_stopped(stop));
-        let analytics = wellbeing_analytics::Application::build_with_listener(
-            analytics_config,
-            analytics_listener,
-        )?;
-        stack.spawn(|stop| analytics.run_until_stopped(stop));
+        stack.spawn("cache", |stop| cache.run_until_stopped(stop));
+        for (index, (listener, _)) in analytics_listeners.into_iter().enumerate() {
+            let analytics = wellbeing_analytics::Application::build_with_listener(
+                analytics_config.clone(),
+                listener,
+            )?;
+            stack.spawn(&format!("analytics-{index}"), |stop| {
+                analytics.run_until_stopped(stop)
+            });
+        }
         let aggregator = wellbeing_aggregator::Application::build_with_listener(
             aggregator_config,
             aggregator_listener,
         );
-        stack.spawn(|stop| aggregator.run_until_stopped(stop));
+        stack.spawn("aggregator", |stop| aggregator.run_until_stopped(stop));
         let gateway =
             wellbeing_gateway::Application::build_with_listener(gateway_config, gateway_listener)?;
-        stack.spawn(|stop| gateway.run_until_stopped(stop));
+        stack.spawn("gateway", |stop| gateway.run_until_stopped(stop));
 
         stack.wait_until_healthy(Duration::from_secs(30)).await?;
         Ok(stack)
     }
 
-    fn spawn<F, Fut>(&mut self, run: F)
+    fn spawn<F, Fut>(&mut self, name: &str, run: F)
     where
         F: FnOnce(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> Fut,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
@@ -137,8 +170,41 @@ impl TestStack {
         let stop: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
             let _ = stop_rx.await;
         });
-        self.stops.push(stop_tx);
-        self.tasks.push(tokio::spawn(run(stop)));
+        self.services.push(RunningService {
+            name: name.to_owned(),
+            stop: Some(stop_tx),
+            task: Some(tokio::spawn(run(stop))),
+        });
+    }
+
+    /// Stops one service gracefully (`cache`, `analytics-0`, `aggregator`, `gateway`).
+    pub async fn stop_service(&mut self, name: &str) -> anyhow::Result<()> {
+        let service = self
+            .services
+            .iter_mut()
+            .find(|service| service.name == name && service.task.is_some())
+            .with_context(|| format!("no running service {name}"))?;
+        if let Some(stop) = service.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = service.task.take() {
+            tokio::time::timeout(Duration::from_secs(30), task)
+                .await
+                .context("the service did not stop in time")???;
+        }
+        Ok(())
+    }
+
+    /// Starts the cache service again on its old address (after [`TestStack::stop_service`]).
+    pub async fn restart_cache(&mut self) -> anyhow::Result<()> {
+        let listener = TcpListener::bind(self.cache_addr)
+            .await
+            .context("the cache address is still taken")?;
+        let cache =
+            wellbeing_cache::Application::build_with_listener(self.cache_config.clone(), listener);
+        self.services.retain(|service| service.name != "cache");
+        self.spawn("cache", |stop| cache.run_until_stopped(stop));
+        Ok(())
     }
 
     /// Polls `/health` until every service reports healthy.
@@ -146,9 +212,12 @@ impl TestStack {
         let deadline = Instant::now() + limit;
         let mut last = String::new();
         while Instant::now() < deadline {
-            if let Some(task) = self.tasks.iter().find(|task| task.is_finished()) {
-                let _ = task;
-                bail!("a service stopped while starting");
+            if let Some(service) = self
+                .services
+                .iter()
+                .find(|service| service.task.as_ref().is_some_and(JoinHandle::is_finished))
+            {
+                bail!("{} stopped while starting", service.name);
             }
             if let Ok(answer) = self.api.get("/health", None).await {
                 if answer.json["status"] == "healthy" {
@@ -177,14 +246,18 @@ impl TestStack {
 
     /// Stops every service gracefully, then drops the database.
     pub async fn stop(mut self) -> anyhow::Result<()> {
-        for stop in self.stops.drain(..) {
-            let _ = stop.send(());
+        for service in &mut self.services {
+            if let Some(stop) = service.stop.take() {
+                let _ = stop.send(());
+            }
         }
-        for task in self.tasks.drain(..) {
-            tokio::time::timeout(Duration::from_secs(30), task)
-                .await
-                .context("a service did not stop in time")?
-                .context("a service task panicked")??;
+        for service in &mut self.services {
+            if let Some(task) = service.task.take() {
+                tokio::time::timeout(Duration::from_secs(30), task)
+                    .await
+                    .with_context(|| format!("{} did not stop in time", service.name))?
+                    .with_context(|| format!("{} panicked", service.name))??;
+            }
         }
         Ok(())
     }

@@ -6,25 +6,44 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use utoipa::ToSchema;
 use wellbeing_proto::analytics::v1::{EraseUserRequest, ExportUserDataRequest, UpdateUserRequest};
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::json::ApiJson;
+use crate::openapi::ClaimedUser;
+use crate::openapi::schemas::{Envelope, ExportDocument};
 use crate::respond::{envelope, json_bytes};
 use crate::routes::auth::{UserBody, user_body};
 use crate::routes::query::ApiQuery;
 use crate::state::AppState;
 use crate::upstream::timed;
 
-#[derive(Deserialize)]
+/// What changes; an absent field stays as it is.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeBody {
+    /// Sent by older clients: must be the caller's own id (403 otherwise).
+    #[schema(format = Uuid)]
     user_id: Option<String>,
+    /// 1 to 50 characters once trimmed.
+    #[schema(min_length = 1, max_length = 50)]
     username: Option<String>,
+    /// An IANA zone name; derived views use the new zone from now on.
+    #[schema(example = "Europe/Paris")]
     timezone: Option<String>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/auth/me",
+    tag = "auth",
+    summary = "Change the caller's username or timezone",
+    security(("bearer" = [])),
+    request_body = UpdateMeBody,
+    responses((status = 200, description = "The updated account", body = UserBody)),
+)]
 pub async fn update_me(
     State(state): State<AppState>,
     user: AuthUser,
@@ -41,6 +60,17 @@ pub async fn update_me(
 }
 
 /// Everything held about the caller, as a download: a personal document, never stored by caches.
+#[utoipa::path(
+    get,
+    path = "/me/export",
+    tag = "account",
+    summary = "Export every record held about the caller",
+    description = "One JSON document, sent as an attachment (`wellbeing-export.json`) with \
+        `Cache-Control: private, no-store`.",
+    security(("bearer" = [])),
+    params(ClaimedUser),
+    responses((status = 200, description = "Everything held about the caller", body = Envelope<ExportDocument>)),
+)]
 pub async fn export(
     State(state): State<AppState>,
     user: AuthUser,
@@ -64,6 +94,16 @@ pub async fn export(
     Ok(answer)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/me",
+    tag = "account",
+    summary = "Erase the caller's account and every record of theirs",
+    description = "Every row and cache entry of the caller is erased; their tokens stop working.",
+    security(("bearer" = [])),
+    params(ClaimedUser),
+    responses((status = 204, description = "Erased")),
+)]
 pub async fn erase(
     State(state): State<AppState>,
     user: AuthUser,

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use wellbeing_proto::analytics::v1::{
     GetUserRequest, LoginRequest, RefreshSessionRequest, RegisterUserRequest, User,
 };
@@ -13,50 +14,85 @@ use wellbeing_proto::analytics::v1::{
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::json::ApiJson;
+use crate::openapi::{ClaimedUser, Conflict, Unauthorized};
 use crate::routes::query::ApiQuery;
 use crate::state::AppState;
 use crate::upstream::timed;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterBody {
+    /// 1 to 50 characters once trimmed.
+    #[schema(min_length = 1, max_length = 50)]
     username: String,
+    /// An address like `name@example.com`, stored lower-cased; one account per email.
+    #[schema(format = Email, max_length = 254)]
     email: String,
+    /// 8 to 128 characters, taken as typed.
+    #[schema(min_length = 8, max_length = 128, write_only)]
     password: String,
+    /// An IANA zone name such as `Europe/Paris`; the user's days and hours are computed in it.
+    #[schema(default = "UTC", example = "Europe/Paris")]
     timezone: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
+    #[schema(format = Email)]
     email: String,
+    #[schema(write_only)]
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshBody {
+    /// The refresh token of the last pair; it stops working once used.
     refresh_token: String,
 }
 
-#[derive(Serialize)]
+/// An account, as `/auth/*` answers it (a bare object).
+#[derive(Serialize, ToSchema)]
 pub struct UserBody {
+    #[schema(format = Uuid)]
     user_id: String,
     username: String,
+    #[schema(format = Email)]
     email: String,
+    /// IANA zone name.
     timezone: String,
+    #[schema(format = DateTime)]
     created_at: String,
 }
 
-#[derive(Serialize)]
+/// A new token pair (a bare object).
+#[derive(Serialize, ToSchema)]
 pub struct TokenPair {
+    /// A JWT for `Authorization: Bearer <token>`.
     access_token: String,
+    /// Opaque; exchanged once at `/auth/refresh` for a new pair.
     refresh_token: String,
+    /// Always `bearer`.
+    #[schema(value_type = String, pattern = "^bearer$", example = "bearer")]
     token_type: &'static str,
     /// Seconds until the access token expires.
     expires_in: u64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/register",
+    tag = "auth",
+    summary = "Create an account",
+    description = "The password is hashed (argon2). Answers the account as a bare object.",
+    security(),
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "The new account", body = UserBody),
+        (status = 409, response = Conflict),
+    ),
+)]
 pub async fn register(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RegisterBody>,
@@ -72,6 +108,18 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "auth",
+    summary = "Sign in: a token pair",
+    security(),
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "A token pair", body = TokenPair),
+        (status = 401, response = Unauthorized),
+    ),
+)]
 pub async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<LoginBody>,
@@ -86,6 +134,19 @@ pub async fn login(
     token_pair(&state, &response.user_id, response.refresh_token).map(Json)
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/refresh",
+    tag = "auth",
+    summary = "Exchange a refresh token for a new pair",
+    description = "The refresh token sent stops working; a used or unknown one is a 401.",
+    security(),
+    request_body = RefreshBody,
+    responses(
+        (status = 200, description = "A new token pair", body = TokenPair),
+        (status = 401, response = Unauthorized),
+    ),
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshBody>,
@@ -99,6 +160,15 @@ pub async fn refresh(
     token_pair(&state, &response.user_id, response.refresh_token).map(Json)
 }
 
+#[utoipa::path(
+    get,
+    path = "/auth/me",
+    tag = "auth",
+    summary = "The caller's account",
+    security(("bearer" = [])),
+    params(ClaimedUser),
+    responses((status = 200, description = "The caller's account", body = UserBody)),
+)]
 pub async fn me(
     State(state): State<AppState>,
     user: AuthUser,

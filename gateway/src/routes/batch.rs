@@ -9,6 +9,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
+use utoipa::{PartialSchema, ToSchema};
 use wellbeing_common::error::ItemError;
 use wellbeing_common::{ErrorCode, ServiceError};
 use wellbeing_proto::analytics::v1::track_event::Kind;
@@ -17,6 +20,7 @@ use wellbeing_proto::analytics::v1::{TrackBatchRequest, TrackEvent};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::json::{self, ApiJson};
+use crate::openapi::schemas::{BatchOutcome, Envelope};
 use crate::routes::events::{
     BreakBody, DistractionBody, EventBody, FocusSessionBody, NotificationBody, ScreenTimeBody,
     SessionBody,
@@ -27,14 +31,79 @@ use crate::upstream::timed;
 /// The most events one batch may carry.
 pub const MAX_BATCH_EVENTS: usize = 1000;
 
-#[derive(Deserialize)]
+/// What a phone buffered offline: stored all together, or nothing when any event is invalid.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchBody {
+    /// Sent by older clients: must be the caller's own id (403 otherwise).
+    #[schema(format = Uuid)]
     user_id: Option<String>,
     /// Raw, so that one bad event does not hide the others' errors.
+    #[schema(value_type = Vec<BatchEvent>, max_items = 1000)]
     events: Vec<Value>,
 }
 
+/// One event of a batch, for the OpenAPI document: `type` names the body it must fit (that of
+/// `POST /analytics/track/<type>`), and that body's fields sit beside it. The variants are the
+/// body schemas themselves, so they cannot drift from what [`checked_event`] decodes.
+pub struct BatchEvent;
+
+impl BatchEvent {
+    /// Each `type` with the schema of its body.
+    fn variants() -> [(&'static str, RefOr<Schema>); 6] {
+        [
+            ("session", SessionBody::schema()),
+            ("screen-time", ScreenTimeBody::schema()),
+            ("focus-session", FocusSessionBody::schema()),
+            ("break", BreakBody::schema()),
+            ("notification", NotificationBody::schema()),
+            ("distraction", DistractionBody::schema()),
+        ]
+    }
+}
+
+impl PartialSchema for BatchEvent {
+    fn schema() -> RefOr<Schema> {
+        let mut one_of = OneOfBuilder::new().description(Some(
+            "An event: `type` selects which body's fields it carries.",
+        ));
+        for (kind, body) in Self::variants() {
+            // A derived body schema is always an inline object.
+            let RefOr::T(Schema::Object(mut object)) = body else {
+                continue;
+            };
+            object.properties.insert(
+                "type".to_owned(),
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::new(Type::String))
+                    .enum_values(Some([kind]))
+                    .into(),
+            );
+            object.required.insert(0, "type".to_owned());
+            object.title = Some(kind.to_owned());
+            one_of = one_of.item(Schema::Object(object));
+        }
+        one_of.into()
+    }
+}
+
+impl ToSchema for BatchEvent {}
+
+#[utoipa::path(
+    post,
+    path = "/analytics/track/batch",
+    tag = "tracking",
+    summary = "Track up to 1000 buffered events at once",
+    description = "All valid: stored in one transaction. Any invalid: 422 with `errors` listing \
+        every invalid event (`index`, `field`, `detail`), and nothing stored. A foreign `user_id` \
+        anywhere is a 403 for the whole batch.",
+    security(("bearer" = [])),
+    request_body = BatchBody,
+    responses(
+        (status = 201, description = "Something was stored", body = Envelope<BatchOutcome>),
+        (status = 200, description = "Nothing new: every event was already stored (or none sent)", body = Envelope<BatchOutcome>),
+    ),
+)]
 pub async fn track_batch(
     State(state): State<AppState>,
     user: AuthUser,

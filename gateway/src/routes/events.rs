@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
 use wellbeing_proto::analytics::v1::{
     BreakEvent, DistractionEvent, FocusSessionEvent, NotificationEvent, ScreenTimeEvent,
     SessionEvent,
@@ -31,13 +32,25 @@ pub trait EventBody: DeserializeOwned {
     }
 }
 
-#[derive(Deserialize)]
+/// A device session, unlock to lock.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SessionBody {
+    /// Sent by older clients: must be the caller's own id (403 otherwise).
+    #[schema(format = Uuid)]
     user_id: Option<String>,
+    /// The client's id of this event, unique per user: sending it again stores nothing and
+    /// answers 200 with the record first stored.
+    #[schema(format = Uuid)]
     event_id: Option<String>,
+    /// RFC 3339 with an offset (none: 422).
+    #[schema(format = DateTime)]
     start_time: String,
+    /// RFC 3339 with an offset: after `start_time`, at most 24 h later, by now + 5 minutes.
+    #[schema(format = DateTime)]
     end_time: String,
+    /// 1 to 50 characters.
+    #[schema(default = "mobile", max_length = 50)]
     device_type: Option<String>,
 }
 
@@ -58,14 +71,28 @@ impl EventBody for SessionBody {
     }
 }
 
-#[derive(Deserialize)]
+/// Time spent in one app.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScreenTimeBody {
+    /// Sent by older clients: must be the caller's own id (403 otherwise).
+    #[schema(format = Uuid)]
     user_id: Option<String>,
+    /// The client's id of this event, unique per user: sending it again stores nothing and
+    /// answers 200 with the record first stored.
+    #[schema(format = Uuid)]
     event_id: Option<String>,
+    /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     app_name: String,
+    /// Over 0, at most 1440 (24 h); the use must have ended by now + 5 minutes.
+    #[schema(exclusive_minimum = 0, maximum = 1440)]
     duration_minutes: f64,
+    /// 1 to 50 characters.
+    #[schema(default = "other", max_length = 50)]
     category: Option<String>,
+    /// When the use began, RFC 3339 with an offset; default: now minus the duration.
+    #[schema(format = DateTime)]
     timestamp: Option<String>,
 }
 
@@ -87,14 +114,27 @@ impl EventBody for ScreenTimeBody {
     }
 }
 
-#[derive(Deserialize)]
+/// A focus session; its quality counts on the local day it starts.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FocusSessionBody {
+    /// Sent by older clients: must be the caller's own id (403 otherwise).
+    #[schema(format = Uuid)]
     user_id: Option<String>,
+    /// The client's id of this event, unique per user: sending it again stores nothing and
+    /// answers 200 with the record first stored.
+    #[schema(format = Uuid)]
     event_id: Option<String>,
+    /// RFC 3339 with an offset (none: 422).
+    #[schema(format = DateTime)]
     start_time: String,
+    /// RFC 3339 with an offset: after `start_time`, at most 24 h later, by now + 5 minutes.
+    #[schema(format = DateTime)]
     end_time: String,
+    #[schema(minimum = 0, maximum = 100)]
     quality_score: f64,
+    /// At most 200 characters.
+    #[schema(max_length = 200)]
     task_name: Option<String>,
 }
 
@@ -116,13 +156,25 @@ impl EventBody for FocusSessionBody {
     }
 }
 
-#[derive(Deserialize)]
+/// A break taken.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BreakBody {
+    /// Sent by older clients: must be the caller's own id (403 otherwise).
+    #[schema(format = Uuid)]
     user_id: Option<String>,
+    /// The client's id of this event, unique per user: sending it again stores nothing and
+    /// answers 200 with the record first stored.
+    #[schema(format = Uuid)]
     event_id: Option<String>,
+    /// Over 0, at most 1440 (24 h); the break must have ended by now + 5 minutes.
+    #[schema(exclusive_minimum = 0, maximum = 1440)]
     duration_minutes: f64,
+    /// 1 to 50 characters.
+    #[schema(default = "short", max_length = 50)]
     break_type: Option<String>,
+    /// When the break began, RFC 3339 with an offset; default: now minus the duration.
+    #[schema(format = DateTime)]
     timestamp: Option<String>,
 }
 
@@ -143,16 +195,28 @@ impl EventBody for BreakBody {
     }
 }
 
-#[derive(Deserialize)]
+/// A notification received.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationBody {
+    /// Sent by older clients: must be the caller's own id (403 otherwise).
+    #[schema(format = Uuid)]
     user_id: Option<String>,
+    /// The client's id of this event, unique per user: sending it again stores nothing and
+    /// answers 200 with the record first stored.
+    #[schema(format = Uuid)]
     event_id: Option<String>,
+    /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     app_name: String,
     /// An integer: `2.5` is a 422 naming `priority`, not a silent truncation.
+    #[schema(minimum = 0, maximum = 100)]
     priority: i64,
     #[serde(default)]
+    #[schema(default = false)]
     was_interacted: bool,
+    /// When it arrived, RFC 3339 with an offset, by now + 5 minutes; default: now.
+    #[schema(format = DateTime)]
     timestamp: Option<String>,
 }
 
@@ -174,16 +238,28 @@ impl EventBody for NotificationBody {
     }
 }
 
-#[derive(Deserialize)]
+/// A distraction.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DistractionBody {
+    /// Sent by older clients: must be the caller's own id (403 otherwise).
+    #[schema(format = Uuid)]
     user_id: Option<String>,
+    /// The client's id of this event, unique per user: sending it again stores nothing and
+    /// answers 200 with the record first stored.
+    #[schema(format = Uuid)]
     event_id: Option<String>,
+    /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     source: String,
     /// An integer, like `priority`.
+    #[schema(minimum = 1, maximum = 5)]
     severity: i64,
     #[serde(default)]
+    #[schema(default = 0, minimum = 0, maximum = 86400)]
     duration_seconds: f64,
+    /// When it happened, RFC 3339 with an offset, by now + 5 minutes; default: now.
+    #[schema(format = DateTime)]
     timestamp: Option<String>,
 }
 

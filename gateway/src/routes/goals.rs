@@ -6,6 +6,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 use wellbeing_common::ServiceError;
 use wellbeing_proto::analytics::v1::{
@@ -15,6 +16,8 @@ use wellbeing_proto::analytics::v1::{
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::json::ApiJson;
+use crate::openapi::schemas::{Envelope, Goal, GoalList, GoalTypeInput};
+use crate::openapi::{ClaimedUser, GoalIdParam, GoalStatusParam, NotFound, NotModified};
 use crate::respond::{derived_view, envelope, json_bytes};
 use crate::routes::parse::parse_date;
 use crate::routes::query::ApiQuery;
@@ -23,23 +26,44 @@ use crate::upstream::timed;
 
 const STATUSES: [&str; 3] = ["active", "completed", "exceeded"];
 
-#[derive(Deserialize)]
+/// A new goal. Measured types take their `current_value` from tracked data; `custom` goals from
+/// the client (`PUT`).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateGoalBody {
+    /// Sent by older clients: must be the caller's own id (403 otherwise).
+    #[schema(format = Uuid)]
     user_id: Option<String>,
+    #[schema(value_type = GoalTypeInput)]
     goal_type: String,
+    /// At most 1 000 000; over 0 for target goals, at least 0 for limits.
+    #[schema(minimum = 0, maximum = 1000000)]
     target_value: f64,
+    /// Required for `app_daily_limit`, 1 to 200 characters.
+    #[schema(max_length = 200)]
     app_name: Option<String>,
+    /// A real date, `YYYY-MM-DD`.
+    #[schema(format = Date)]
     deadline: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// What changes; an absent field stays as it is.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateGoalBody {
+    /// Sent by older clients: must be the caller's own id (403 otherwise).
+    #[schema(format = Uuid)]
     user_id: Option<String>,
+    /// At most 1 000 000; over 0 for target goals, at least 0 for limits.
+    #[schema(minimum = 0, maximum = 1000000)]
     target_value: Option<f64>,
+    #[schema(max_length = 200)]
     app_name: Option<String>,
+    /// A real date, `YYYY-MM-DD`.
+    #[schema(format = Date)]
     deadline: Option<String>,
+    /// Only for `custom` goals (ignored for measured types), 0 to 1 000 000.
+    #[schema(minimum = 0, maximum = 1000000)]
     current_value: Option<f64>,
 }
 
@@ -64,6 +88,15 @@ fn no_such_goal() -> ApiError {
     ApiError(ServiceError::not_found("no such goal"))
 }
 
+#[utoipa::path(
+    post,
+    path = "/analytics/goals",
+    tag = "goals",
+    summary = "Create a goal",
+    security(("bearer" = [])),
+    request_body = CreateGoalBody,
+    responses((status = 201, description = "The goal, with its progress", body = Envelope<Goal>)),
+)]
 pub async fn create_goal(
     State(state): State<AppState>,
     user: AuthUser,
@@ -84,6 +117,20 @@ pub async fn create_goal(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/analytics/goals",
+    tag = "goals",
+    summary = "The caller's goals with their progress",
+    description = "Daily goals measure the user's local today, weekly ones the 7 local days \
+        ending today; `completed` and `exceeded` hold for the current period only.",
+    security(("bearer" = [])),
+    params(ClaimedUser, GoalStatusParam),
+    responses(
+        (status = 200, description = "The goals", body = Envelope<GoalList>),
+        (status = 304, response = NotModified),
+    ),
+)]
 pub async fn list_goals(
     State(state): State<AppState>,
     user: AuthUser,
@@ -101,6 +148,19 @@ pub async fn list_goals(
     Ok(derived_view(&headers, &view.json, &view.etag))
 }
 
+#[utoipa::path(
+    put,
+    path = "/analytics/goals/{id}",
+    tag = "goals",
+    summary = "Change a goal",
+    security(("bearer" = [])),
+    params(GoalIdParam),
+    request_body = UpdateGoalBody,
+    responses(
+        (status = 200, description = "The goal, with its progress", body = Envelope<Goal>),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn update_goal(
     State(state): State<AppState>,
     user: AuthUser,
@@ -123,6 +183,18 @@ pub async fn update_goal(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/analytics/goals/{id}",
+    tag = "goals",
+    summary = "Delete a goal",
+    security(("bearer" = [])),
+    params(GoalIdParam, ClaimedUser),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn delete_goal(
     State(state): State<AppState>,
     user: AuthUser,

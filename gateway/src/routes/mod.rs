@@ -5,7 +5,7 @@
 //! - [`track`], [`batch`] (with [`events`]): ingestion, one event or a buffered batch.
 //! - [`reads`]: derived views, with ETags; [`goals`]; [`privacy`].
 //! - [`query`], [`parse`]: shape checks of query strings, timestamps and dates.
-//! - [`ops`]: health and readiness, without a token.
+//! - [`ops`]: health, readiness and the OpenAPI document, without a token.
 
 pub mod account;
 pub mod auth;
@@ -20,75 +20,143 @@ pub mod reads;
 pub mod track;
 
 use axum::Router;
-use axum::routing::{delete, get, post, put};
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{MethodFilter, MethodRouter, on};
 
 use crate::state::AppState;
 
-pub fn api() -> Router<AppState> {
-    Router::new()
+/// Where [`api`] is mounted.
+pub const API_PREFIX: &str = "/api/v1";
+
+/// One route: a method, a path (under [`API_PREFIX`] for [`api_routes`]) and its handler. The
+/// router is built from these tables, so [`served`] (which the OpenAPI tests compare with the
+/// document) cannot drift from what the gateway answers.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    service: MethodRouter<AppState>,
+}
+
+fn route<H, T>(method: Method, path: &'static str, handler: H) -> Route
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).expect("a method axum can route");
+    Route {
+        method,
+        path,
+        service: on(filter, handler),
+    }
+}
+
+/// The routes under [`API_PREFIX`].
+pub fn api_routes() -> Vec<Route> {
+    use Method as M;
+    vec![
         // accounts
-        .route("/auth/register", post(auth::register))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/refresh", post(auth::refresh))
-        .route("/auth/me", get(auth::me).patch(account::update_me))
-        .route("/me", delete(account::erase))
-        .route("/me/export", get(account::export))
+        route(M::POST, "/auth/register", auth::register),
+        route(M::POST, "/auth/login", auth::login),
+        route(M::POST, "/auth/refresh", auth::refresh),
+        route(M::GET, "/auth/me", auth::me),
+        route(M::PATCH, "/auth/me", account::update_me),
+        route(M::DELETE, "/me", account::erase),
+        route(M::GET, "/me/export", account::export),
         // ingestion
-        .route("/analytics/track/session", post(track::session))
-        .route("/analytics/track/screen-time", post(track::screen_time))
-        .route("/analytics/track/focus-session", post(track::focus_session))
-        .route("/analytics/track/break", post(track::break_taken))
-        .route("/analytics/track/notification", post(track::notification))
-        .route("/analytics/track/distraction", post(track::distraction))
-        .route("/analytics/track/batch", post(batch::track_batch))
+        route(M::POST, "/analytics/track/session", track::session),
+        route(M::POST, "/analytics/track/screen-time", track::screen_time),
+        route(
+            M::POST,
+            "/analytics/track/focus-session",
+            track::focus_session,
+        ),
+        route(M::POST, "/analytics/track/break", track::break_taken),
+        route(
+            M::POST,
+            "/analytics/track/notification",
+            track::notification,
+        ),
+        route(M::POST, "/analytics/track/distraction", track::distraction),
+        route(M::POST, "/analytics/track/batch", batch::track_batch),
         // reads
-        .route("/analytics/summary/daily", get(reads::daily_summary))
-        .route("/analytics/summary/weekly", get(reads::weekly_summary))
-        .route("/analytics/apps/usage", get(reads::apps_usage))
-        .route("/analytics/dashboard", get(reads::dashboard))
-        .route("/analytics/quick-stats", get(reads::quick_stats))
-        .route("/analytics/insights", get(reads::insights))
-        .route("/analytics/insights/productivity", get(reads::insights))
-        .route("/analytics/insights/patterns", get(reads::patterns))
-        .route("/analytics/insights/peak-hours", get(reads::peak_hours))
-        .route("/analytics/insights/comparison", get(reads::comparison))
-        .route("/wellbeing/score", get(reads::wellbeing_score))
-        .route(
+        route(M::GET, "/analytics/summary/daily", reads::daily_summary),
+        route(M::GET, "/analytics/summary/weekly", reads::weekly_summary),
+        route(M::GET, "/analytics/apps/usage", reads::apps_usage),
+        route(M::GET, "/analytics/dashboard", reads::dashboard),
+        route(M::GET, "/analytics/quick-stats", reads::quick_stats),
+        route(M::GET, "/analytics/insights", reads::insights),
+        route(M::GET, "/analytics/insights/productivity", reads::insights),
+        route(M::GET, "/analytics/insights/patterns", reads::patterns),
+        route(M::GET, "/analytics/insights/peak-hours", reads::peak_hours),
+        route(M::GET, "/analytics/insights/comparison", reads::comparison),
+        route(M::GET, "/wellbeing/score", reads::wellbeing_score),
+        route(
+            M::GET,
             "/analytics/insights/wellbeing-score",
-            get(reads::wellbeing_score),
-        )
-        .route(
+            reads::wellbeing_score,
+        ),
+        route(
+            M::GET,
             "/analytics/summary/daily-optimized",
-            get(reads::daily_optimized),
-        )
-        .route(
+            reads::daily_optimized,
+        ),
+        route(
+            M::GET,
             "/analytics/summary/weekly-optimized",
-            get(reads::weekly_optimized),
-        )
-        .route(
+            reads::weekly_optimized,
+        ),
+        route(
+            M::GET,
             "/analytics/insights-optimized",
-            get(reads::insights_optimized),
-        )
-        .route("/analytics/cache", delete(reads::drop_cache))
+            reads::insights_optimized,
+        ),
+        route(M::DELETE, "/analytics/cache", reads::drop_cache),
         // goals
-        .route(
-            "/analytics/goals",
-            post(goals::create_goal).get(goals::list_goals),
-        )
-        .route(
-            "/analytics/goals/{id}",
-            put(goals::update_goal).delete(goals::delete_goal),
-        )
+        route(M::POST, "/analytics/goals", goals::create_goal),
+        route(M::GET, "/analytics/goals", goals::list_goals),
+        route(M::PUT, "/analytics/goals/{id}", goals::update_goal),
+        route(M::DELETE, "/analytics/goals/{id}", goals::delete_goal),
         // privacy
-        .route("/privacy/state", put(privacy::report_state))
-        .route("/privacy/score", get(privacy::score))
-        .route("/privacy/score/history", get(privacy::history))
-        .route("/privacy/score/trend", get(privacy::trend))
+        route(M::PUT, "/privacy/state", privacy::report_state),
+        route(M::GET, "/privacy/score", privacy::score),
+        route(M::GET, "/privacy/score/history", privacy::history),
+        route(M::GET, "/privacy/score/trend", privacy::trend),
+    ]
+}
+
+/// The operations routes, at the root and without a token.
+pub fn operation_routes() -> Vec<Route> {
+    vec![
+        route(Method::GET, "/health", ops::health),
+        route(Method::GET, "/livez", ops::livez),
+        route(Method::GET, "/readyz", ops::readyz),
+        route(Method::GET, "/openapi.json", ops::openapi),
+    ]
+}
+
+pub fn api() -> Router<AppState> {
+    into_router(api_routes())
 }
 
 pub fn operations() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(ops::health))
-        .route("/livez", get(ops::livez))
-        .route("/readyz", get(ops::readyz))
+    into_router(operation_routes())
+}
+
+/// Routes sharing a path are merged into one method router by axum.
+fn into_router(routes: Vec<Route>) -> Router<AppState> {
+    routes.into_iter().fold(Router::new(), |router, route| {
+        router.route(route.path, route.service)
+    })
+}
+
+/// Every method and full path the gateway serves, in table order.
+pub fn served() -> Vec<(Method, String)> {
+    let api = api_routes()
+        .into_iter()
+        .map(|route| (route.method, format!("{API_PREFIX}{}", route.path)));
+    let operations = operation_routes()
+        .into_iter()
+        .map(|route| (route.method, route.path.to_owned()));
+    api.chain(operations).collect()
 }

@@ -1,15 +1,26 @@
 //! Operations endpoints (no token): `/health` (always 200, `degraded` when a dependency is not
-//! serving), `/livez` (the process answers) and `/readyz` (503 when the data path cannot serve).
+//! serving), `/livez` (the process answers), `/readyz` (503 when the data path cannot serve) and
+//! `/openapi.json` (the API's description).
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use serde_json::json;
 
+use crate::openapi::schemas::{Health, NotReady, Probe};
 use crate::state::AppState;
 use crate::upstream::UpstreamHealth;
 
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    summary = "Health of the gateway and its dependencies",
+    description = "Always 200, with `status: degraded` when a dependency is not serving.",
+    security(),
+    responses((status = 200, description = "Each dependency's health", body = Health)),
+)]
 pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let upstreams = &state.upstreams;
     let (analytics, cache, aggregator) = tokio::join!(
@@ -38,10 +49,29 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/livez",
+    tag = "operations",
+    summary = "Liveness: the process answers",
+    security(),
+    responses((status = 200, description = "`{\"status\": \"alive\"}`", body = Probe)),
+)]
 pub async fn livez() -> impl IntoResponse {
     Json(json!({"status": "alive"}))
 }
 
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    summary = "Readiness: whether the data path (analytics and its database) can serve",
+    security(),
+    responses(
+        (status = 200, description = "`{\"status\": \"ready\"}`", body = Probe),
+        (status = 503, description = "Analytics cannot serve", body = NotReady),
+    ),
+)]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let analytics = state.upstreams.health(&state.upstreams.analytics).await;
     if analytics == UpstreamHealth::Serving {
@@ -52,4 +82,22 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             Json(json!({"status": "not_ready", "analytics": analytics.as_str()})),
         )
     }
+}
+
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    summary = "This OpenAPI 3.1 document",
+    security(),
+    responses((status = 200, description = "The OpenAPI document", body = Object)),
+)]
+pub async fn openapi() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        crate::openapi::json(),
+    )
 }

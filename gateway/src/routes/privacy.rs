@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
+use utoipa::ToSchema;
 use wellbeing_proto::analytics::v1::{
     PrivacyHistoryRequest, PrivacyScoreRequest, PrivacyStateReport, PrivacyTrendRequest,
     ReportPrivacyStateRequest,
@@ -13,40 +14,69 @@ use wellbeing_proto::analytics::v1::{
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::json::ApiJson;
+use crate::openapi::schemas::{
+    Envelope, PrivacyHistory, PrivacyReport, PrivacyScoreView, PrivacyTrend,
+};
+use crate::openapi::{ClaimedUser, HistoryLimitParam, NotModified};
 use crate::respond::{derived_view, envelope, json_bytes};
 use crate::routes::query::ApiQuery;
 use crate::state::AppState;
 use crate::upstream::timed;
+use wellbeing_domain::records::LocationMode;
 
 /// What the phone reports. A flag or counter it leaves out means off / none (the phone may lack
 /// that feature); the location mode has no safe default, so it is required.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrivacyStateBody {
+    /// Sent by older clients: must be the caller's own id (403 otherwise).
+    #[schema(format = Uuid)]
     user_id: Option<String>,
     #[serde(default)]
+    #[schema(default = false)]
     vpn_connected: bool,
     #[serde(default)]
+    #[schema(default = false)]
     kill_switch: bool,
     #[serde(default)]
+    #[schema(default = false)]
     leak_detected: bool,
     #[serde(default)]
+    #[schema(default = false)]
     caller_masking: bool,
     #[serde(default)]
+    #[schema(default = 0, minimum = 0)]
     calls_total: i64,
+    /// At most `calls_total`.
     #[serde(default)]
+    #[schema(default = 0, minimum = 0)]
     calls_blocked: i64,
     #[serde(default)]
+    #[schema(default = 0, minimum = 0)]
     blocklist_size: i64,
+    #[schema(value_type = LocationMode)]
     location_mode: String,
     #[serde(default)]
+    #[schema(default = 0, minimum = 0)]
     network_threats: i64,
     #[serde(default)]
+    #[schema(default = 0, minimum = 0)]
     critical_threats: i64,
     #[serde(default)]
+    #[schema(default = false)]
     monitoring_enabled: bool,
 }
 
+#[utoipa::path(
+    put,
+    path = "/privacy/state",
+    operation_id = "report_privacy_state",
+    tag = "privacy",
+    summary = "Report the phone's privacy state",
+    security(("bearer" = [])),
+    request_body = PrivacyStateBody,
+    responses((status = 200, description = "The stored report and its score", body = Envelope<PrivacyReport>)),
+)]
 pub async fn report_state(
     State(state): State<AppState>,
     user: AuthUser,
@@ -77,6 +107,21 @@ pub async fn report_state(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/privacy/score",
+    operation_id = "privacy_score",
+    tag = "privacy",
+    summary = "The privacy score of the latest report",
+    description = "`0.30·vpn + 0.20·caller + 0.25·location + 0.25·network`; levels ≥90 excellent, \
+        ≥75 good, ≥60 fair, ≥40 poor, else critical. Before any report, the figures are null.",
+    security(("bearer" = [])),
+    params(ClaimedUser),
+    responses(
+        (status = 200, description = "The score", body = Envelope<PrivacyScoreView>),
+        (status = 304, response = NotModified),
+    ),
+)]
 pub async fn score(
     State(state): State<AppState>,
     user: AuthUser,
@@ -93,6 +138,19 @@ pub async fn score(
     Ok(derived_view(&headers, &view.json, &view.etag))
 }
 
+#[utoipa::path(
+    get,
+    path = "/privacy/score/history",
+    operation_id = "privacy_history",
+    tag = "privacy",
+    summary = "The scores of the latest reports",
+    security(("bearer" = [])),
+    params(ClaimedUser, HistoryLimitParam),
+    responses(
+        (status = 200, description = "The history", body = Envelope<PrivacyHistory>),
+        (status = 304, response = NotModified),
+    ),
+)]
 pub async fn history(
     State(state): State<AppState>,
     user: AuthUser,
@@ -110,6 +168,19 @@ pub async fn history(
     Ok(derived_view(&headers, &view.json, &view.etag))
 }
 
+#[utoipa::path(
+    get,
+    path = "/privacy/score/trend",
+    operation_id = "privacy_trend",
+    tag = "privacy",
+    summary = "The privacy score over the last 7 local days",
+    security(("bearer" = [])),
+    params(ClaimedUser),
+    responses(
+        (status = 200, description = "The trend", body = Envelope<PrivacyTrend>),
+        (status = 304, response = NotModified),
+    ),
+)]
 pub async fn trend(
     State(state): State<AppState>,
     user: AuthUser,

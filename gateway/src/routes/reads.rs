@@ -14,11 +14,33 @@ use wellbeing_proto::cache::v1::InvalidateUserRequest;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::openapi::schemas::{CachedEnvelope, Dashboard, Envelope, QuickStats};
+use crate::openapi::{
+    AppsDaysParam, ClaimedUser, DayParam, NotModified, PatternDaysParam, WeekParam,
+};
 use crate::respond::{cached_envelope, derived_view, revalidated};
 use crate::routes::query::ApiQuery;
 use crate::state::AppState;
 use crate::upstream::timed;
+use wellbeing_domain::apps::AppsUsage;
+use wellbeing_domain::insights::{Comparison, Insights, Patterns, PeakHours};
+use wellbeing_domain::scores::WellbeingScore;
+use wellbeing_domain::summary::DailySummary;
+use wellbeing_domain::weekly::WeeklySummary;
 
+#[utoipa::path(
+    get,
+    path = "/analytics/summary/daily",
+    tag = "reads",
+    summary = "A day's summary",
+    description = "Screen-time minutes, `top_apps` and the hourly breakdown come from screen-time records only; intervals are split at local midnight and local hours.",
+    security(("bearer" = [])),
+    params(ClaimedUser, DayParam),
+    responses(
+        (status = 200, description = "The view", body = Envelope<DailySummary>),
+        (status = 304, response = NotModified),
+    ),
+)]
 pub async fn daily_summary(
     State(state): State<AppState>,
     user: AuthUser,
@@ -29,6 +51,19 @@ pub async fn daily_summary(
     Ok(derived_view(&headers, &view.json, &view.etag))
 }
 
+#[utoipa::path(
+    get,
+    path = "/analytics/summary/weekly",
+    tag = "reads",
+    summary = "The 7 local days ending with `end_date`",
+    description = "Oldest first; averages divide by 7 (empty days and a partial today count).",
+    security(("bearer" = [])),
+    params(ClaimedUser, WeekParam),
+    responses(
+        (status = 200, description = "The view", body = Envelope<WeeklySummary>),
+        (status = 304, response = NotModified),
+    ),
+)]
 pub async fn weekly_summary(
     State(state): State<AppState>,
     user: AuthUser,
@@ -39,6 +74,18 @@ pub async fn weekly_summary(
     Ok(derived_view(&headers, &view.json, &view.etag))
 }
 
+#[utoipa::path(
+    get,
+    path = "/analytics/apps/usage",
+    tag = "reads",
+    summary = "App usage over the last `days` local days",
+    security(("bearer" = [])),
+    params(ClaimedUser, AppsDaysParam),
+    responses(
+        (status = 200, description = "The view", body = Envelope<AppsUsage>),
+        (status = 304, response = NotModified),
+    ),
+)]
 pub async fn apps_usage(
     State(state): State<AppState>,
     user: AuthUser,
@@ -56,6 +103,18 @@ pub async fn apps_usage(
     Ok(derived_view(&headers, &view.json, &view.etag))
 }
 
+#[utoipa::path(
+    get,
+    path = "/analytics/dashboard",
+    tag = "reads",
+    summary = "Everything the home screen shows",
+    security(("bearer" = [])),
+    params(ClaimedUser),
+    responses(
+        (status = 200, description = "The view", body = Envelope<Dashboard>),
+        (status = 304, response = NotModified),
+    ),
+)]
 pub async fn dashboard(
     State(state): State<AppState>,
     user: AuthUser,
@@ -72,6 +131,18 @@ pub async fn dashboard(
     Ok(derived_view(&headers, &view.json, &view.etag))
 }
 
+#[utoipa::path(
+    get,
+    path = "/analytics/quick-stats",
+    tag = "reads",
+    summary = "Today's headline figures",
+    security(("bearer" = [])),
+    params(ClaimedUser),
+    responses(
+        (status = 200, description = "The view", body = Envelope<QuickStats>),
+        (status = 304, response = NotModified),
+    ),
+)]
 pub async fn quick_stats(
     State(state): State<AppState>,
     user: AuthUser,
@@ -89,6 +160,19 @@ pub async fn quick_stats(
 }
 
 /// `/analytics/insights` and its older name `/analytics/insights/productivity`.
+#[utoipa::path(
+    get,
+    path = "/analytics/insights",
+    tag = "reads",
+    summary = "Insights and recommendations over the last 7 days",
+    description = "Also served as `/analytics/insights/productivity`.",
+    security(("bearer" = [])),
+    params(ClaimedUser),
+    responses(
+        (status = 200, description = "The view", body = Envelope<Insights>),
+        (status = 304, response = NotModified),
+    ),
+)]
 pub async fn insights(
     State(state): State<AppState>,
     user: AuthUser,
@@ -99,6 +183,18 @@ pub async fn insights(
     Ok(derived_view(&headers, &view.json, &view.etag))
 }
 
+#[utoipa::path(
+    get,
+    path = "/analytics/insights/patterns",
+    tag = "reads",
+    summary = "Recurring patterns over the last `days` local days",
+    security(("bearer" = [])),
+    params(ClaimedUser, PatternDaysParam),
+    responses(
+        (status = 200, description = "The view", body = Envelope<Patterns>),
+        (status = 304, response = NotModified),
+    ),
+)]
 pub async fn patterns(
     State(state): State<AppState>,
     user: AuthUser,
@@ -116,6 +212,18 @@ pub async fn patterns(
     Ok(derived_view(&headers, &view.json, &view.etag))
 }
 
+#[utoipa::path(
+    get,
+    path = "/analytics/insights/peak-hours",
+    tag = "reads",
+    summary = "A day's peak and quiet hours",
+    security(("bearer" = [])),
+    params(ClaimedUser, DayParam),
+    responses(
+        (status = 200, description = "The view", body = Envelope<PeakHours>),
+        (status = 304, response = NotModified),
+    ),
+)]
 pub async fn peak_hours(
     State(state): State<AppState>,
     user: AuthUser,
@@ -133,6 +241,19 @@ pub async fn peak_hours(
     Ok(derived_view(&headers, &view.json, &view.etag))
 }
 
+#[utoipa::path(
+    get,
+    path = "/analytics/insights/comparison",
+    tag = "reads",
+    summary = "The last 7 days against fixed benchmarks",
+    description = "Benchmarks: 6 h screen time a day (lower is better), 180 focus minutes and productivity 70 (higher is better).",
+    security(("bearer" = [])),
+    params(ClaimedUser),
+    responses(
+        (status = 200, description = "The view", body = Envelope<Comparison>),
+        (status = 304, response = NotModified),
+    ),
+)]
 pub async fn comparison(
     State(state): State<AppState>,
     user: AuthUser,
@@ -150,6 +271,21 @@ pub async fn comparison(
 }
 
 /// `/wellbeing/score` and its alias `/analytics/insights/wellbeing-score`.
+#[utoipa::path(
+    get,
+    path = "/wellbeing/score",
+    tag = "reads",
+    summary = "A day's wellbeing score",
+    description = "Each component is 0-100; `balance` is 100 times the share of the day's screen \
+        time outside 23:00-06:00 local (100 with no screen time). Also served as \
+        `/analytics/insights/wellbeing-score`.",
+    security(("bearer" = [])),
+    params(ClaimedUser, DayParam),
+    responses(
+        (status = 200, description = "The view", body = Envelope<WellbeingScore>),
+        (status = 304, response = NotModified),
+    ),
+)]
 pub async fn wellbeing_score(
     State(state): State<AppState>,
     user: AuthUser,
@@ -169,6 +305,18 @@ pub async fn wellbeing_score(
 
 // --- the `*-optimized` reads: the same views, saying whether the cache answered ---
 
+#[utoipa::path(
+    get,
+    path = "/analytics/summary/daily-optimized",
+    tag = "reads",
+    summary = "A day's summary, saying whether the cache answered",
+    security(("bearer" = [])),
+    params(ClaimedUser, DayParam),
+    responses(
+        (status = 200, description = "The view", body = CachedEnvelope<DailySummary>),
+        (status = 304, response = NotModified),
+    ),
+)]
 pub async fn daily_optimized(
     State(state): State<AppState>,
     user: AuthUser,
@@ -179,6 +327,18 @@ pub async fn daily_optimized(
     Ok(optimized(&headers, &view))
 }
 
+#[utoipa::path(
+    get,
+    path = "/analytics/summary/weekly-optimized",
+    tag = "reads",
+    summary = "The weekly summary, saying whether the cache answered",
+    security(("bearer" = [])),
+    params(ClaimedUser, WeekParam),
+    responses(
+        (status = 200, description = "The view", body = CachedEnvelope<WeeklySummary>),
+        (status = 304, response = NotModified),
+    ),
+)]
 pub async fn weekly_optimized(
     State(state): State<AppState>,
     user: AuthUser,
@@ -189,6 +349,18 @@ pub async fn weekly_optimized(
     Ok(optimized(&headers, &view))
 }
 
+#[utoipa::path(
+    get,
+    path = "/analytics/insights-optimized",
+    tag = "reads",
+    summary = "Insights, saying whether the cache answered",
+    security(("bearer" = [])),
+    params(ClaimedUser),
+    responses(
+        (status = 200, description = "The view", body = CachedEnvelope<Insights>),
+        (status = 304, response = NotModified),
+    ),
+)]
 pub async fn insights_optimized(
     State(state): State<AppState>,
     user: AuthUser,
@@ -200,6 +372,16 @@ pub async fn insights_optimized(
 }
 
 /// `DELETE /analytics/cache`: drops the caller's cached views, so the next read recomputes.
+#[utoipa::path(
+    delete,
+    path = "/analytics/cache",
+    tag = "reads",
+    summary = "Drop the caller's cached views",
+    description = "The next read recomputes.",
+    security(("bearer" = [])),
+    params(ClaimedUser),
+    responses((status = 204, description = "Dropped")),
+)]
 pub async fn drop_cache(
     State(state): State<AppState>,
     user: AuthUser,

@@ -13,6 +13,7 @@ use wellbeing_proto::analytics::v1::{
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::json::ApiJson;
+use crate::openapi::schemas::{Envelope, EventRecord};
 use crate::respond::{envelope, json_bytes};
 use crate::routes::events::{
     BreakBody, DistractionBody, EventBody, FocusSessionBody, NotificationBody, ScreenTimeBody,
@@ -21,6 +22,19 @@ use crate::routes::events::{
 use crate::state::AppState;
 use crate::upstream::timed;
 
+#[utoipa::path(
+    post,
+    path = "/analytics/track/session",
+    operation_id = "track_session",
+    tag = "tracking",
+    summary = "Track a device session",
+    security(("bearer" = [])),
+    request_body = SessionBody,
+    responses(
+        (status = 201, description = "Stored: the new record", body = Envelope<EventRecord>),
+        (status = 200, description = "This `event_id` was already stored: nothing new, the record first stored", body = Envelope<EventRecord>),
+    ),
+)]
 pub async fn session(
     State(state): State<AppState>,
     user: AuthUser,
@@ -34,6 +48,19 @@ pub async fn session(
     Ok(recorded(response.into_inner()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/analytics/track/screen-time",
+    operation_id = "track_screen_time",
+    tag = "tracking",
+    summary = "Track time spent in an app",
+    security(("bearer" = [])),
+    request_body = ScreenTimeBody,
+    responses(
+        (status = 201, description = "Stored: the new record", body = Envelope<EventRecord>),
+        (status = 200, description = "This `event_id` was already stored: nothing new, the record first stored", body = Envelope<EventRecord>),
+    ),
+)]
 pub async fn screen_time(
     State(state): State<AppState>,
     user: AuthUser,
@@ -47,6 +74,19 @@ pub async fn screen_time(
     Ok(recorded(response.into_inner()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/analytics/track/focus-session",
+    operation_id = "track_focus_session",
+    tag = "tracking",
+    summary = "Track a focus session",
+    security(("bearer" = [])),
+    request_body = FocusSessionBody,
+    responses(
+        (status = 201, description = "Stored: the new record", body = Envelope<EventRecord>),
+        (status = 200, description = "This `event_id` was already stored: nothing new, the record first stored", body = Envelope<EventRecord>),
+    ),
+)]
 pub async fn focus_session(
     State(state): State<AppState>,
     user: AuthUser,
@@ -60,6 +100,19 @@ pub async fn focus_session(
     Ok(recorded(response.into_inner()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/analytics/track/break",
+    operation_id = "track_break",
+    tag = "tracking",
+    summary = "Track a break",
+    security(("bearer" = [])),
+    request_body = BreakBody,
+    responses(
+        (status = 201, description = "Stored: the new record", body = Envelope<EventRecord>),
+        (status = 200, description = "This `event_id` was already stored: nothing new, the record first stored", body = Envelope<EventRecord>),
+    ),
+)]
 pub async fn break_taken(
     State(state): State<AppState>,
     user: AuthUser,
@@ -73,6 +126,19 @@ pub async fn break_taken(
     Ok(recorded(response.into_inner()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/analytics/track/notification",
+    operation_id = "track_notification",
+    tag = "tracking",
+    summary = "Track a notification",
+    security(("bearer" = [])),
+    request_body = NotificationBody,
+    responses(
+        (status = 201, description = "Stored: the new record", body = Envelope<EventRecord>),
+        (status = 200, description = "This `event_id` was already stored: nothing new, the record first stored", body = Envelope<EventRecord>),
+    ),
+)]
 pub async fn notification(
     State(state): State<AppState>,
     user: AuthUser,
@@ -86,6 +152,19 @@ pub async fn notification(
     Ok(recorded(response.into_inner()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/analytics/track/distraction",
+    operation_id = "track_distraction",
+    tag = "tracking",
+    summary = "Track a distraction",
+    security(("bearer" = [])),
+    request_body = DistractionBody,
+    responses(
+        (status = 201, description = "Stored: the new record", body = Envelope<EventRecord>),
+        (status = 200, description = "This `event_id` was already stored: nothing new, the record first stored", body = Envelope<EventRecord>),
+    ),
+)]
 pub async fn distraction(
     State(state): State<AppState>,
     user: AuthUser,

@@ -3,6 +3,7 @@
 //! everything else (auth, shapes, limits, routing) must be answered before any upstream call.
 
 mod harness;
+mod openapi;
 
 use axum::http::{Method, StatusCode, header};
 use serde_json::{Value, json};

@@ -61,6 +61,11 @@ impl Application {
     ) -> anyhow::Result<()> {
         let Self { listener, config } = self;
         let keys = KeySpace::new(&config.namespace);
+        let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
+        let shutdown = async move {
+            shutdown.await;
+            let _ = closing_tx.send(true);
+        };
         let (invalidations, _) = tokio::sync::broadcast::channel(4096);
         let redis = match &config.redis_url {
             Some(url) => {
@@ -88,6 +93,7 @@ impl Application {
             stats: Arc::new(CacheStats::default()),
             default_ttl_seconds: config.default_ttl_seconds,
             invalidations,
+            closing: closing_rx,
         });
 
         let (reporter, health_service) =

@@ -29,6 +29,8 @@ pub struct CacheService {
     pub default_ttl_seconds: u32,
     /// Every invalidation seen by this replica (its own and, through Redis, the others').
     pub invalidations: broadcast::Sender<String>,
+    /// Turns true when the server shuts down: open streams end so the drain does not wait.
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
 impl CacheService {
@@ -220,12 +222,33 @@ impl Cache for CacheService {
         _request: Request<WatchInvalidationsRequest>,
     ) -> Result<Response<Self::WatchInvalidationsStream>, Status> {
         // A watcher that falls behind is told to drop everything rather than miss a user.
-        let stream = BroadcastStream::new(self.invalidations.subscribe()).map(|message| {
-            Ok(Invalidation {
-                user_id: message.unwrap_or_else(|_| FLUSH_ALL.to_owned()),
-            })
+        let mut invalidations =
+            BroadcastStream::new(self.invalidations.subscribe()).map(|message| {
+                Ok(Invalidation {
+                    user_id: message.unwrap_or_else(|_| FLUSH_ALL.to_owned()),
+                })
+            });
+        let (sender, receiver) = tokio::sync::mpsc::channel(256);
+        let mut closing = self.closing.clone();
+        tokio::spawn(async move {
+            loop {
+                if *closing.borrow_and_update() {
+                    return;
+                }
+                tokio::select! {
+                    _ = closing.changed() => continue,
+                    message = invalidations.next() => {
+                        let Some(message) = message else { return };
+                        if sender.send(message).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
         });
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(receiver),
+        )))
     }
 
     async fn clear_prefix(

@@ -18,6 +18,7 @@ use crate::time::{day_start, overlap_minutes};
 pub const TOP_APPS_USAGE: usize = 20;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppUsage {
     pub app_name: String,
     pub total_time_minutes: f64,
@@ -28,10 +29,12 @@ pub struct AppUsage {
     /// Distinct categories of this app's records in the period, sorted.
     pub categories: Vec<String>,
     /// Share of all apps' minutes, 0..=100, one decimal.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
     pub percentage: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppsUsage {
     pub period_days: u32,
     pub start_date: NaiveDate,
@@ -41,6 +44,7 @@ pub struct AppsUsage {
     /// All apps' minutes, also those beyond the top 20.
     pub total_time_minutes: f64,
     /// The top 20 by minutes; equal minutes in name order.
+    #[cfg_attr(feature = "openapi", schema(max_items = 20))]
     pub apps: Vec<AppUsage>,
 }
 

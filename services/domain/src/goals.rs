@@ -19,6 +19,7 @@ use crate::numbers::{finite_or_zero, round1, round2};
 use crate::summary::DailySummary;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum GoalType {
     #[serde(alias = "screen_time_limit")]
@@ -122,6 +123,7 @@ impl FromStr for GoalType {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum GoalStatus {
     Active,

@@ -10,6 +10,10 @@
 //! - [`validation`]: the input rules of the tracking and account endpoints.
 //!
 //! docs/SCORES.md states every formula and choice with worked examples.
+//!
+//! With the `openapi` feature (the gateway enables it), the read views also derive
+//! `utoipa::ToSchema`, so the gateway's OpenAPI document describes the very types analytics
+//! serialises. Without it this crate has no such dependency.
 
 pub mod apps;
 pub mod goals;

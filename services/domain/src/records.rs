@@ -93,6 +93,7 @@ pub struct DayEvents {
 
 /// What the phone last reported about its privacy protections (`PUT /privacy/state`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PrivacyState {
     pub vpn_connected: bool,
     pub kill_switch: bool,
@@ -109,6 +110,7 @@ pub struct PrivacyState {
 
 /// How the phone reports its location to apps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum LocationMode {
     Real,

@@ -28,14 +28,17 @@ use crate::time::{local_date, split_by_local_hour};
 pub const TOP_APPS: usize = 5;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppMinutes {
     pub app_name: String,
     pub minutes: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HourlyMinutes {
     /// Wall-clock hour 0..=23.
+    #[cfg_attr(feature = "openapi", schema(maximum = 23))]
     pub hour: u32,
     /// `"HH:00"`.
     pub time_label: String,
@@ -43,6 +46,7 @@ pub struct HourlyMinutes {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DailySummary {
     /// Serialised as `YYYY-MM-DD`.
     pub date: NaiveDate,
@@ -58,8 +62,11 @@ pub struct DailySummary {
     pub notifications_interacted: u32,
     pub notification_interaction_rate: f64,
     pub distractions_count: u32,
+    /// The day's most used apps by screen-time minutes (at most 5).
+    #[cfg_attr(feature = "openapi", schema(max_items = 5))]
     pub top_apps: Vec<AppMinutes>,
     /// Always 24 entries, hours 0..=23.
+    #[cfg_attr(feature = "openapi", schema(min_items = 24, max_items = 24))]
     pub hourly_breakdown: Vec<HourlyMinutes>,
 }
 

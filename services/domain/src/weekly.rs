@@ -17,12 +17,14 @@ use crate::summary::{DailySummary, daily_summary};
 pub const WEEK_DAYS: u64 = 7;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Period {
     pub start: NaiveDate,
     pub end: NaiveDate,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WeeklyAverages {
     pub screen_time_minutes: f64,
     pub focus_time_minutes: f64,
@@ -33,6 +35,7 @@ pub struct WeeklyAverages {
 
 /// The best or worst day of a week.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DayHighlight {
     pub date: NaiveDate,
     pub productivity_score: f64,
@@ -41,15 +44,18 @@ pub struct DayHighlight {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WeeklyTrends {
     pub productivity: Trend,
     pub focus_time: Trend,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WeeklySummary {
     pub period: Period,
     /// Exactly 7, oldest first.
+    #[cfg_attr(feature = "openapi", schema(min_items = 7, max_items = 7))]
     pub daily_summaries: Vec<DailySummary>,
     pub weekly_averages: WeeklyAverages,
     pub best_day: DayHighlight,

@@ -103,9 +103,21 @@ impl RedisBackend {
     /// Deletes every key matching `pattern`. Scans, so only for rare operations.
     pub async fn delete_matching(&self, pattern: &str) -> Result<u64, BackendError> {
         use tokio_stream::StreamExt;
-        let mut keys = self
-            .client
-            .scan_buffered(pattern.to_owned(), Some(500), None);
+        // In a cluster every primary holds part of the keyspace.
+        type KeyStream = std::pin::Pin<
+            Box<dyn tokio_stream::Stream<Item = Result<Key, fred::error::Error>> + Send>,
+        >;
+        let mut keys: KeyStream = if self.client.is_clustered() {
+            Box::pin(
+                self.client
+                    .scan_cluster_buffered(pattern.to_owned(), Some(500), None),
+            )
+        } else {
+            Box::pin(
+                self.client
+                    .scan_buffered(pattern.to_owned(), Some(500), None),
+            )
+        };
         let mut batch: Vec<Key> = Vec::new();
         let mut deleted = 0;
         while let Some(key) = keys.next().await {

@@ -27,6 +27,7 @@ const FOCUSED_MINUTES_PER_DAY: f64 = 60.0;
 const MIN_BREAKS_PER_DAY: f64 = 2.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum InsightKind {
     Positive,
@@ -35,6 +36,7 @@ pub enum InsightKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum InsightCategory {
     ScreenTime,
@@ -49,6 +51,7 @@ pub enum InsightCategory {
 
 /// Declaration order is sort order: high first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     High,
@@ -57,6 +60,7 @@ pub enum Priority {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Insight {
     #[serde(rename = "type")]
     pub kind: InsightKind,
@@ -66,6 +70,7 @@ pub struct Insight {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Recommendation {
     pub category: InsightCategory,
     pub priority: Priority,
@@ -75,6 +80,7 @@ pub struct Recommendation {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Insights {
     pub insights: Vec<Insight>,
     pub recommendations: Vec<Recommendation>,

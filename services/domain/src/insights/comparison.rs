@@ -10,6 +10,7 @@ use crate::numbers::round2;
 use crate::weekly::WeeklyAverages;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ComparisonStatus {
     Better,
@@ -18,6 +19,7 @@ pub enum ComparisonStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OverallStatus {
     /// Better on 2 or more metrics.
@@ -29,6 +31,7 @@ pub enum OverallStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricComparison {
     /// `screen_time`, `focus_time` or `productivity`.
     pub metric: String,
@@ -40,6 +43,7 @@ pub struct MetricComparison {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Comparison {
     pub overall_status: OverallStatus,
     pub metrics_better: u32,

@@ -22,6 +22,7 @@ const WEEKEND_DIFFERENCE_MIN: f64 = 0.25;
 const FULL_ENGAGEMENT_MINUTES: f64 = 720.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PatternKind {
     ConsistentFocus,
@@ -31,15 +32,18 @@ pub enum PatternKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Pattern {
     #[serde(rename = "type")]
     pub kind: PatternKind,
     /// 0..=1, two decimals.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1))]
     pub strength: f64,
     pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Patterns {
     pub patterns: Vec<Pattern>,
     pub pattern_count: u32,

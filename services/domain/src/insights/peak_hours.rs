@@ -25,6 +25,7 @@ const AWAKE_HOURS: std::ops::Range<u32> = 6..22;
 const LOW_ACTIVITY_BELOW_MINUTES: f64 = 1.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DayPeriod {
     Morning,
@@ -54,7 +55,9 @@ impl DayPeriod {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PeakHour {
+    #[cfg_attr(feature = "openapi", schema(maximum = 23))]
     pub hour: u32,
     /// `"HH:00"`.
     pub time: String,
@@ -62,13 +65,18 @@ pub struct PeakHour {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuietHour {
+    #[cfg_attr(feature = "openapi", schema(maximum = 23))]
     pub hour: u32,
     pub time: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PeakHours {
+    /// The day's top 3 hours by screen-time minutes.
+    #[cfg_attr(feature = "openapi", schema(max_items = 3))]
     pub peak_hours: Vec<PeakHour>,
     pub low_activity_hours: Vec<QuietHour>,
     pub best_period: Option<DayPeriod>,

@@ -42,6 +42,7 @@ pub fn productivity_score(
 
 /// The direction of a series of daily values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Trend {
     Improving,

@@ -8,6 +8,7 @@ use crate::numbers::round1;
 use crate::records::{LocationMode, PrivacyState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PrivacyLevel {
     Excellent,
@@ -35,6 +36,7 @@ impl PrivacyLevel {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PrivacyComponents {
     pub vpn: f64,
     pub caller: f64,
@@ -43,6 +45,7 @@ pub struct PrivacyComponents {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PrivacyScore {
     pub score: f64,
     pub level: PrivacyLevel,

@@ -50,6 +50,7 @@ pub struct WellbeingInputs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WellbeingLevel {
     Excellent,
@@ -74,6 +75,7 @@ impl WellbeingLevel {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WellbeingComponents {
     pub screen_time: f64,
     pub breaks: f64,
@@ -83,6 +85,7 @@ pub struct WellbeingComponents {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WellbeingScore {
     pub score: f64,
     pub level: WellbeingLevel,

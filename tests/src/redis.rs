@@ -1,0 +1,226 @@
+//! Private Redis servers for tests that break things: a standalone `redis-server` (killed and
+//! restarted at will) and a 3-master Redis Cluster, each on loopback ports of its own and in a
+//! temporary directory, stopped when dropped. The shared Redis of the machine is never touched.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// A port in a range where `port + 10000` (the cluster bus) is still a port.
+fn random_port() -> u16 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.subsec_nanos())
+        .unwrap_or(0);
+    let mixed = nanos ^ (std::process::id() << 8) ^ uuid::Uuid::new_v4().as_u128() as u32;
+    20_000 + (mixed % 30_000) as u16
+}
+
+fn ping(port: u16) -> bool {
+    Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "ping"])
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim() == "PONG")
+        .unwrap_or(false)
+}
+
+fn temp_dir(name: &str) -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("wb-{name}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Starts `redis-server` on `port` with `extra` arguments; waits until it answers PING.
+fn spawn_server(port: u16, dir: &PathBuf, extra: &[&str]) -> anyhow::Result<Option<Child>> {
+    let mut child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("failed to start redis-server (is it installed?)")?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Some(_status) = child.try_wait()? {
+            // Exited at once: most likely the port was taken.
+            return Ok(None);
+        }
+        if ping(port) {
+            return Ok(Some(child));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    bail!("redis-server on port {port} did not answer")
+}
+
+/// One standalone Redis.
+pub struct PrivateRedis {
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl PrivateRedis {
+    pub fn start() -> anyhow::Result<Self> {
+        let dir = temp_dir("redis")?;
+        for _ in 0..20 {
+            let port = random_port();
+            if let Some(child) = spawn_server(port, &dir, &[])? {
+                return Ok(Self {
+                    port,
+                    dir,
+                    child: Some(child),
+                });
+            }
+        }
+        bail!("no free port for a private redis-server")
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server abruptly (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port (empty, as after a crash without persistence).
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(child) = spawn_server(self.port, &self.dir, &[])? {
+                self.child = Some(child);
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("redis-server could not start again on port {}", self.port)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A Redis Cluster of 3 masters (no replicas).
+pub struct RedisCluster {
+    pub ports: Vec<u16>,
+    dir: PathBuf,
+    children: Vec<Child>,
+}
+
+impl RedisCluster {
+    pub fn start() -> anyhow::Result<Self> {
+        let dir = temp_dir("cluster")?;
+        let mut cluster = Self {
+            ports: Vec::new(),
+            dir,
+            children: Vec::new(),
+        };
+        let mut attempts = 0;
+        while cluster.ports.len() < 3 {
+            attempts += 1;
+            if attempts > 60 {
+                bail!("no free ports for a redis cluster");
+            }
+            let port = random_port();
+            let config = format!("nodes-{port}.conf");
+            let extra = [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                config.as_str(),
+            ];
+            if let Some(child) = spawn_server(port, &cluster.dir, &extra)? {
+                cluster.ports.push(port);
+                cluster.children.push(child);
+            }
+        }
+        let nodes: Vec<String> = cluster
+            .ports
+            .iter()
+            .map(|port| format!("127.0.0.1:{port}"))
+            .collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&nodes)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .context("failed to run redis-cli --cluster create")?;
+        if !created.status.success() {
+            bail!(
+                "cluster create failed: {}",
+                String::from_utf8_lossy(&created.stdout)
+            );
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let all_ok = cluster.ports.iter().all(|port| {
+                Command::new("redis-cli")
+                    .args([
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        &port.to_string(),
+                        "cluster",
+                        "info",
+                    ])
+                    .output()
+                    .map(|output| {
+                        String::from_utf8_lossy(&output.stdout).contains("cluster_state:ok")
+                    })
+                    .unwrap_or(false)
+            });
+            if all_ok {
+                return Ok(cluster);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("the redis cluster did not reach cluster_state:ok")
+    }
+
+    /// The URL fred reads for a cluster: the first node, the others as `node=` parameters.
+    pub fn url(&self) -> String {
+        let others: Vec<String> = self.ports[1..]
+            .iter()
+            .map(|port| format!("node=127.0.0.1:{port}"))
+            .collect();
+        format!(
+            "redis-cluster://127.0.0.1:{}?{}",
+            self.ports[0],
+            others.join("&")
+        )
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,0 +1,262 @@
+//! The cache levels under stress and failure: concurrent misses computed once, a Redis outage
+//! (paused or killed) and a cache-service outage with 0 failed reads and no stale view after,
+//! and near-caches of two analytics replicas kept coherent.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use wellbeing_proto::analytics::v1::DailySummaryRequest;
+use wellbeing_proto::analytics::v1::analytics_client::AnalyticsClient;
+use wellbeing_proto::cache::v1::StatsRequest;
+use wellbeing_tests::redis::PrivateRedis;
+use wellbeing_tests::{Api, Session, StackOptions, TestStack, daytime_zone};
+
+fn minutes_ago(minutes: i64) -> String {
+    (chrono::Utc::now() - chrono::Duration::minutes(minutes))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+async fn track(api: &Api, user: &Session, minutes: f64, ago: i64) -> anyhow::Result<()> {
+    let answer = api
+        .post(
+            "/api/v1/analytics/track/screen-time",
+            &json!({"app_name": "Reader", "duration_minutes": minutes, "timestamp": minutes_ago(ago)}),
+            Some(&user.access_token),
+        )
+        .await?;
+    anyhow::ensure!(answer.status == 201, "write failed: {answer:?}");
+    Ok(())
+}
+
+/// Today's screen time through REST; any non-200 fails the test.
+async fn screen_time_today(api: &Api, user: &Session) -> anyhow::Result<f64> {
+    let answer = api
+        .get("/api/v1/analytics/summary/daily", Some(&user.access_token))
+        .await?;
+    anyhow::ensure!(answer.status == 200, "read failed: {answer:?}");
+    answer.json["data"]["total_screen_time_minutes"]
+        .as_f64()
+        .ok_or_else(|| anyhow::anyhow!("no total in {answer:?}"))
+}
+
+/// Polls the cache service until it serves from `backend`.
+async fn wait_for_backend(stack: &TestStack, backend: &str) -> anyhow::Result<()> {
+    let mut cache = stack.cache_client().await?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(stats) = cache.stats(StatsRequest {}).await
+            && stats.get_ref().backend == backend
+        {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the cache never switched to {backend}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn fifty_concurrent_reads_of_a_cold_view_compute_it_once() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let user = stack.api.register_and_login(&daytime_zone()).await?;
+    track(&stack.api, &user, 25.0, 90).await?;
+
+    let mut reads = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let (api, user) = (stack.api.clone(), user.clone());
+        reads.spawn(async move { screen_time_today(&api, &user).await });
+    }
+    while let Some(total) = reads.join_next().await {
+        assert_eq!(total??, 25.0);
+    }
+    // One computation: the cache service saw one miss and stored one view.
+    let stats = stack
+        .cache_client()
+        .await?
+        .stats(StatsRequest {})
+        .await?
+        .into_inner();
+    assert_eq!((stats.misses, stats.sets), (1, 1), "{stats:?}");
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn a_paused_redis_fails_no_read_and_leaves_no_stale_view() -> anyhow::Result<()> {
+    let redis = PrivateRedis::start()?;
+    let stack = TestStack::start_with(StackOptions {
+        redis_url: Some(redis.url()),
+        ..Default::default()
+    })
+    .await?;
+    let user = stack.api.register_and_login(&daytime_zone()).await?;
+    track(&stack.api, &user, 30.0, 120).await?;
+    assert_eq!(screen_time_today(&stack.api, &user).await?, 30.0);
+    assert_eq!(
+        screen_time_today(&stack.api, &user).await?,
+        30.0,
+        "now cached in redis"
+    );
+
+    // Redis stops answering but keeps its data (a stall, not a crash).
+    let paused = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &redis.port.to_string(),
+            "client",
+            "pause",
+            "4000",
+            "ALL",
+        ])
+        .output()?;
+    assert!(paused.status.success());
+    let mut reads = 0;
+    // 30 + 12 = 42 after the write made during the stall.
+    track(&stack.api, &user, 12.0, 60).await?;
+    for _ in 0..20 {
+        assert_eq!(screen_time_today(&stack.api, &user).await?, 42.0);
+        reads += 1;
+    }
+    let stats = stack
+        .cache_client()
+        .await?
+        .stats(StatsRequest {})
+        .await?
+        .into_inner();
+    assert!(stats.degraded && stats.backend == "memory", "{stats:?}");
+
+    // Back on Redis: the view cached there before the stall (30) must not come back.
+    wait_for_backend(&stack, "redis").await?;
+    for _ in 0..20 {
+        assert_eq!(screen_time_today(&stack.api, &user).await?, 42.0);
+        reads += 1;
+    }
+    assert_eq!(reads, 40, "every read answered");
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn a_killed_redis_fails_no_read_and_is_used_again_once_restarted() -> anyhow::Result<()> {
+    let mut redis = PrivateRedis::start()?;
+    let stack = TestStack::start_with(StackOptions {
+        redis_url: Some(redis.url()),
+        ..Default::default()
+    })
+    .await?;
+    let user = stack.api.register_and_login(&daytime_zone()).await?;
+    track(&stack.api, &user, 20.0, 100).await?;
+    assert_eq!(screen_time_today(&stack.api, &user).await?, 20.0);
+
+    redis.kill();
+    for _ in 0..10 {
+        assert_eq!(screen_time_today(&stack.api, &user).await?, 20.0);
+    }
+    // 20 + 5 = 25: writes go on, and reads see them.
+    track(&stack.api, &user, 5.0, 50).await?;
+    for _ in 0..10 {
+        assert_eq!(screen_time_today(&stack.api, &user).await?, 25.0);
+    }
+    redis.restart()?;
+    wait_for_backend(&stack, "redis").await?;
+    // 25 + 5 = 30
+    track(&stack.api, &user, 5.0, 40).await?;
+    for _ in 0..10 {
+        assert_eq!(screen_time_today(&stack.api, &user).await?, 30.0);
+    }
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn a_stopped_cache_service_fails_no_read_and_leaves_no_stale_view() -> anyhow::Result<()> {
+    let mut stack = TestStack::start().await?;
+    let user = stack.api.register_and_login(&daytime_zone()).await?;
+    track(&stack.api, &user, 10.0, 100).await?;
+    assert_eq!(screen_time_today(&stack.api, &user).await?, 10.0);
+
+    stack.stop_service("cache").await?;
+    let started = Instant::now();
+    for _ in 0..10 {
+        assert_eq!(screen_time_today(&stack.api, &user).await?, 10.0);
+    }
+    // 10 + 7 = 17: the cache service cannot be told, yet the write is seen.
+    track(&stack.api, &user, 7.0, 60).await?;
+    for _ in 0..10 {
+        assert_eq!(screen_time_today(&stack.api, &user).await?, 17.0);
+    }
+    let outage = started.elapsed();
+    assert!(
+        outage < Duration::from_secs(10),
+        "reads stayed fast: {outage:?} for 21 requests"
+    );
+
+    // Back: the view cached before the outage (10) must never be served.
+    stack.restart_cache().await?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut cache = stack.cache_client().await?;
+    loop {
+        assert_eq!(screen_time_today(&stack.api, &user).await?, 17.0);
+        let stats = cache.stats(StatsRequest {}).await?.into_inner();
+        if stats.sets > 0 {
+            break; // views are stored in the cache service again
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the cache service was never used again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn near_caches_of_two_replicas_stay_coherent() -> anyhow::Result<()> {
+    let stack = TestStack::start_with(StackOptions {
+        analytics_replicas: 2,
+        ..Default::default()
+    })
+    .await?;
+    let user = stack.api.register_and_login(&daytime_zone()).await?;
+    track(&stack.api, &user, 15.0, 100).await?;
+    let mut replicas = Vec::new();
+    for addr in &stack.analytics_addrs {
+        replicas.push(AnalyticsClient::connect(format!("http://{addr}")).await?);
+    }
+    let request = || DailySummaryRequest {
+        user_id: user.user_id.clone(),
+        date: None,
+    };
+    let total = |json: &[u8]| -> anyhow::Result<f64> {
+        let value: serde_json::Value = serde_json::from_slice(json)?;
+        Ok(value["total_screen_time_minutes"].as_f64().unwrap_or(-1.0))
+    };
+    // Both replicas hold the view in their near-caches.
+    for replica in &mut replicas {
+        for _ in 0..3 {
+            let view = replica.daily_summary(request()).await?.into_inner();
+            assert_eq!(total(&view.json)?, 15.0);
+        }
+    }
+    // A write through the gateway (either replica); the other replica must drop its copy.
+    // 15 + 6 = 21
+    track(&stack.api, &user, 6.0, 50).await?;
+    let written = Instant::now();
+    for replica in &mut replicas {
+        loop {
+            let view = replica.daily_summary(request()).await?.into_inner();
+            if total(&view.json)? == 21.0 {
+                break;
+            }
+            anyhow::ensure!(
+                written.elapsed() < Duration::from_secs(1),
+                "a replica served the old view for over a second"
+            );
+            tokio::task::yield_now().await;
+        }
+    }
+    eprintln!(
+        "both replicas fresh {:?} after the write",
+        written.elapsed()
+    );
+    stack.stop().await
+}
