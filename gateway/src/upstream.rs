@@ -106,6 +106,18 @@ impl Upstreams {
     }
 }
 
+impl Upstreams {
+    /// True when the cache service says it serves from memory because Redis does not answer.
+    pub async fn cache_degraded(&self) -> bool {
+        let mut request = tonic::Request::new(wellbeing_proto::cache::v1::StatsRequest {});
+        request.set_timeout(HEALTH_TIMEOUT);
+        self.cache()
+            .stats(request)
+            .await
+            .is_ok_and(|stats| stats.get_ref().degraded)
+    }
+}
+
 /// Runs an upstream call and counts its duration as time spent behind the gateway.
 pub async fn timed<T>(call: impl Future<Output = T>) -> T {
     let started = Instant::now();

@@ -338,6 +338,21 @@ pub struct PrivacyTrend {
     message: Option<String>,
 }
 
+/// `GET /analytics/cache`: the caller's reads of derived views.
+#[derive(ToSchema)]
+pub struct CacheStatsView {
+    /// False while the cache service cannot be reached (reads are then computed directly).
+    enabled: bool,
+    /// `redis`, `memory`, or `unavailable` when the cache service does not answer.
+    backend: String,
+    /// Reads answered from a cache.
+    hits: u64,
+    /// Reads computed.
+    misses: u64,
+    /// Hits over reads, percent, one decimal; 0 before any read.
+    hit_rate_percent: f64,
+}
+
 // --- summaries assembled by analytics (`views/summaries.rs`) ---
 
 /// `GET /analytics/quick-stats`.
@@ -418,6 +433,16 @@ pub enum ServiceHealth {
     Unreachable,
 }
 
+/// The cache service's health: `degraded` while it serves from memory because Redis is down.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum CacheHealth {
+    Healthy,
+    Degraded,
+    Unhealthy,
+    Unreachable,
+}
+
 /// The database's health as analytics reports it (`unknown` when analytics is unreachable).
 #[derive(ToSchema)]
 #[schema(rename_all = "lowercase")]
@@ -437,7 +462,7 @@ pub enum OverallHealth {
 #[derive(ToSchema)]
 pub struct HealthServices {
     database: DatabaseHealth,
-    cache: ServiceHealth,
+    cache: CacheHealth,
     analytics: ServiceHealth,
     aggregator: ServiceHealth,
 }

@@ -3,13 +3,14 @@
 //!
 //! - [`auth`], [`account`]: sign-in, the caller's account, export and erasure.
 //! - [`track`], [`batch`] (with [`events`]): ingestion, one event or a buffered batch.
-//! - [`reads`]: derived views, with ETags; [`goals`]; [`privacy`].
+//! - [`reads`]: derived views, with ETags; [`cache`]: the caller's cache; [`goals`]; [`privacy`].
 //! - [`query`], [`parse`]: shape checks of query strings, timestamps and dates.
 //! - [`ops`]: health, readiness and the OpenAPI document, without a token.
 
 pub mod account;
 pub mod auth;
 pub mod batch;
+pub mod cache;
 pub mod events;
 pub mod goals;
 pub mod ops;
@@ -111,7 +112,8 @@ pub fn api_routes() -> Vec<Route> {
             "/analytics/insights-optimized",
             reads::insights_optimized,
         ),
-        route(M::DELETE, "/analytics/cache", reads::drop_cache),
+        route(M::GET, "/analytics/cache", cache::cache_stats),
+        route(M::DELETE, "/analytics/cache", cache::drop_cache),
         // goals
         route(M::POST, "/analytics/goals", goals::create_goal),
         route(M::GET, "/analytics/goals", goals::list_goals),

@@ -3,14 +3,13 @@
 //! integer in range); "today" and weeks are the user's, so analytics resolves them.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use wellbeing_proto::analytics::v1::{
     AppsUsageRequest, ComparisonRequest, DailySummaryRequest, DashboardRequest, InsightsRequest,
     PatternsRequest, PeakHoursRequest, QuickStatsRequest, ViewResponse, WeeklySummaryRequest,
     WellbeingScoreRequest,
 };
-use wellbeing_proto::cache::v1::InvalidateUserRequest;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -369,30 +368,6 @@ pub async fn insights_optimized(
 ) -> Result<Response, ApiError> {
     let view = insights_view(&state, &user, &query).await?;
     Ok(optimized(&headers, &view))
-}
-
-/// `DELETE /analytics/cache`: drops the caller's cached views, so the next read recomputes.
-#[utoipa::path(
-    delete,
-    path = "/analytics/cache",
-    tag = "reads",
-    summary = "Drop the caller's cached views",
-    description = "The next read recomputes.",
-    security(("bearer" = [])),
-    params(ClaimedUser),
-    responses((status = 204, description = "Dropped")),
-)]
-pub async fn drop_cache(
-    State(state): State<AppState>,
-    user: AuthUser,
-    query: ApiQuery,
-) -> Result<Response, ApiError> {
-    query.check_user(&user)?;
-    let request = state
-        .upstreams
-        .request(InvalidateUserRequest { user_id: user.id() });
-    timed(state.upstreams.cache().invalidate_user(request)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn daily(
