@@ -34,6 +34,7 @@ pub struct TestStack {
     pub cache_namespace: String,
     pub database: TestDatabase,
     cache_config: wellbeing_cache::CacheConfig,
+    aggregator_config: wellbeing_aggregator::AggregatorConfig,
     services: Vec<RunningService>,
 }
 
@@ -53,6 +54,8 @@ pub struct StackOptions {
     pub analytics_replicas: usize,
     /// Extra analytics settings, e.g. `("NEAR_CACHE_MAX_ENTRIES", "0")`.
     pub analytics_env: Vec<(String, String)>,
+    /// Extra aggregator settings, e.g. `("WORKER_LEASE_MS", "500")`.
+    pub aggregator_env: Vec<(String, String)>,
 }
 
 async fn bind() -> anyhow::Result<(TcpListener, SocketAddr)> {
@@ -110,12 +113,18 @@ impl TestStack {
         }
         let analytics_config =
             wellbeing_analytics::AnalyticsConfig::from_source(&analytics_env[..])?;
-        let aggregator_config = wellbeing_aggregator::AggregatorConfig::from_source(
-            &[
-                ("DATABASE_URL", database.url.as_str()),
-                ("AGGREGATOR_DB_MAX_CONNECTIONS", "2"),
-            ][..],
-        )?;
+        let mut aggregator_env: Vec<(&str, &str)> = vec![
+            ("DATABASE_URL", database.url.as_str()),
+            ("ANALYTICS_URL", analytics_url.as_str()),
+            ("AGGREGATOR_DB_MAX_CONNECTIONS", "3"),
+            ("WORKER_IDLE_POLL_MS", "50"),
+        ];
+        for (name, value) in &options.aggregator_env {
+            aggregator_env.retain(|(existing, _)| existing != name);
+            aggregator_env.push((name.as_str(), value.as_str()));
+        }
+        let aggregator_config =
+            wellbeing_aggregator::AggregatorConfig::from_source(&aggregator_env[..])?;
         let gateway_config = wellbeing_gateway::GatewayConfig::from_source(
             &[
                 ("ANALYTICS_URL", analytics_url.as_str()),
@@ -135,6 +144,7 @@ impl TestStack {
             cache_namespace,
             database,
             cache_config: cache_config.clone(),
+            aggregator_config: aggregator_config.clone(),
             services: Vec::new(),
         };
         let cache = wellbeing_cache::Application::build_with_listener(cache_config, cache_listener);
@@ -193,6 +203,18 @@ impl TestStack {
                 .context("the service did not stop in time")???;
         }
         Ok(())
+    }
+
+    /// Starts one more aggregator worker on the same database; returns its name and address.
+    pub async fn start_aggregator(&mut self) -> anyhow::Result<(String, SocketAddr)> {
+        let (listener, addr) = bind().await?;
+        let name = format!("aggregator-{}", self.services.len());
+        let aggregator = wellbeing_aggregator::Application::build_with_listener(
+            self.aggregator_config.clone(),
+            listener,
+        );
+        self.spawn(&name, |stop| aggregator.run_until_stopped(stop));
+        Ok((name, addr))
     }
 
     /// Starts the cache service again on its old address (after [`TestStack::stop_service`]).

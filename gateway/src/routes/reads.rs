@@ -123,7 +123,10 @@ pub async fn dashboard(
     query.check_user(&user)?;
     let request = state
         .upstreams
-        .request(DashboardRequest { user_id: user.id() });
+        .request(DashboardRequest {
+            user_id: user.id(),
+            warm: false,
+        });
     let view = timed(state.upstreams.analytics().dashboard(request))
         .await?
         .into_inner();
@@ -151,7 +154,10 @@ pub async fn quick_stats(
     query.check_user(&user)?;
     let request = state
         .upstreams
-        .request(QuickStatsRequest { user_id: user.id() });
+        .request(QuickStatsRequest {
+            user_id: user.id(),
+            warm: false,
+        });
     let view = timed(state.upstreams.analytics().quick_stats(request))
         .await?
         .into_inner();

@@ -4,9 +4,15 @@
 //! | --- | --- | --- |
 //! | `AGGREGATOR_ADDR` | `:50053` | gRPC listen address |
 //! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/wellbeing` | PostgreSQL (schema owned by analytics) |
+//! | `ANALYTICS_URL` | `127.0.0.1:50051` | analytics address(es), for cache warming |
 //! | `AGGREGATOR_DB_MAX_CONNECTIONS` | `5` | pool size of one worker |
+//! | `WORKER_BATCH_SIZE` | `100` | dirty days claimed at once |
+//! | `WORKER_LEASE_MS` | `30000` | a claim not completed by then is retried by another worker |
+//! | `WORKER_IDLE_POLL_MS` | `200` | wait between polls of an empty queue |
+//! | `WORKER_WARM_CACHE` | `true` | refresh users' dashboard and quick stats after recomputing |
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use wellbeing_common::config::{self, ConfigError, Source};
 
@@ -14,7 +20,12 @@ use wellbeing_common::config::{self, ConfigError, Source};
 pub struct AggregatorConfig {
     pub listen_addr: SocketAddr,
     pub database_url: String,
+    pub analytics_endpoints: Vec<String>,
     pub max_connections: u32,
+    pub batch_size: u32,
+    pub lease: Duration,
+    pub idle_poll: Duration,
+    pub warm_cache: bool,
 }
 
 impl AggregatorConfig {
@@ -43,10 +54,56 @@ impl AggregatorConfig {
                 "must be at least 1",
             ));
         }
+        let batch_size = config::parsed(source, "WORKER_BATCH_SIZE", 100u32)?;
+        if !(1..=10_000).contains(&batch_size) {
+            return Err(ConfigError::new(
+                "WORKER_BATCH_SIZE",
+                &batch_size.to_string(),
+                "must be between 1 and 10000",
+            ));
+        }
+        let lease_ms = config::parsed(source, "WORKER_LEASE_MS", 30_000u64)?;
+        if lease_ms < 100 {
+            return Err(ConfigError::new(
+                "WORKER_LEASE_MS",
+                &lease_ms.to_string(),
+                "must be at least 100",
+            ));
+        }
         Ok(Self {
             listen_addr: config::listen_addr(source, "AGGREGATOR_ADDR", ":50053")?,
             database_url,
+            analytics_endpoints: config::endpoints(source, "ANALYTICS_URL", "127.0.0.1:50051")?,
             max_connections,
+            batch_size,
+            lease: Duration::from_millis(lease_ms),
+            idle_poll: Duration::from_millis(config::parsed(
+                source,
+                "WORKER_IDLE_POLL_MS",
+                200u64,
+            )?),
+            warm_cache: config::parsed(source, "WORKER_WARM_CACHE", true)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_bad_values() {
+        let none: &[(&str, &str)] = &[];
+        let config = AggregatorConfig::from_source(none).unwrap();
+        assert_eq!(config.listen_addr.port(), 50053);
+        assert_eq!(config.batch_size, 100);
+        assert_eq!(config.lease, Duration::from_secs(30));
+        let bad: &[(&str, &str)] = &[("WORKER_LEASE_MS", "5")];
+        assert_eq!(
+            AggregatorConfig::from_source(bad).unwrap_err().name,
+            "WORKER_LEASE_MS"
+        );
+        let bad: &[(&str, &str)] = &[("WORKER_WARM_CACHE", "maybe")];
+        assert!(AggregatorConfig::from_source(bad).is_err());
     }
 }

@@ -1,11 +1,16 @@
-//! The aggregation worker. It will pre-compute rollups and insights and warm the cache; for now it
-//! connects to PostgreSQL, reports health and answers its status RPC.
+//! The aggregation worker: it drains the queue of dirty (user, local day) pairs that ingestion
+//! marks, recomputes each day's rollup from raw events, and warms the users' most read views.
+//! Several replicas share the queue (SKIP LOCKED claims with a lease).
 //!
 //! - [`config`]: environment variables and their defaults.
-//! - [`server`]: the tonic status service.
+//! - [`rollup`]: recomputing one day with the domain functions.
+//! - [`worker`]: the claim / compute / complete loop and its figures.
+//! - [`server`]: the tonic service (status, recomputation).
 
 pub mod config;
+pub mod rollup;
 pub mod server;
+pub mod worker;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,7 +24,8 @@ use wellbeing_proto::aggregator::v1::aggregator_server::AggregatorServer;
 
 pub use config::AggregatorConfig;
 
-use crate::server::{AggregatorService, WorkerState};
+use crate::server::AggregatorService;
+use crate::worker::{Worker, WorkerState};
 
 /// The gRPC service name, as health checks and clients know it.
 pub const SERVICE_NAME: &str = "wellbeing.aggregator.v1.Aggregator";
@@ -57,9 +63,25 @@ impl Application {
             .test_before_acquire(true)
             .connect_lazy(&config.database_url)
             .context("failed to configure the database pool")?;
-        let state = Arc::new(WorkerState {
-            started_at: chrono::Utc::now(),
-        });
+        let state = Arc::new(WorkerState::default());
+        let analytics = if config.warm_cache {
+            let channel = wellbeing_common::grpc::channel(&config.analytics_endpoints)
+                .context("failed to configure the analytics channel")?;
+            Some(wellbeing_proto::analytics::v1::analytics_client::AnalyticsClient::new(channel))
+        } else {
+            None
+        };
+        let worker = tokio::spawn(
+            Worker {
+                pool: pool.clone(),
+                state: state.clone(),
+                analytics,
+                batch_size: i64::from(config.batch_size),
+                lease: config.lease,
+                idle_poll: config.idle_poll,
+            }
+            .run(),
+        );
 
         let (reporter, health_service) =
             wellbeing_common::health::reporter_for(&["", SERVICE_NAME]).await;
@@ -79,9 +101,14 @@ impl Application {
         tracing::info!(addr = %listener.local_addr()?, "aggregator listening");
         let router = tonic::transport::Server::builder()
             .add_service(health_service)
-            .add_service(AggregatorServer::new(AggregatorService { state }));
+            .add_service(AggregatorServer::new(AggregatorService {
+                pool: pool.clone(),
+                state,
+            }));
         let served = wellbeing_common::grpc::serve(router, listener, shutdown).await;
         monitor.abort();
+        // Claims in flight expire and are taken by another worker.
+        worker.abort();
         pool.close().await;
         served.context("aggregator server failed")
     }

@@ -13,9 +13,9 @@ use uuid::Uuid;
 use wellbeing_common::{ErrorCode, ServiceError};
 use wellbeing_domain::validation;
 
-use crate::store::StoreError;
-use crate::store::refresh_tokens::{self, Rotation};
-use crate::store::users::{self, NewUser, UserRow};
+use wellbeing_store::StoreError;
+use wellbeing_store::refresh_tokens::{self, Rotation};
+use wellbeing_store::users::{self, NewUser, UserRow};
 
 /// A fresh refresh token, as handed to the client.
 pub struct IssuedRefreshToken {
@@ -157,9 +157,17 @@ impl Accounts {
         if let Some(timezone) = timezone {
             validation::validate_timezone(timezone).map_err(field_error)?;
         }
-        users::update_profile(&self.pool, user_id, username, timezone)
+        let before = users::find_by_id(&self.pool, user_id)
             .await?
-            .ok_or_else(account_gone)
+            .ok_or_else(account_gone)?;
+        let user = users::update_profile(&self.pool, user_id, username, timezone)
+            .await?
+            .ok_or_else(account_gone)?;
+        if user.timezone != before.timezone {
+            // Every rollup was computed in the old zone: recompute them in the new one.
+            wellbeing_store::rollups::mark_all_rolled_up(&self.pool, user_id).await?;
+        }
+        Ok(user)
     }
 
     async fn issue_refresh_token(

@@ -19,15 +19,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use wellbeing_common::config::{self, ConfigError, Source};
-
-#[derive(Debug, Clone)]
-pub struct PoolConfig {
-    pub min_connections: u32,
-    pub max_connections: u32,
-    pub acquire_timeout: Duration,
-    pub max_lifetime: Duration,
-    pub slow_query_threshold_ms: u64,
-}
+pub use wellbeing_store::PoolConfig;
 
 #[derive(Debug, Clone)]
 pub struct AnalyticsConfig {

@@ -12,12 +12,12 @@ use wellbeing_proto::Timestamp;
 use wellbeing_proto::analytics::v1::track_event::Kind;
 
 use crate::ingest::rfc3339;
-use crate::store::breaks::BreakRow;
-use crate::store::distractions::DistractionRow;
-use crate::store::focus_sessions::FocusSessionRow;
-use crate::store::notifications::NotificationRow;
-use crate::store::screen_time::ScreenTimeRow;
-use crate::store::sessions::SessionRow;
+use wellbeing_store::breaks::BreakRow;
+use wellbeing_store::distractions::DistractionRow;
+use wellbeing_store::focus_sessions::FocusSessionRow;
+use wellbeing_store::notifications::NotificationRow;
+use wellbeing_store::screen_time::ScreenTimeRow;
+use wellbeing_store::sessions::SessionRow;
 
 /// One row of one of the event tables.
 #[derive(Debug, Clone)]
@@ -40,6 +40,25 @@ impl EventRow {
             Self::Notification(row) => row.event_id,
             Self::Distraction(row) => row.event_id,
         }
+    }
+
+    /// The local days the record touches: every day of an interval, the day of a point event.
+    pub fn local_days(&self, timezone: Tz) -> Vec<chrono::NaiveDate> {
+        let (start, end) = match self {
+            Self::Session(row) => (row.started_at, row.ended_at),
+            Self::ScreenTime(row) => (row.started_at, row.ended_at),
+            Self::FocusSession(row) => (row.started_at, row.ended_at),
+            Self::Break(row) => (row.started_at, row.ended_at),
+            Self::Notification(row) => (row.occurred_at, row.occurred_at),
+            Self::Distraction(row) => (row.occurred_at, row.occurred_at),
+        };
+        let first = time::local_date(start, timezone);
+        // An interval ending exactly at midnight does not touch the next day.
+        let last = time::local_date(
+            (end - chrono::Duration::microseconds(1)).max(start),
+            timezone,
+        );
+        first.iter_days().take_while(|day| *day <= last).collect()
     }
 
     /// `{id, event_id, type, user_id, <fields>, date, hour, duration_minutes, created_at}`; `date`
@@ -295,68 +314,4 @@ fn required_instant(
 ) -> Result<DateTime<Utc>, FieldError> {
     optional_instant(field, timestamp)?
         .ok_or_else(|| FieldError::new(field, format!("{field} is required")))
-}
-
-impl From<&ScreenTimeRow> for records::ScreenTime {
-    fn from(row: &ScreenTimeRow) -> Self {
-        Self {
-            app_name: row.app_name.clone(),
-            category: row.category.clone(),
-            start: row.started_at,
-            duration_minutes: row.duration_minutes,
-        }
-    }
-}
-
-impl From<&SessionRow> for records::Session {
-    fn from(row: &SessionRow) -> Self {
-        Self {
-            start: row.started_at,
-            end: row.ended_at,
-            device_type: row.device_type.clone(),
-        }
-    }
-}
-
-impl From<&FocusSessionRow> for records::FocusSession {
-    fn from(row: &FocusSessionRow) -> Self {
-        Self {
-            start: row.started_at,
-            end: row.ended_at,
-            quality_score: row.quality_score,
-            task_name: row.task_name.clone(),
-        }
-    }
-}
-
-impl From<&BreakRow> for records::Break {
-    fn from(row: &BreakRow) -> Self {
-        Self {
-            start: row.started_at,
-            duration_minutes: row.duration_minutes,
-            break_type: row.break_type.clone(),
-        }
-    }
-}
-
-impl From<&NotificationRow> for records::Notification {
-    fn from(row: &NotificationRow) -> Self {
-        Self {
-            at: row.occurred_at,
-            app_name: row.app_name.clone(),
-            priority: row.priority,
-            was_interacted: row.was_interacted,
-        }
-    }
-}
-
-impl From<&DistractionRow> for records::Distraction {
-    fn from(row: &DistractionRow) -> Self {
-        Self {
-            at: row.occurred_at,
-            source: row.source.clone(),
-            severity: row.severity,
-            duration_seconds: row.duration_seconds,
-        }
-    }
 }

@@ -13,15 +13,15 @@ use wellbeing_domain::goals::{
     GoalMeasurements, GoalPeriod, GoalStatus, GoalType, goal_progress, measured_value,
     target_reached_at,
 };
-use wellbeing_domain::{summary, time, validation};
+use wellbeing_domain::{time, validation};
 
 use crate::accounts::field_error;
 use crate::ingest::rfc3339;
-use crate::store::StoreError;
-use crate::store::goals::{self, GoalRow};
 use crate::view_cache::ViewCache;
 use crate::views::summaries::WeekData;
 use crate::views::{View, Viewer, Views, date_param};
+use wellbeing_store::StoreError;
+use wellbeing_store::goals::{self, GoalRow};
 
 /// Which goals a list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,9 +160,14 @@ impl Goals {
             .invalidate_user(&viewer.user_id.to_string())
             .await;
         let data = self.views.week_ending(viewer, viewer.today).await?;
-        let app_minutes =
-            summary::app_minutes(viewer.today, viewer.timezone, &data.events.screen_time);
-        let goal = render(row, viewer, &data, &app_minutes);
+        let focus = focus_intervals(self.pool(), viewer, &data, std::slice::from_ref(row)).await?;
+        let goal = render(
+            row,
+            viewer,
+            &data,
+            &data.days.last_day_app_minutes(),
+            &focus,
+        );
         serde_json::to_vec(&goal).map_err(|error| ServiceError::internal(&error))
     }
 }
@@ -175,10 +180,11 @@ pub async fn render_all(
     filter: GoalStatusFilter,
 ) -> Result<Vec<Value>, StoreError> {
     let rows = goals::list(pool, viewer.user_id).await?;
-    let app_minutes = summary::app_minutes(viewer.today, viewer.timezone, &data.events.screen_time);
+    let app_minutes = data.days.last_day_app_minutes();
+    let focus = focus_intervals(pool, viewer, data, &rows).await?;
     Ok(rows
         .iter()
-        .map(|row| render(row, viewer, data, &app_minutes))
+        .map(|row| render(row, viewer, data, &app_minutes, &focus))
         .filter(|goal| match filter {
             GoalStatusFilter::All => true,
             GoalStatusFilter::Only(status) => goal["status"] == status.as_str(),
@@ -191,6 +197,7 @@ fn render(
     viewer: &Viewer,
     data: &WeekData,
     app_minutes: &BTreeMap<String, f64>,
+    focus: &[(DateTime<Utc>, DateTime<Utc>)],
 ) -> Value {
     // Stored rows always hold a known type; an unknown one would be a custom goal at worst.
     let goal_type = row.goal_type.parse().unwrap_or(GoalType::Custom);
@@ -211,7 +218,7 @@ fn render(
     let completed_at = match (progress.status, goal_type) {
         (GoalStatus::Completed, GoalType::Custom) => row.completed_at,
         (GoalStatus::Completed, _) => {
-            focus_target_reached_at(goal_type, row.target_value, viewer, data)
+            focus_target_reached_at(goal_type, row.target_value, viewer, focus)
         }
         _ => None,
     };
@@ -241,7 +248,7 @@ fn focus_target_reached_at(
     goal_type: GoalType,
     target: f64,
     viewer: &Viewer,
-    data: &WeekData,
+    focus: &[(DateTime<Utc>, DateTime<Utc>)],
 ) -> Option<DateTime<Utc>> {
     let first_day = match goal_type {
         GoalType::DailyFocusMinutes => viewer.today,
@@ -250,13 +257,38 @@ fn focus_target_reached_at(
     };
     let (from, _) = time::day_range(first_day, viewer.timezone);
     let (_, to) = time::day_range(viewer.today, viewer.timezone);
-    let intervals: Vec<_> = data
-        .events
-        .focus_sessions
+    target_reached_at(focus, from, to, target)
+}
+
+/// The focus sessions a completed focus goal's `completed_at` is found in: today's are already
+/// loaded; a weekly goal needs the week's, read only when such a goal exists.
+async fn focus_intervals(
+    pool: &PgPool,
+    viewer: &Viewer,
+    data: &WeekData,
+    rows: &[GoalRow],
+) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, StoreError> {
+    let weekly = rows
         .iter()
-        .map(|session| (session.start, session.end))
-        .collect();
-    target_reached_at(&intervals, from, to, target)
+        .any(|row| row.goal_type == GoalType::WeeklyFocusMinutes.as_str());
+    if !weekly {
+        return Ok(data
+            .days
+            .raw
+            .focus_sessions
+            .iter()
+            .map(|session| (session.start, session.end))
+            .collect());
+    }
+    let (from, _) = time::day_range(viewer.today - Duration::days(6), viewer.timezone);
+    let (_, to) = time::day_range(viewer.today, viewer.timezone);
+    Ok(
+        wellbeing_store::focus_sessions::overlapping(pool, viewer.user_id, from, to)
+            .await?
+            .iter()
+            .map(|session| (session.started_at, session.ended_at))
+            .collect(),
+    )
 }
 
 fn parse_goal_type(text: &str) -> Result<GoalType, ServiceError> {

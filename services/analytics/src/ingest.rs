@@ -11,8 +11,8 @@ use wellbeing_proto::analytics::v1::track_event::Kind;
 
 use crate::accounts::{field_error, timezone_of};
 use crate::events::{EventRow, prepare};
-use crate::store::{self, StoreError};
 use crate::view_cache::ViewCache;
+use wellbeing_store::{self as store, StoreError};
 
 /// The most events one batch may carry.
 pub const MAX_BATCH_EVENTS: usize = 1000;
@@ -44,9 +44,10 @@ impl Ingest {
     pub async fn record(&self, user_id: Uuid, event: Kind) -> Result<Recorded, ServiceError> {
         let timezone = timezone_of(&self.pool, user_id).await?;
         let prepared = prepare(user_id, event, Utc::now()).map_err(field_error)?;
-        let mut connection = self.pool.acquire().await.map_err(StoreError::from)?;
-        let mut stored = insert(&mut connection, std::slice::from_ref(&prepared)).await?;
-        drop(connection);
+        let mut transaction = self.pool.begin().await.map_err(StoreError::from)?;
+        let mut stored = insert(&mut transaction, std::slice::from_ref(&prepared)).await?;
+        mark_days(&mut transaction, user_id, timezone, &stored).await?;
+        transaction.commit().await.map_err(StoreError::from)?;
         let created = !stored.is_empty();
         let record = match stored.pop() {
             Some(record) => record,
@@ -80,7 +81,7 @@ impl Ingest {
                 format!("a batch carries at most {MAX_BATCH_EVENTS} events"),
             ));
         }
-        timezone_of(&self.pool, user_id).await?;
+        let timezone = timezone_of(&self.pool, user_id).await?;
         let now = Utc::now();
         let total = events.len();
         let mut prepared = Vec::with_capacity(total);
@@ -114,6 +115,7 @@ impl Ingest {
         }
         let mut transaction = self.pool.begin().await.map_err(StoreError::from)?;
         let stored = insert(&mut transaction, &prepared).await?;
+        mark_days(&mut transaction, user_id, timezone, &stored).await?;
         transaction.commit().await.map_err(StoreError::from)?;
         let accepted = stored.len();
         if accepted > 0 {
@@ -198,6 +200,23 @@ async fn insert(
     let inserted = store::distractions::insert_many(connection, &distractions).await?;
     stored.extend(inserted.into_iter().map(EventRow::Distraction));
     Ok(stored)
+}
+
+/// Marks the local days the new rows touch as dirty, in the insert's transaction (the outbox
+/// the aggregator works from).
+async fn mark_days(
+    connection: &mut sqlx::PgConnection,
+    user_id: Uuid,
+    timezone: chrono_tz::Tz,
+    stored: &[EventRow],
+) -> Result<(), StoreError> {
+    let mut days: Vec<chrono::NaiveDate> = stored
+        .iter()
+        .flat_map(|row| row.local_days(timezone))
+        .collect();
+    days.sort_unstable();
+    days.dedup();
+    store::rollups::mark_dirty(connection, user_id, &days).await
 }
 
 /// RFC 3339 with microseconds and `Z`, as every answer writes instants.

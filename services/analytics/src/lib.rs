@@ -2,7 +2,6 @@
 //! derived views (through the cache service, cache-aside).
 //!
 //! - [`config`]: environment variables and their defaults.
-//! - [`store`]: every SQL statement, by table, and the migrations.
 //! - [`accounts`]: registration, login, refresh-token rotation.
 //! - [`events`]: the six event kinds between the wire, the tables and the domain.
 //! - [`ingest`]: validated, idempotent event writes (and batches) that invalidate cached views.
@@ -22,7 +21,7 @@ pub mod ingest;
 pub mod privacy;
 pub mod privacy_rights;
 pub mod server;
-pub mod store;
+
 pub mod view_cache;
 pub mod views;
 
@@ -35,6 +34,7 @@ use anyhow::Context;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use wellbeing_proto::analytics::v1::analytics_server::AnalyticsServer;
+use wellbeing_store as store;
 
 pub use config::AnalyticsConfig;
 

@@ -13,8 +13,8 @@ use wellbeing_proto::analytics::v1::PrivacyStateReport;
 
 use crate::accounts::{field_error, timezone_of};
 use crate::ingest::rfc3339;
-use crate::store::privacy_states::{self, PrivacyStateRow};
 use crate::view_cache::ViewCache;
+use wellbeing_store::privacy_states::{self, PrivacyStateRow};
 
 #[derive(Clone)]
 pub struct Privacy {

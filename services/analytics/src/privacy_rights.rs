@@ -9,8 +9,8 @@ use wellbeing_common::ServiceError;
 
 use crate::accounts::account_gone;
 use crate::ingest::rfc3339;
-use crate::store::{self, users};
 use crate::view_cache::ViewCache;
+use wellbeing_store::{self as store, users};
 
 #[derive(Clone)]
 pub struct PrivacyRights {

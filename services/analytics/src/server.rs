@@ -16,8 +16,8 @@ use crate::goals::{GoalChanges, Goals};
 use crate::ingest::{Ingest, Recorded};
 use crate::privacy::Privacy;
 use crate::privacy_rights::PrivacyRights;
-use crate::store::users::UserRow;
 use crate::views::{View, Views};
+use wellbeing_store::users::UserRow;
 
 pub struct AnalyticsService {
     pub pool: PgPool,
@@ -215,19 +215,15 @@ impl Analytics for AnalyticsService {
     }
 
     async fn dashboard(&self, request: Request<DashboardRequest>) -> Answer<ViewResponse> {
-        view(
-            self.views
-                .dashboard(parse_user_id(&request.into_inner().user_id)?)
-                .await,
-        )
+        let request = request.into_inner();
+        let user_id = parse_user_id(&request.user_id)?;
+        view(self.views.dashboard(user_id, request.warm).await)
     }
 
     async fn quick_stats(&self, request: Request<QuickStatsRequest>) -> Answer<ViewResponse> {
-        view(
-            self.views
-                .quick_stats(parse_user_id(&request.into_inner().user_id)?)
-                .await,
-        )
+        let request = request.into_inner();
+        let user_id = parse_user_id(&request.user_id)?;
+        view(self.views.quick_stats(user_id, request.warm).await)
     }
 
     async fn insights(&self, request: Request<InsightsRequest>) -> Answer<ViewResponse> {

@@ -20,6 +20,8 @@ pub enum ErrorCode {
     Conflict,
     PayloadTooLarge,
     RateLimited,
+    /// The path exists, but not with this method (HTTP 405).
+    MethodNotAllowed,
     /// A dependency cannot answer now; retrying later may work (HTTP 503).
     Unavailable,
     /// A fault of ours; the client gets a generic message (HTTP 500).
@@ -37,6 +39,7 @@ impl ErrorCode {
             Self::Conflict => "conflict",
             Self::PayloadTooLarge => "payload_too_large",
             Self::RateLimited => "rate_limited",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -51,6 +54,7 @@ impl ErrorCode {
             Self::Conflict => tonic::Code::AlreadyExists,
             Self::PayloadTooLarge => tonic::Code::OutOfRange,
             Self::RateLimited => tonic::Code::ResourceExhausted,
+            Self::MethodNotAllowed => tonic::Code::Unimplemented,
             Self::Unavailable => tonic::Code::Unavailable,
             Self::Internal => tonic::Code::Internal,
         }
@@ -66,6 +70,7 @@ impl ErrorCode {
             Self::Conflict => http::StatusCode::CONFLICT,
             Self::PayloadTooLarge => http::StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited => http::StatusCode::TOO_MANY_REQUESTS,
+            Self::MethodNotAllowed => http::StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => http::StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -48,41 +48,94 @@ pub struct AppsUsage {
     pub apps: Vec<AppUsage>,
 }
 
-#[derive(Default)]
-struct Tally<'a> {
-    minutes: f64,
-    sessions: u32,
-    categories: BTreeSet<&'a str>,
+/// One app's use on one local day: what the rollups keep, so that apps usage over many days
+/// needs no raw records of complete days.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayAppUsage {
+    pub app_name: String,
+    /// Minutes of that day (records split at local midnight).
+    pub minutes: f64,
+    /// Records that started that day.
+    pub sessions: u32,
+    pub categories: Vec<String>,
 }
 
-/// Usage from local `start_date` to `end_date`, both inclusive, in `timezone`.
+#[derive(Default)]
+struct Tally {
+    minutes: f64,
+    sessions: u32,
+    categories: BTreeSet<String>,
+}
+
+/// Per-app use of one local day, by app name.
+pub fn day_app_usage(
+    date: NaiveDate,
+    timezone: Tz,
+    screen_time: &[ScreenTime],
+) -> Vec<DayAppUsage> {
+    let day_start_at = day_start(date, timezone);
+    let day_end_at = day_start(date.succ_opt().unwrap_or(date), timezone);
+    let mut by_app: BTreeMap<&str, Tally> = BTreeMap::new();
+    for use_ in screen_time {
+        let minutes = overlap_minutes(use_.start, use_.end(), day_start_at, day_end_at);
+        let started_here = use_.start >= day_start_at && use_.start < day_end_at;
+        if minutes <= 0.0 && !started_here {
+            continue;
+        }
+        let tally = by_app.entry(use_.app_name.as_str()).or_default();
+        tally.minutes += minutes;
+        tally.categories.insert(use_.category.clone());
+        if started_here {
+            tally.sessions += 1;
+        }
+    }
+    by_app
+        .into_iter()
+        .map(|(app_name, tally)| DayAppUsage {
+            app_name: app_name.to_owned(),
+            minutes: tally.minutes,
+            sessions: tally.sessions,
+            categories: tally.categories.into_iter().collect(),
+        })
+        .collect()
+}
+
+/// Apps usage of the local days `start_date..=end_date`, from raw screen-time records.
 pub fn apps_usage(
     start_date: NaiveDate,
     end_date: NaiveDate,
     timezone: Tz,
     screen_time: &[ScreenTime],
 ) -> AppsUsage {
-    let period_days = u32::try_from((end_date - start_date).num_days() + 1).unwrap_or(0);
-    let range_start = day_start(start_date, timezone);
-    let range_end = day_start(end_date.succ_opt().unwrap_or(end_date), timezone);
+    let days: Vec<Vec<DayAppUsage>> = start_date
+        .iter_days()
+        .take_while(|date| *date <= end_date)
+        .map(|date| day_app_usage(date, timezone, screen_time))
+        .collect();
+    apps_usage_from_days(start_date, end_date, &days)
+}
 
+/// Apps usage from per-day tallies (rollups and/or [`day_app_usage`]), oldest day first. The
+/// raw path goes through here too, so both give the same numbers to the last bit.
+pub fn apps_usage_from_days(
+    start_date: NaiveDate,
+    end_date: NaiveDate,
+    days: &[Vec<DayAppUsage>],
+) -> AppsUsage {
+    let period_days = u32::try_from((end_date - start_date).num_days() + 1).unwrap_or(0);
     let mut by_app: BTreeMap<&str, Tally> = BTreeMap::new();
-    for use_ in screen_time {
-        let minutes = overlap_minutes(use_.start, use_.end(), range_start, range_end);
-        if minutes <= 0.0 {
-            continue;
-        }
-        let tally = by_app.entry(use_.app_name.as_str()).or_default();
-        tally.minutes += minutes;
-        tally.categories.insert(use_.category.as_str());
-        if use_.start >= range_start && use_.start < range_end {
-            tally.sessions += 1;
+    for day in days {
+        for app in day {
+            let tally = by_app.entry(app.app_name.as_str()).or_default();
+            tally.minutes += app.minutes;
+            tally.sessions += app.sessions;
+            tally.categories.extend(app.categories.iter().cloned());
         }
     }
+    by_app.retain(|_, tally| tally.minutes > 0.0);
 
     let total: f64 = by_app.values().map(|tally| tally.minutes).sum();
     let total_apps = u32::try_from(by_app.len()).unwrap_or(u32::MAX);
-    // BTreeMap iterates by name and the sort is stable: equal minutes stay in name order.
     let mut ranked: Vec<(&str, Tally)> = by_app.into_iter().collect();
     ranked.sort_by(|a, b| b.1.minutes.total_cmp(&a.1.minutes));
     let apps = ranked
@@ -93,7 +146,7 @@ pub fn apps_usage(
             total_time_minutes: round2(tally.minutes),
             sessions: tally.sessions,
             avg_session_minutes: round2(tally.minutes / f64::from(tally.sessions.max(1))),
-            categories: tally.categories.into_iter().map(str::to_owned).collect(),
+            categories: tally.categories.into_iter().collect(),
             percentage: if total > 0.0 {
                 round1(tally.minutes / total * 100.0)
             } else {

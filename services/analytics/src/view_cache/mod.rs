@@ -92,10 +92,11 @@ impl ViewCache {
     }
 
     /// The view under `key`, from the near-cache, the cache service, or `compute` (once for all
-    /// concurrent callers).
+    /// concurrent callers). `counted` reads add to the user's hit/miss statistics.
     pub async fn get_or_compute<F, Fut>(
         &self,
         key: ViewKey,
+        counted: bool,
         compute: F,
     ) -> Result<CachedView, ServiceError>
     where
@@ -139,6 +140,9 @@ impl ViewCache {
         if !computed_here {
             // Served from what this process already had (or another request just made).
             view.from_cache = true;
+        }
+        if !counted {
+            return Ok(view);
         }
         let mut pending = lock(&inner.pending_stats);
         let counters = pending.entry(user_id).or_default();

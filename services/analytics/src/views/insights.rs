@@ -6,7 +6,6 @@ use uuid::Uuid;
 use wellbeing_common::ServiceError;
 use wellbeing_domain::insights::{comparison, insights, patterns, peak_hours};
 use wellbeing_domain::scores::wellbeing_from_summary;
-use wellbeing_domain::summary::daily_summary;
 
 use super::{View, Views, count_param, date_param};
 
@@ -32,13 +31,8 @@ impl Views {
             &format!("days={days}"),
             || async move {
                 let start = viewer.today - Duration::days(i64::from(days) - 1);
-                let events = self.events_of_days(&viewer, start, viewer.today).await?;
-                let summaries: Vec<_> = start
-                    .iter_days()
-                    .take(days as usize)
-                    .map(|date| daily_summary(date, viewer.timezone, &events))
-                    .collect();
-                Ok(patterns(&summaries))
+                let days = self.days(&viewer, start, viewer.today).await?;
+                Ok(patterns(&days.summaries))
             },
         )
         .await
@@ -56,8 +50,8 @@ impl Views {
             "peak-hours",
             &format!("date={date}"),
             || async move {
-                let events = self.events_of_days(&viewer, date, date).await?;
-                Ok(peak_hours(&daily_summary(date, viewer.timezone, &events)))
+                let days = self.days(&viewer, date, date).await?;
+                Ok(peak_hours(&days.summaries[0]))
             },
         )
         .await
@@ -85,12 +79,8 @@ impl Views {
             "wellbeing",
             &format!("date={date}"),
             || async move {
-                let events = self.events_of_days(&viewer, date, date).await?;
-                Ok(wellbeing_from_summary(&daily_summary(
-                    date,
-                    viewer.timezone,
-                    &events,
-                )))
+                let days = self.days(&viewer, date, date).await?;
+                Ok(wellbeing_from_summary(&days.summaries[0]))
             },
         )
         .await

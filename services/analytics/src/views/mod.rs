@@ -7,6 +7,7 @@
 //! - [`privacy`]: privacy score, history and trend.
 //! - goals are listed by [`crate::goals`].
 
+pub mod days;
 pub mod insights;
 pub mod privacy;
 pub mod summaries;
@@ -22,8 +23,8 @@ use wellbeing_domain::{records, time};
 use wellbeing_proto::cache::v1::ViewKey;
 
 use crate::accounts::timezone_of;
-use crate::store::{self, StoreError};
 use crate::view_cache::ViewCache;
+use wellbeing_store::{self as store, StoreError};
 
 /// A view ready to send.
 pub struct View {
@@ -79,6 +80,24 @@ impl Views {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, ServiceError>>,
     {
+        self.cached_for(viewer, view, params, true, compute).await
+    }
+
+    /// [`Views::cached`], saying whether the read counts in the user's statistics (warming by
+    /// the aggregator does not).
+    pub async fn cached_for<T, F, Fut>(
+        &self,
+        viewer: &Viewer,
+        view: &str,
+        params: &str,
+        counted: bool,
+        compute: F,
+    ) -> Result<View, ServiceError>
+    where
+        T: Serialize,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, ServiceError>>,
+    {
         let key = ViewKey {
             user_id: viewer.user_id.to_string(),
             view: view.to_owned(),
@@ -86,7 +105,7 @@ impl Views {
         };
         let view = self
             .cache
-            .get_or_compute(key, || async move {
+            .get_or_compute(key, counted, || async move {
                 let value = compute().await?;
                 serde_json::to_vec(&value)
                     .map(Bytes::from)
@@ -114,30 +133,14 @@ impl Views {
         })
     }
 
-    /// Every record of the user that touches `[from, to)`, the six tables read concurrently.
+    /// Every record of the user that touches `[from, to)`.
     pub async fn events_between(
         &self,
         user_id: Uuid,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<records::DayEvents, StoreError> {
-        let pool = &self.pool;
-        let (screen_time, sessions, focus_sessions, breaks, notifications, distractions) = tokio::try_join!(
-            store::screen_time::overlapping(pool, user_id, from, to),
-            store::sessions::overlapping(pool, user_id, from, to),
-            store::focus_sessions::overlapping(pool, user_id, from, to),
-            store::breaks::overlapping(pool, user_id, from, to),
-            store::notifications::overlapping(pool, user_id, from, to),
-            store::distractions::overlapping(pool, user_id, from, to),
-        )?;
-        Ok(records::DayEvents {
-            screen_time: screen_time.iter().map(Into::into).collect(),
-            sessions: sessions.iter().map(Into::into).collect(),
-            focus_sessions: focus_sessions.iter().map(Into::into).collect(),
-            breaks: breaks.iter().map(Into::into).collect(),
-            notifications: notifications.iter().map(Into::into).collect(),
-            distractions: distractions.iter().map(Into::into).collect(),
-        })
+        store::events::between(&self.pool, user_id, from, to).await
     }
 
     /// Every record touching the local days `first..=last`.

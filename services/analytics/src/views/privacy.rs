@@ -14,7 +14,7 @@ use wellbeing_domain::{round1, time};
 use super::{View, Views, count_param};
 use crate::ingest::rfc3339;
 use crate::privacy::domain_state;
-use crate::store::{StoreError, privacy_states};
+use wellbeing_store::{StoreError, privacy_states};
 
 const NOTHING_REPORTED: &str = "no privacy state has been reported yet";
 

@@ -5,17 +5,18 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 use wellbeing_common::ServiceError;
+use wellbeing_domain::apps;
 use wellbeing_domain::insights::{Insights, insights};
 use wellbeing_domain::scores::{WellbeingScore, wellbeing_from_summary};
-use wellbeing_domain::summary::{AppMinutes, DailySummary, daily_summary};
+use wellbeing_domain::summary::{AppMinutes, DailySummary};
 use wellbeing_domain::weekly::{
-    DayHighlight, WeeklyAverages, WeeklySummary, WeeklyTrends, weekly_summary_from_events,
+    DayHighlight, WeeklyAverages, WeeklySummary, WeeklyTrends, weekly_summary,
 };
-use wellbeing_domain::{apps, records};
 
+use super::days::Days;
 use super::{View, Viewer, Views, count_param, date_param};
 use crate::goals::{self, GoalStatusFilter};
-use crate::store::StoreError;
+use wellbeing_store::StoreError;
 
 /// The `data` of `GET /analytics/quick-stats`.
 #[derive(Debug, Serialize)]
@@ -49,9 +50,9 @@ struct Dashboard {
     goals: Vec<Value>,
 }
 
-/// The 7 days ending today, today's summary, and the raw records behind them.
+/// The 7 days ending with a date, as a weekly summary and as days.
 pub struct WeekData {
-    pub events: records::DayEvents,
+    pub days: Days,
     pub week: WeeklySummary,
 }
 
@@ -73,8 +74,8 @@ impl Views {
         let viewer = self.viewer(user_id).await?;
         let date = date_param("date", date, viewer.today)?;
         self.cached(&viewer, "daily", &format!("date={date}"), || async move {
-            let events = self.events_of_days(&viewer, date, date).await?;
-            Ok(daily_summary(date, viewer.timezone, &events))
+            let mut days = self.days(&viewer, date, date).await?;
+            Ok(days.summaries.pop())
         })
         .await
     }
@@ -97,20 +98,15 @@ impl Views {
         let days = count_param("days", days, 7, 1..=90)?;
         self.cached(&viewer, "apps", &format!("days={days}"), || async move {
             let start = viewer.today - Duration::days(i64::from(days) - 1);
-            let events = self.events_of_days(&viewer, start, viewer.today).await?;
-            Ok(apps::apps_usage(
-                start,
-                viewer.today,
-                viewer.timezone,
-                &events.screen_time,
-            ))
+            let days = self.days(&viewer, start, viewer.today).await?;
+            Ok(apps::apps_usage_from_days(start, viewer.today, &days.apps))
         })
         .await
     }
 
-    pub async fn quick_stats(&self, user_id: Uuid) -> Result<View, ServiceError> {
+    pub async fn quick_stats(&self, user_id: Uuid, warm: bool) -> Result<View, ServiceError> {
         let viewer = self.viewer(user_id).await?;
-        self.cached(&viewer, "quick-stats", "", || async move {
+        self.cached_for(&viewer, "quick-stats", "", !warm, || async move {
             let data = self.week_ending(&viewer, viewer.today).await?;
             let today = data.today();
             let goals =
@@ -131,17 +127,12 @@ impl Views {
         .await
     }
 
-    pub async fn dashboard(&self, user_id: Uuid) -> Result<View, ServiceError> {
+    pub async fn dashboard(&self, user_id: Uuid, warm: bool) -> Result<View, ServiceError> {
         let viewer = self.viewer(user_id).await?;
-        self.cached(&viewer, "dashboard", "", || async move {
+        self.cached_for(&viewer, "dashboard", "", !warm, || async move {
             let data = self.week_ending(&viewer, viewer.today).await?;
             let start = viewer.today - Duration::days(6);
-            let week_apps = apps::apps_usage(
-                start,
-                viewer.today,
-                viewer.timezone,
-                &data.events.screen_time,
-            );
+            let week_apps = apps::apps_usage_from_days(start, viewer.today, &data.days.apps);
             let goals =
                 goals::render_all(self.pool(), &viewer, &data, GoalStatusFilter::All).await?;
             let privacy = self.privacy_score_value(user_id).await?;
@@ -178,8 +169,8 @@ impl Views {
         end: chrono::NaiveDate,
     ) -> Result<WeekData, StoreError> {
         let start = end - Duration::days(6);
-        let events = self.events_of_days(viewer, start, end).await?;
-        let week = weekly_summary_from_events(end, viewer.timezone, &events);
-        Ok(WeekData { events, week })
+        let days = self.days(viewer, start, end).await?;
+        let week = weekly_summary(end, viewer.timezone, days.summaries.clone());
+        Ok(WeekData { days, week })
     }
 }

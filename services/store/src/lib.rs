@@ -1,13 +1,16 @@
-//! Every SQL statement of the system lives under this module, grouped by table. Nothing above it
-//! builds queries; callers get typed rows and typed errors.
+//! The schema (embedded migrations, applied by analytics, its owner) and every SQL statement of
+//! the system, grouped by table. Analytics and the aggregator both read and write through here;
+//! nothing above it builds queries, callers get typed rows and typed errors.
 
 pub mod breaks;
 pub mod distractions;
+pub mod events;
 pub mod focus_sessions;
 pub mod goals;
 pub mod notifications;
 pub mod privacy_states;
 pub mod refresh_tokens;
+pub mod rollups;
 pub mod screen_time;
 pub mod sessions;
 pub mod users;
@@ -17,7 +20,15 @@ use std::time::Duration;
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use crate::config::PoolConfig;
+/// How the pool behaves.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    pub min_connections: u32,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    pub max_lifetime: Duration,
+    pub slow_query_threshold_ms: u64,
+}
 
 /// The migrations embedded in the binary; applied at start by analytics, the schema owner.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
