@@ -118,6 +118,9 @@ impl TestStack {
             ("ANALYTICS_URL", analytics_url.as_str()),
             ("AGGREGATOR_DB_MAX_CONNECTIONS", "3"),
             ("WORKER_IDLE_POLL_MS", "50"),
+            // Warming adds cache reads and writes at times of the worker's choosing; tests that
+            // count hits and misses need them to be their own. The warming test turns it on.
+            ("WORKER_WARM_CACHE", "false"),
         ];
         for (name, value) in &options.aggregator_env {
             aggregator_env.retain(|(existing, _)| existing != name);

@@ -284,3 +284,54 @@ async fn an_event_for_a_rolled_up_day_is_visible_at_once() -> anyhow::Result<()>
     assert_eq!(settled.json["data"], after.json["data"]);
     stack.stop().await
 }
+
+#[tokio::test]
+async fn the_worker_warms_the_dashboard_so_the_next_read_is_a_hit() -> anyhow::Result<()> {
+    let stack = TestStack::start_with(StackOptions {
+        aggregator_env: vec![("WORKER_WARM_CACHE".into(), "true".into())],
+        ..Default::default()
+    })
+    .await?;
+    let user = stack
+        .api
+        .register_and_login(&wellbeing_tests::daytime_zone())
+        .await?;
+    let at = (Utc::now() - chrono::Duration::minutes(90)).to_rfc3339();
+    send_batch(&stack, &user, vec![json!({"type": "screen-time", "app_name": "Reader", "duration_minutes": 30, "timestamp": at})]).await?;
+    wait_for_empty_queue(&stack).await?;
+    // Warming follows the rollup; poll the cache service until the dashboard is stored.
+    let mut cache = stack.cache_client().await?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cache
+        .stats(wellbeing_proto::cache::v1::StatsRequest {})
+        .await?
+        .into_inner()
+        .sets
+        < 2
+    {
+        anyhow::ensure!(Instant::now() < deadline, "the dashboard was never warmed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let dashboard = stack
+        .api
+        .get("/api/v1/analytics/dashboard", Some(&user.access_token))
+        .await?;
+    assert_eq!(
+        dashboard.json["data"]["today"]["total_screen_time_minutes"],
+        30.0
+    );
+    let mine = stack
+        .api
+        .get("/api/v1/analytics/cache", Some(&user.access_token))
+        .await?;
+    // Warming is not the user's read: the only read counted is the dashboard, a hit.
+    assert_eq!(
+        (
+            mine.json["data"]["hits"].as_u64(),
+            mine.json["data"]["misses"].as_u64()
+        ),
+        (Some(1), Some(0)),
+        "{mine:?}"
+    );
+    stack.stop().await
+}

@@ -67,11 +67,18 @@ async fn screen_time_recorded_over_rest_shows_in_quick_stats_through_the_cache()
     assert_eq!(warm.json, cold.json);
     let mut cache = stack.cache_client().await?;
     let stats = cache.stats(StatsRequest {}).await?.into_inner();
+    // The first read missed in the cache service and stored the view there.
     assert_eq!(stats.backend, "redis");
+    assert_eq!((stats.misses, stats.sets), (1, 1), "{stats:?}");
+    // The caller's own numbers: one read computed, one answered from a cache.
+    let mine = api.get("/api/v1/analytics/cache", token).await?;
     assert_eq!(
-        (stats.hits, stats.misses, stats.sets),
-        (1, 1, 1),
-        "{stats:?}"
+        (
+            mine.json["data"]["hits"].as_u64(),
+            mine.json["data"]["misses"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{mine:?}"
     );
 
     // Revalidation with the ETag: 304, no body.
@@ -99,8 +106,18 @@ async fn screen_time_recorded_over_rest_shows_in_quick_stats_through_the_cache()
     // 45.5 + 4.5 = 50
     assert_eq!(fresh.json["data"]["today_screen_time"], 50.0);
     assert_ne!(fresh.header("etag"), Some(etag.as_str()));
+    let mine = api.get("/api/v1/analytics/cache", token).await?;
+    // 304 revalidation counted as a hit: 2 hits, then the fresh read after the write a miss.
+    assert_eq!(
+        (
+            mine.json["data"]["hits"].as_u64(),
+            mine.json["data"]["misses"].as_u64()
+        ),
+        (Some(2), Some(2)),
+        "{mine:?}"
+    );
     let stats = cache.stats(StatsRequest {}).await?.into_inner();
-    assert_eq!((stats.hits, stats.misses), (2, 2), "{stats:?}");
+    assert_eq!(stats.sets, 2, "the fresh view was stored again: {stats:?}");
 
     stack.stop().await
 }

@@ -74,7 +74,7 @@ pub async fn overlapping(
          WHERE user_id = $1
            AND started_at >= $2 - interval '24 hours' AND started_at < $3
            AND ended_at > $2
-         ORDER BY started_at",
+         ORDER BY started_at, id",
     )
     .bind(user_id)
     .bind(from)
@@ -87,7 +87,7 @@ pub async fn overlapping(
 pub async fn all_of_user(pool: &PgPool, user_id: Uuid) -> Result<Vec<BreakRow>, StoreError> {
     Ok(sqlx::query_as::<_, BreakRow>(
         "SELECT id, user_id, event_id, started_at, ended_at, duration_minutes, break_type, created_at
-         FROM breaks WHERE user_id = $1 ORDER BY started_at",
+         FROM breaks WHERE user_id = $1 ORDER BY started_at, id",
     )
     .bind(user_id)
     .fetch_all(pool)

@@ -71,7 +71,7 @@ pub async fn overlapping(
         "SELECT id, user_id, event_id, occurred_at, source, severity, duration_seconds, created_at
          FROM distractions
          WHERE user_id = $1 AND occurred_at >= $2 AND occurred_at < $3
-         ORDER BY occurred_at",
+         ORDER BY occurred_at, id",
     )
     .bind(user_id)
     .bind(from)
@@ -84,7 +84,7 @@ pub async fn overlapping(
 pub async fn all_of_user(pool: &PgPool, user_id: Uuid) -> Result<Vec<DistractionRow>, StoreError> {
     Ok(sqlx::query_as::<_, DistractionRow>(
         "SELECT id, user_id, event_id, occurred_at, source, severity, duration_seconds, created_at
-         FROM distractions WHERE user_id = $1 ORDER BY occurred_at",
+         FROM distractions WHERE user_id = $1 ORDER BY occurred_at, id",
     )
     .bind(user_id)
     .fetch_all(pool)

@@ -76,7 +76,7 @@ pub async fn overlapping(
          WHERE user_id = $1
            AND started_at >= $2 - interval '24 hours' AND started_at < $3
            AND ended_at > $2
-         ORDER BY started_at",
+         ORDER BY started_at, id",
     )
     .bind(user_id)
     .bind(from)
@@ -89,7 +89,7 @@ pub async fn overlapping(
 pub async fn all_of_user(pool: &PgPool, user_id: Uuid) -> Result<Vec<ScreenTimeRow>, StoreError> {
     Ok(sqlx::query_as::<_, ScreenTimeRow>(
         "SELECT id, user_id, event_id, app_name, category, started_at, ended_at, duration_minutes, created_at
-         FROM screen_time WHERE user_id = $1 ORDER BY started_at",
+         FROM screen_time WHERE user_id = $1 ORDER BY started_at, id",
     )
     .bind(user_id)
     .fetch_all(pool)

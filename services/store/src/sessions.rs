@@ -72,7 +72,7 @@ pub async fn overlapping(
          WHERE user_id = $1
            AND started_at >= $2 - interval '24 hours' AND started_at < $3
            AND ended_at > $2
-         ORDER BY started_at",
+         ORDER BY started_at, id",
     )
     .bind(user_id)
     .bind(from)
@@ -85,7 +85,7 @@ pub async fn overlapping(
 pub async fn all_of_user(pool: &PgPool, user_id: Uuid) -> Result<Vec<SessionRow>, StoreError> {
     Ok(sqlx::query_as::<_, SessionRow>(
         "SELECT id, user_id, event_id, started_at, ended_at, device_type, created_at
-         FROM sessions WHERE user_id = $1 ORDER BY started_at",
+         FROM sessions WHERE user_id = $1 ORDER BY started_at, id",
     )
     .bind(user_id)
     .fetch_all(pool)
