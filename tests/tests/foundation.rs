@@ -144,10 +144,34 @@ async fn resending_an_event_id_stores_nothing_and_answers_the_first_record() -> 
     assert_eq!(again.json["data"]["id"], first.json["data"]["id"]);
     assert_eq!(again.json["data"]["duration_minutes"], 12.0);
 
-    let mut db = stack.database.connect().await?;
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM screen_time")
-        .fetch_one(&mut db)
+    // The id is the user's, across kinds: a break sent under it answers the screen-time record.
+    let as_break = api
+        .post(
+            "/api/v1/analytics/track/break",
+            &json!({"event_id": event_id, "duration_minutes": 5}),
+            token,
+        )
         .await?;
+    assert_eq!(as_break.status, 200, "{as_break:?}");
+    assert_eq!(as_break.json["data"]["type"], "screen-time");
+    assert_eq!(as_break.json["data"]["id"], first.json["data"]["id"]);
+    // In a batch too: nothing new is stored, one duplicate is reported.
+    let batch = api
+        .post(
+            "/api/v1/analytics/track/batch",
+            &json!({"events": [{"type": "notification", "event_id": event_id, "app_name": "Chat", "priority": 5}]}),
+            token,
+        )
+        .await?;
+    assert_eq!(batch.status, 200, "{batch:?}");
+    assert_eq!(batch.json["data"], json!({"accepted": 0, "duplicates": 1}));
+
+    let mut db = stack.database.connect().await?;
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM screen_time) + (SELECT count(*) FROM breaks) + (SELECT count(*) FROM notifications)",
+    )
+    .fetch_one(&mut db)
+    .await?;
     assert_eq!(stored, 1);
     drop(db);
     stack.stop().await

@@ -42,6 +42,30 @@ impl EventRow {
         }
     }
 
+    /// The record's own id.
+    pub fn id(&self) -> Uuid {
+        match self {
+            Self::Session(row) => row.id,
+            Self::ScreenTime(row) => row.id,
+            Self::FocusSession(row) => row.id,
+            Self::Break(row) => row.id,
+            Self::Notification(row) => row.id,
+            Self::Distraction(row) => row.id,
+        }
+    }
+
+    /// The kind's name, as the contract's `type` says it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Session(_) => "session",
+            Self::ScreenTime(_) => "screen-time",
+            Self::FocusSession(_) => "focus-session",
+            Self::Break(_) => "break",
+            Self::Notification(_) => "notification",
+            Self::Distraction(_) => "distraction",
+        }
+    }
+
     /// The local days the record touches: every day of an interval, the day of a point event.
     pub fn local_days(&self, timezone: Tz) -> Vec<chrono::NaiveDate> {
         let (start, end) = match self {

@@ -45,7 +45,7 @@ impl Ingest {
         let timezone = timezone_of(&self.pool, user_id).await?;
         let prepared = prepare(user_id, event, Utc::now()).map_err(field_error)?;
         let mut transaction = self.pool.begin().await.map_err(StoreError::from)?;
-        let mut stored = insert(&mut transaction, std::slice::from_ref(&prepared)).await?;
+        let mut stored = insert(&mut transaction, user_id, std::slice::from_ref(&prepared)).await?;
         mark_days(&mut transaction, user_id, timezone, &stored).await?;
         transaction.commit().await.map_err(StoreError::from)?;
         let created = !stored.is_empty();
@@ -114,7 +114,7 @@ impl Ingest {
             });
         }
         let mut transaction = self.pool.begin().await.map_err(StoreError::from)?;
-        let stored = insert(&mut transaction, &prepared).await?;
+        let stored = insert(&mut transaction, user_id, &prepared).await?;
         mark_days(&mut transaction, user_id, timezone, &stored).await?;
         transaction.commit().await.map_err(StoreError::from)?;
         let accepted = stored.len();
@@ -127,6 +127,7 @@ impl Ingest {
         })
     }
 
+    /// The record stored before under the event id of `event`, whatever its kind.
     async fn find_existing(
         &self,
         user_id: Uuid,
@@ -134,33 +135,28 @@ impl Ingest {
     ) -> Result<Option<EventRow>, StoreError> {
         let pool = &self.pool;
         let event_id = event.event_id();
-        Ok(match event {
-            EventRow::Session(_) => store::sessions::find_by_event_id(pool, user_id, event_id)
+        let Some(kind) = store::event_ids::kind_of(pool, user_id, event_id).await? else {
+            return Ok(None);
+        };
+        Ok(match kind.as_str() {
+            "session" => store::sessions::find_by_event_id(pool, user_id, event_id)
                 .await?
                 .map(EventRow::Session),
-            EventRow::ScreenTime(_) => {
-                store::screen_time::find_by_event_id(pool, user_id, event_id)
-                    .await?
-                    .map(EventRow::ScreenTime)
-            }
-            EventRow::FocusSession(_) => {
-                store::focus_sessions::find_by_event_id(pool, user_id, event_id)
-                    .await?
-                    .map(EventRow::FocusSession)
-            }
-            EventRow::Break(_) => store::breaks::find_by_event_id(pool, user_id, event_id)
+            "screen-time" => store::screen_time::find_by_event_id(pool, user_id, event_id)
+                .await?
+                .map(EventRow::ScreenTime),
+            "focus-session" => store::focus_sessions::find_by_event_id(pool, user_id, event_id)
+                .await?
+                .map(EventRow::FocusSession),
+            "break" => store::breaks::find_by_event_id(pool, user_id, event_id)
                 .await?
                 .map(EventRow::Break),
-            EventRow::Notification(_) => {
-                store::notifications::find_by_event_id(pool, user_id, event_id)
-                    .await?
-                    .map(EventRow::Notification)
-            }
-            EventRow::Distraction(_) => {
-                store::distractions::find_by_event_id(pool, user_id, event_id)
-                    .await?
-                    .map(EventRow::Distraction)
-            }
+            "notification" => store::notifications::find_by_event_id(pool, user_id, event_id)
+                .await?
+                .map(EventRow::Notification),
+            _ => store::distractions::find_by_event_id(pool, user_id, event_id)
+                .await?
+                .map(EventRow::Distraction),
         })
     }
 }
@@ -168,8 +164,24 @@ impl Ingest {
 /// Inserts prepared events, one statement per table; returns what was newly stored.
 async fn insert(
     connection: &mut sqlx::PgConnection,
+    user_id: Uuid,
     events: &[EventRow],
 ) -> Result<Vec<EventRow>, StoreError> {
+    // Event ids are unique per user across kinds: only events whose id is still free are new
+    // (the first of repeats within the batch wins).
+    let entries: Vec<(Uuid, &str, Uuid)> = events
+        .iter()
+        .map(|event| (event.event_id(), event.kind(), event.id()))
+        .collect();
+    let mut free: std::collections::HashSet<Uuid> =
+        store::event_ids::claim(connection, user_id, &entries)
+            .await?
+            .into_iter()
+            .collect();
+    let events: Vec<&EventRow> = events
+        .iter()
+        .filter(|event| free.remove(&event.event_id()))
+        .collect();
     let mut sessions = Vec::new();
     let mut screen_time = Vec::new();
     let mut focus_sessions = Vec::new();

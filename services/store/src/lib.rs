@@ -4,6 +4,7 @@
 
 pub mod breaks;
 pub mod distractions;
+pub mod event_ids;
 pub mod events;
 pub mod focus_sessions;
 pub mod goals;
