@@ -10,6 +10,7 @@
 //! | `WORKER_LEASE_MS` | `30000` | a claim not completed by then is retried by another worker |
 //! | `WORKER_IDLE_POLL_MS` | `200` | wait between polls of an empty queue |
 //! | `WORKER_WARM_CACHE` | `true` | refresh users' dashboard and quick stats after recomputing |
+//! | `SWEEP_INTERVAL_SECS` | `60` | how often the sweep looks for zones past local midnight |
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -26,6 +27,7 @@ pub struct AggregatorConfig {
     pub lease: Duration,
     pub idle_poll: Duration,
     pub warm_cache: bool,
+    pub sweep_interval: Duration,
 }
 
 impl AggregatorConfig {
@@ -83,6 +85,9 @@ impl AggregatorConfig {
                 200u64,
             )?),
             warm_cache: config::parsed(source, "WORKER_WARM_CACHE", true)?,
+            sweep_interval: Duration::from_secs(
+                config::parsed(source, "SWEEP_INTERVAL_SECS", 60u64)?.max(1),
+            ),
         })
     }
 }

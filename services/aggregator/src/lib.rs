@@ -5,11 +5,13 @@
 //! - [`config`]: environment variables and their defaults.
 //! - [`rollup`]: recomputing one day with the domain functions.
 //! - [`worker`]: the claim / compute / complete loop and its figures.
+//! - [`sweep`]: warming the new day's views when local midnight passes.
 //! - [`server`]: the tonic service (status, recomputation).
 
 pub mod config;
 pub mod rollup;
 pub mod server;
+pub mod sweep;
 pub mod worker;
 
 use std::future::Future;
@@ -71,17 +73,16 @@ impl Application {
         } else {
             None
         };
-        let worker = tokio::spawn(
-            Worker {
-                pool: pool.clone(),
-                state: state.clone(),
-                analytics,
-                batch_size: i64::from(config.batch_size),
-                lease: config.lease,
-                idle_poll: config.idle_poll,
-            }
-            .run(),
-        );
+        let worker = Arc::new(Worker {
+            pool: pool.clone(),
+            state: state.clone(),
+            analytics,
+            batch_size: i64::from(config.batch_size),
+            lease: config.lease,
+            idle_poll: config.idle_poll,
+        });
+        let sweeper = tokio::spawn(sweep::run(worker.clone(), config.sweep_interval));
+        let worker = tokio::spawn(async move { worker.run().await });
 
         let (reporter, health_service) =
             wellbeing_common::health::reporter_for(&["", SERVICE_NAME]).await;
@@ -109,6 +110,7 @@ impl Application {
         monitor.abort();
         // Claims in flight expire and are taken by another worker.
         worker.abort();
+        sweeper.abort();
         pool.close().await;
         served.context("aggregator server failed")
     }

@@ -102,7 +102,7 @@ pub struct Worker {
 
 impl Worker {
     /// Works until the task is dropped (aborted on shutdown; claims then expire).
-    pub async fn run(self) {
+    pub async fn run(&self) {
         loop {
             match self.run_batch().await {
                 Ok(0) => tokio::time::sleep(self.idle_poll).await,
@@ -161,7 +161,7 @@ impl Worker {
 
     /// Asks analytics to compute and cache the users' dashboard and quick stats, so their next
     /// read is a hit. Best effort: a failure only costs that read a computation.
-    async fn warm(&self, users: BTreeSet<Uuid>) {
+    pub async fn warm(&self, users: BTreeSet<Uuid>) {
         let Some(analytics) = &self.analytics else {
             return;
         };

@@ -206,3 +206,29 @@ pub async fn clean(
     .fetch_all(pool)
     .await?)
 }
+
+/// The timezones users are in.
+pub async fn zones(pool: &PgPool) -> Result<Vec<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar::<_, String>("SELECT DISTINCT timezone FROM users")
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+/// Users in `zone` with a rolled-up day since `since` (the recently active ones).
+pub async fn active_users_in_zone(
+    pool: &PgPool,
+    zone: &str,
+    since: NaiveDate,
+) -> Result<Vec<Uuid>, StoreError> {
+    Ok(sqlx::query_scalar::<_, Uuid>(
+        "SELECT DISTINCT rollup.user_id FROM daily_rollups AS rollup
+         JOIN users ON users.id = rollup.user_id
+         WHERE users.timezone = $1 AND rollup.day >= $2",
+    )
+    .bind(zone)
+    .bind(since)
+    .fetch_all(pool)
+    .await?)
+}
