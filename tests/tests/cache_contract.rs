@@ -142,6 +142,16 @@ async fn contract(redis_url: &str, backend: &str) -> anyhow::Result<()> {
     assert_eq!(stats.hit_rate_percent, 50.0);
     assert_eq!(stats.backend, backend);
     assert!(!stats.degraded);
+    // Latency per operation: two gets and one set so far.
+    let count_of = |operation: &str| {
+        stats
+            .latency
+            .iter()
+            .find(|latency| latency.operation == operation)
+            .map(|latency| (latency.count, latency.max_ms >= latency.average_ms))
+    };
+    assert_eq!(count_of("get"), Some((2, true)));
+    assert_eq!(count_of("set"), Some((1, true)));
 
     // Parameters select different entries.
     let other_params = client

@@ -69,6 +69,29 @@ impl CacheService {
     }
 }
 
+/// Records the duration of an operation when dropped (whatever way the handler returns).
+struct Timer<'a> {
+    stats: &'a CacheStats,
+    operation: &'static str,
+    started: std::time::Instant,
+}
+
+impl Drop for Timer<'_> {
+    fn drop(&mut self) {
+        self.stats.timed(self.operation, self.started.elapsed());
+    }
+}
+
+impl CacheService {
+    fn timer(&self, operation: &'static str) -> Timer<'_> {
+        Timer {
+            stats: &self.stats,
+            operation,
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
 fn required_key(key: Option<ViewKey>) -> Result<ViewKey, Status> {
     match key {
         Some(key) if !key.user_id.is_empty() && !key.view.is_empty() => Ok(key),
@@ -90,6 +113,7 @@ type InvalidationStream = Pin<Box<dyn Stream<Item = Result<Invalidation, Status>
 #[tonic::async_trait]
 impl Cache for CacheService {
     async fn get(&self, request: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
+        let _timer = self.timer("get");
         let key = required_key(request.into_inner().key)?;
         let storage_key = self.view_key(&key).await;
         match self.backend.get(&storage_key).await {
@@ -105,6 +129,7 @@ impl Cache for CacheService {
     }
 
     async fn set(&self, request: Request<SetRequest>) -> Result<Response<SetResponse>, Status> {
+        let _timer = self.timer("set");
         let request = request.into_inner();
         let key = required_key(request.key)?;
         let ttl = match request.ttl_seconds {
@@ -121,6 +146,7 @@ impl Cache for CacheService {
         &self,
         request: Request<DeleteRequest>,
     ) -> Result<Response<DeleteResponse>, Status> {
+        let _timer = self.timer("delete");
         let key = required_key(request.into_inner().key)?;
         let storage_key = self.view_key(&key).await;
         let deleted = self.backend.delete(&storage_key).await;
@@ -131,6 +157,7 @@ impl Cache for CacheService {
         &self,
         request: Request<InvalidateUserRequest>,
     ) -> Result<Response<InvalidateUserResponse>, Status> {
+        let _timer = self.timer("invalidate_user");
         let user_id = request.into_inner().user_id;
         required_user(&user_id)?;
         let generation = self.invalidate(&user_id).await;
@@ -141,6 +168,7 @@ impl Cache for CacheService {
         &self,
         request: Request<EraseUserRequest>,
     ) -> Result<Response<EraseUserResponse>, Status> {
+        let _timer = self.timer("erase_user");
         let user_id = request.into_inner().user_id;
         required_user(&user_id)?;
         // Invalidate first, so no view of the user is served even while the scan runs.
@@ -168,6 +196,17 @@ impl Cache for CacheService {
             keys,
             sets: snapshot.sets,
             degraded: self.backend.is_degraded(),
+            latency: self
+                .stats
+                .latencies()
+                .into_iter()
+                .map(|(operation, count, average_ms, max_ms)| OperationLatency {
+                    operation: operation.to_owned(),
+                    count,
+                    average_ms,
+                    max_ms,
+                })
+                .collect(),
         }))
     }
 

@@ -2,6 +2,43 @@
 //! share of reads that were answered from the cache.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The operations whose latency is tracked.
+pub const OPERATIONS: [&str; 5] = ["get", "set", "delete", "invalidate_user", "erase_user"];
+
+/// Count, total and maximum duration of one operation, in microseconds.
+#[derive(Default)]
+pub struct Latency {
+    count: AtomicU64,
+    total_micros: AtomicU64,
+    max_micros: AtomicU64,
+}
+
+impl Latency {
+    fn record(&self, elapsed: Duration) {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.total_micros.fetch_add(micros, Ordering::Relaxed);
+        self.max_micros.fetch_max(micros, Ordering::Relaxed);
+    }
+
+    /// `(count, average ms, max ms)`.
+    pub fn read(&self) -> (u64, f64, f64) {
+        let count = self.count.load(Ordering::Relaxed);
+        let total = self.total_micros.load(Ordering::Relaxed) as f64 / 1000.0;
+        let average = if count == 0 {
+            0.0
+        } else {
+            total / count as f64
+        };
+        (
+            count,
+            average,
+            self.max_micros.load(Ordering::Relaxed) as f64 / 1000.0,
+        )
+    }
+}
 
 #[derive(Default)]
 pub struct CacheStats {
@@ -9,6 +46,7 @@ pub struct CacheStats {
     misses: AtomicU64,
     errors: AtomicU64,
     sets: AtomicU64,
+    latency: [Latency; OPERATIONS.len()],
 }
 
 /// A consistent-enough copy of the counters.
@@ -44,6 +82,25 @@ impl CacheStats {
 
     pub fn set(&self) {
         self.sets.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records how long one operation (a name of [`OPERATIONS`]) took.
+    pub fn timed(&self, operation: &str, elapsed: Duration) {
+        if let Some(index) = OPERATIONS.iter().position(|name| *name == operation) {
+            self.latency[index].record(elapsed);
+        }
+    }
+
+    /// `(operation, count, average ms, max ms)` of every tracked operation.
+    pub fn latencies(&self) -> Vec<(&'static str, u64, f64, f64)> {
+        OPERATIONS
+            .iter()
+            .zip(&self.latency)
+            .map(|(name, latency)| {
+                let (count, average, max) = latency.read();
+                (*name, count, average, max)
+            })
+            .collect()
     }
 
     pub fn snapshot(&self) -> StatsSnapshot {
