@@ -17,7 +17,7 @@ DATABASE_NAME="${DATABASE_NAME:-wellbeing}"
 ensure_database "$DATABASE_NAME"
 
 log "building release binaries (the first build takes a few minutes)"
-cargo build --release --locked --bins
+cargo build --release --locked -p wellbeing-cache -p wellbeing-analytics -p wellbeing-aggregator -p wellbeing-gateway
 BIN="$CARGO_TARGET_DIR/release"
 
 RUN_DIR=.run

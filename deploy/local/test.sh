@@ -16,3 +16,5 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test"
 cargo test --workspace --locked
+log "schemathesis against a live stack"
+deploy/local/schemathesis.sh

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -100,17 +100,22 @@ impl FromRequestParts<AppState> for AuthUser {
             .headers
             .get(header::AUTHORIZATION)
             .ok_or_else(|| ApiError::unauthenticated("missing bearer token"))?;
-        let text = header_value
+        header_value
             .to_str()
             .map_err(|_| ApiError::unauthenticated("malformed authorization header"))?;
-        let token = text
-            .strip_prefix("Bearer ")
-            .or_else(|| text.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
+        let token = bearer_token(&parts.headers)
             .ok_or_else(|| ApiError::unauthenticated("expected: Authorization: Bearer <token>"))?;
         state.tokens.verify(token).map(AuthUser)
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header, unverified.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let text = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    text.strip_prefix("Bearer ")
+        .or_else(|| text.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
 }
 
 #[cfg(test)]

@@ -11,6 +11,11 @@
 //! | `ACCESS_TOKEN_TTL_SECS` | `900` | lifetime of an access token |
 //! | `PERFORMANCE_THRESHOLD_MS` | `500` | requests slower than this are logged |
 //! | `UPSTREAM_TIMEOUT_MS` | `5000` | deadline of each gRPC call |
+//! | `REQUEST_TIMEOUT_MS` | `30000` | a request still running then answers 503 (100 to 600000) |
+//! | `RATE_LIMIT_PER_MINUTE` | `1200` | API requests per minute per user (per client address without a valid token) |
+//! | `RATE_LIMIT_BURST` | `RATE_LIMIT_PER_MINUTE` | requests that may come at once before the per-minute refill applies |
+//!
+//! `/health` is limited to 100 requests a minute per client address (the contract's figure).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -29,6 +34,9 @@ pub struct GatewayConfig {
     pub access_token_ttl: Duration,
     pub slow_request_threshold: Duration,
     pub upstream_timeout: Duration,
+    pub request_timeout: Duration,
+    pub rate_limit_per_minute: u32,
+    pub rate_limit_burst: u32,
 }
 
 impl std::fmt::Debug for GatewayConfig {
@@ -85,6 +93,14 @@ impl GatewayConfig {
                 "must be between 60 and 86400",
             ));
         }
+        let request_timeout_ms = bounded(source, "REQUEST_TIMEOUT_MS", 30_000, 100..=600_000)?;
+        let rate_limit_per_minute = bounded(source, "RATE_LIMIT_PER_MINUTE", 1_200, 1..=1_000_000)?;
+        let rate_limit_burst = bounded(
+            source,
+            "RATE_LIMIT_BURST",
+            rate_limit_per_minute,
+            1..=1_000_000,
+        )?;
         Ok(Self {
             listen_addr: config::listen_addr(source, "GATEWAY_ADDR", "127.0.0.1:8080")?,
             analytics_endpoints: config::endpoints(source, "ANALYTICS_URL", "127.0.0.1:50051")?,
@@ -102,13 +118,53 @@ impl GatewayConfig {
                 "UPSTREAM_TIMEOUT_MS",
                 5_000u64,
             )?),
+            request_timeout: Duration::from_millis(u64::from(request_timeout_ms)),
+            rate_limit_per_minute,
+            rate_limit_burst,
         })
+    }
+}
+
+/// An integer variable that must lie within `range`.
+fn bounded(
+    source: &(impl Source + ?Sized),
+    name: &str,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, ConfigError> {
+    let value = config::parsed(source, name, default)?;
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::new(
+            name,
+            &value.to_string(),
+            format!("must be between {} and {}", range.start(), range.end()),
+        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_and_timeouts_are_validated() {
+        for (name, value) in [
+            ("RATE_LIMIT_PER_MINUTE", "0"),
+            ("RATE_LIMIT_PER_MINUTE", "many"),
+            ("RATE_LIMIT_BURST", "0"),
+            ("REQUEST_TIMEOUT_MS", "5"),
+        ] {
+            let source: &[(&str, &str)] = &[(name, value)];
+            assert_eq!(GatewayConfig::from_source(source).unwrap_err().name, name);
+        }
+        let source: &[(&str, &str)] = &[("RATE_LIMIT_PER_MINUTE", "60")];
+        assert_eq!(
+            GatewayConfig::from_source(source).unwrap().rate_limit_burst,
+            60
+        );
+    }
 
     #[test]
     fn production_requires_a_jwt_secret() {
@@ -131,6 +187,9 @@ mod tests {
             config.analytics_endpoints,
             vec!["http://127.0.0.1:50051".to_owned()]
         );
+        assert_eq!(config.rate_limit_per_minute, 1_200);
+        assert_eq!(config.rate_limit_burst, 1_200);
+        assert_eq!(config.request_timeout, Duration::from_secs(30));
         assert!(
             !format!("{config:?}")
                 .contains(&String::from_utf8_lossy(&config.jwt_secret).to_string())

@@ -3,7 +3,8 @@
 //!
 //! - [`config`]: environment variables and their defaults.
 //! - [`routes`]: handlers by concern (auth and account, track and batch, reads, goals, privacy, ops).
-//! - [`middleware`]: timing headers and slow-request logs.
+//! - [`middleware`]: timing headers and slow-request logs, rate limits, the request time bound.
+//! - [`stats`]: request totals and Prometheus series of the gateway's own requests.
 //! - [`auth`]: access tokens and the authenticated-user extractor.
 //! - [`upstream`]: one channel per upstream, deadlines, upstream time.
 //! - [`json`], [`respond`], [`error`]: request parsing, the success envelope, error answers.
@@ -18,6 +19,7 @@ pub mod openapi;
 pub mod respond;
 pub mod routes;
 pub mod state;
+pub mod stats;
 pub mod upstream;
 
 use std::future::Future;
@@ -28,29 +30,39 @@ use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
 use wellbeing_common::ErrorCode;
 
 pub use config::GatewayConfig;
 
 use crate::auth::TokenKeys;
 use crate::error::ApiError;
+use crate::middleware::rate_limit::RateLimits;
 use crate::state::AppState;
+use crate::stats::GatewayStats;
 use crate::upstream::Upstreams;
 
 /// Bodies larger than this answer 413.
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 
-/// The whole HTTP application, without a socket (tests drive it with `oneshot`).
+/// The whole HTTP application, without a socket (tests drive it with `oneshot`). Layers, from
+/// the outside in: compression (when the client asks), timing and statistics, the request time
+/// bound, the body limit; the rate limits sit on the routes they limit.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .nest(routes::API_PREFIX, routes::api())
-        .merge(routes::operations())
+        .nest(routes::API_PREFIX, state.api.clone())
+        .merge(routes::operations(&state.limits))
         .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.request_timeout,
+            middleware::timeout::bound_request_time,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::timing::record_timing,
         ))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(CompressionLayer::new())
         .with_state(state)
 }
 
@@ -58,13 +70,39 @@ async fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no such route")
 }
 
+/// A known path with a method it does not serve (axum adds `Allow`).
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "this path does not serve this method; see the Allow header",
+    )
+}
+
 /// The state of a gateway built from its configuration.
 pub fn state(config: &GatewayConfig) -> anyhow::Result<AppState> {
+    let tokens = Arc::new(TokenKeys::new(&config.jwt_secret, config.access_token_ttl));
+    let limits = RateLimits::new(config, tokens.clone());
     Ok(AppState {
         upstreams: Upstreams::connect(config).context("failed to configure upstream channels")?,
-        tokens: Arc::new(TokenKeys::new(&config.jwt_secret, config.access_token_ttl)),
+        api: routes::api(&limits),
+        tokens,
+        limits,
+        stats: Arc::new(GatewayStats::new()),
         slow_request_threshold: config.slow_request_threshold,
+        request_timeout: config.request_timeout,
     })
+}
+
+/// How often limiter tables are pruned and latencies folded into histograms.
+const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn housekeeping(state: AppState) {
+    let mut interval = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+    loop {
+        interval.tick().await;
+        state.limits.forget_idle_callers();
+        state.stats.run_upkeep();
+    }
 }
 
 pub struct Application {
@@ -99,6 +137,8 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let _stop_housekeeping = AbortOnDrop(housekeeping);
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         tracing::info!(addr = %self.listener.local_addr()?, "gateway listening");
         let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
@@ -120,5 +160,14 @@ impl Application {
                 Ok(())
             }
         }
+    }
+}
+
+/// Aborts a background task when the server it serves stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -17,21 +17,22 @@
 //! The tests in `tests/router/openapi.rs` check that the document and the router's table
 //! ([`crate::routes::served`]) list the same routes, and that documented ranges are enforced.
 
+pub mod operations;
+mod params;
 pub mod schemas;
+
+pub use params::*;
 
 use std::sync::LazyLock;
 
 use bytes::Bytes;
-use chrono::NaiveDate;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, PathItem, Ref, RefOr, Required};
-use utoipa::{IntoParams, Modify, OpenApi, ToResponse, ToSchema};
-use uuid::Uuid;
-use wellbeing_domain::goals::GoalStatus;
+use utoipa::{Modify, OpenApi, ToResponse, ToSchema};
 
 use crate::routes::{self, API_PREFIX};
 use schemas::ErrorBody;
@@ -70,13 +71,19 @@ pub fn document() -> utoipa::openapi::OpenApi {
             - Reads of derived data send `ETag` and `Cache-Control: private, no-cache`; \
               `If-None-Match` gives 304.\n\
             - Every answer carries `X-Response-Time` (gateway wall time, `12.34ms`) and \
-              `X-Process-Time` (milliseconds behind the gateway).",
+              `X-Process-Time` (milliseconds behind the gateway).\n\
+            - Rate limits: `/api/v1` per user (per client address without a token), `/health` \
+              100 a minute per client address; limited answers carry `RateLimit-Limit`, \
+              `RateLimit-Remaining` and `RateLimit-Reset`, and a refusal is a 429 with \
+              `Retry-After`.\n\
+            - Answers are gzip-compressed when the client sends `Accept-Encoding: gzip`.",
     ),
     nest((path = API_PREFIX, api = Api)),
     paths(
         routes::ops::health,
         routes::ops::livez,
         routes::ops::readyz,
+        routes::metrics::metrics,
         routes::ops::openapi,
     ),
     components(
@@ -90,6 +97,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
             Conflict,
             PayloadTooLarge,
             Invalid,
+            TooManyRequests,
             Internal,
             Unavailable,
         ),
@@ -102,7 +110,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         (name = "reads", description = "Derived views, revalidated with ETags"),
         (name = "goals", description = "Goals and their progress"),
         (name = "privacy", description = "The phone's privacy state and its score"),
-        (name = "operations", description = "Health, readiness and this document (no token)"),
+        (name = "operations", description = "Health, readiness, metrics and this document (no token)"),
     ),
 )]
 pub struct ApiDoc;
@@ -147,80 +155,9 @@ pub struct ApiDoc;
     routes::privacy::score,
     routes::privacy::history,
     routes::privacy::trend,
+    routes::batch_get::batch_get,
 ))]
 struct Api;
-
-// --- query, path and header parameters (read by hand in `routes::query`) ---
-
-/// The `user_id` older clients send.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct ClaimedUser {
-    /// Accepted only when it is the caller's own id; another is a 403.
-    user_id: Option<Uuid>,
-}
-
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct DayParam {
-    /// The local day, `YYYY-MM-DD`, a real date (`2026-02-30` is a 422); empty or absent: the
-    /// user's today.
-    date: Option<NaiveDate>,
-}
-
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct WeekParam {
-    /// The last local day of the 7, `YYYY-MM-DD`; empty or absent: the user's today.
-    end_date: Option<NaiveDate>,
-}
-
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct AppsDaysParam {
-    /// How many local days, ending today, the view covers.
-    #[param(minimum = 1, maximum = 90, default = 7)]
-    days: Option<u32>,
-}
-
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct PatternDaysParam {
-    /// How many local days, ending today, are analysed.
-    #[param(minimum = 3, maximum = 30, default = 7)]
-    days: Option<u32>,
-}
-
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct GoalStatusParam {
-    /// Only the goals with this status.
-    status: Option<GoalStatus>,
-}
-
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct HistoryLimitParam {
-    /// How many of the latest reports.
-    #[param(minimum = 1, maximum = 100, default = 10)]
-    limit: Option<u32>,
-}
-
-#[derive(IntoParams)]
-#[into_params(parameter_in = Path)]
-#[allow(dead_code)]
-pub struct GoalIdParam {
-    /// The goal's id. Anything that is not one of the caller's goals (another user's, or not a
-    /// UUID at all) is a 404.
-    id: Uuid,
-}
 
 // --- reusable answers (`#/components/responses`) ---
 
@@ -300,9 +237,23 @@ reusable_response!(
     Invalid,
     error_response(
         "The content breaks a rule: unknown or missing field, wrong type, out of range, a \
-         timestamp without offset, a bad query parameter; `field` names the first culprit \
-         (a batch lists every invalid event in `errors`)",
+         timestamp without offset, text holding U+0000, a bad query parameter; `field` names \
+         the first culprit (a batch lists every invalid event in `errors`)",
         "validation_failed"
+    )
+);
+reusable_response!(
+    TooManyRequests,
+    error_response(
+        "Over the rate limit: per user under `/api/v1`, per client address for `/health`",
+        "rate_limited"
+    )
+    .header("Retry-After", string_header("Seconds to wait"))
+    .header("RateLimit-Limit", string_header("Requests allowed at once"))
+    .header("RateLimit-Remaining", string_header("`0`"))
+    .header(
+        "RateLimit-Reset",
+        string_header("Seconds until a request is allowed again")
     )
 );
 reusable_response!(
@@ -382,17 +333,21 @@ impl Modify for Aliases {
 /// 2. every route with a bearer token: 401 (token) and 403 (a foreign `user_id`);
 /// 3. every route with a body (`json::ApiJson`): 400, 413 and 422;
 /// 4. every route with query parameters (`routes::query::ApiQuery`): 422;
-/// 5. every derived read (one that declares 304): `If-None-Match`, and `ETag` and
+/// 5. every rate-limited route (under `/api/v1`, and `/health`): 429;
+/// 6. every derived read (one that declares 304): `If-None-Match`, and `ETag` and
 ///    `Cache-Control` on its 200;
-/// 6. every answer: `X-Response-Time` and `X-Process-Time` (`middleware::timing`).
+/// 7. every answer: `X-Response-Time` and `X-Process-Time` (`middleware::timing`);
+/// 8. every query parameter: `allowEmptyValue`, since `ApiQuery` reads `?date=` as absent
+///    (as the earlier backend did).
 struct SharedAnswers;
 
 impl Modify for SharedAnswers {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in openapi.paths.paths.iter_mut() {
             let under_api = path.starts_with(API_PREFIX);
+            let limited = under_api || path == routes::HEALTH_PATH;
             for operation in operations_mut(item) {
-                add_shared_answers(operation, under_api);
+                add_shared_answers(operation, under_api, limited);
             }
         }
         if let Some(components) = openapi.components.as_mut() {
@@ -405,7 +360,7 @@ impl Modify for SharedAnswers {
     }
 }
 
-fn add_shared_answers(operation: &mut Operation, under_api: bool) {
+fn add_shared_answers(operation: &mut Operation, under_api: bool, limited: bool) {
     let bearer = SecurityRequirement::new(BEARER, Vec::<String>::new());
     let has_bearer = operation
         .security
@@ -417,6 +372,16 @@ fn add_shared_answers(operation: &mut Operation, under_api: bool) {
         matches!(parameter, RefOr::T(parameter) if parameter.parameter_in == ParameterIn::Query)
     });
     let revalidated = operation.responses.responses.contains_key("304");
+    for parameter in operation.parameters.iter_mut().flatten() {
+        if let RefOr::T(parameter) = parameter
+            && parameter.parameter_in == ParameterIn::Query
+        {
+            parameter
+                .extensions
+                .get_or_insert_with(Default::default)
+                .insert("allowEmptyValue".to_owned(), serde_json::Value::Bool(true));
+        }
+    }
 
     let mut shared: Vec<(&str, &str)> = Vec::new();
     if has_body {
@@ -427,6 +392,9 @@ fn add_shared_answers(operation: &mut Operation, under_api: bool) {
     }
     if has_body || has_query {
         shared.push(("422", "Invalid"));
+    }
+    if limited {
+        shared.push(("429", "TooManyRequests"));
     }
     if under_api {
         shared.extend([("500", "Internal"), ("503", "Unavailable")]);

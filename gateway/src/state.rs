@@ -1,9 +1,14 @@
-//! What every handler shares: the upstream clients and the token keys.
+//! What every handler shares: the upstream clients, the token keys, the limiters, the request
+//! statistics, and the API router itself (for `POST /api/v1/batch`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
+
 use crate::auth::TokenKeys;
+use crate::middleware::rate_limit::RateLimits;
+use crate::stats::GatewayStats;
 use crate::upstream::Upstreams;
 
 #[derive(Clone)]
@@ -11,4 +16,10 @@ pub struct AppState {
     pub upstreams: Upstreams,
     pub tokens: Arc<TokenKeys>,
     pub slow_request_threshold: Duration,
+    pub request_timeout: Duration,
+    pub limits: RateLimits,
+    pub stats: Arc<GatewayStats>,
+    /// The routes under `/api/v1`, limited, without state: a batch runs its requests through
+    /// them. (Holding the router with its state here would make a reference cycle.)
+    pub api: Router<AppState>,
 }

@@ -1,6 +1,6 @@
 //! `X-Response-Time` (gateway wall time, `12.34ms`) and `X-Process-Time` (milliseconds spent in
-//! upstream calls, `12.34`) on every response, and a log line for slow requests with method,
-//! route, status and duration as fields.
+//! upstream calls, `12.34`) on every response, a log line for slow requests with method, route,
+//! status and duration as fields, and the request counted in [`crate::stats`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,11 +31,8 @@ pub async fn record_timing(
 ) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| path.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+    // The route template, never the raw path (ids would make one series per user).
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let upstream = Arc::new(AtomicU64::new(0));
     let mut response = UPSTREAM_MICROS
         .scope(upstream.clone(), next.run(request))
@@ -51,7 +48,12 @@ pub async fn record_timing(
     if let Ok(value) = HeaderValue::from_str(&format!("{upstream_ms:.2}")) {
         headers.insert("x-process-time", value);
     }
-    if elapsed > state.slow_request_threshold {
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let slow = elapsed > state.slow_request_threshold;
+    state
+        .stats
+        .record(&method, route, response.status(), elapsed, slow);
+    if slow {
         tracing::warn!(
             http.method = %method,
             http.route = %route,

@@ -1,8 +1,9 @@
 //! Shapes that exist only for the document: answers that analytics assembles itself (with
 //! `json!` or private structs: records, goals, privacy views, quick stats, the dashboard, the
-//! export) and the gateway's own small answers (errors, operations). The read views that are
-//! domain types are not mirrored here: they derive `ToSchema` in wellbeing-domain (feature
-//! `openapi`), so their schemas are the very types analytics serialises.
+//! export) and the gateway's error body (its operations answers are in [`super::operations`]).
+//! The read views that are domain types are not mirrored here: they derive `ToSchema` in
+//! wellbeing-domain (feature `openapi`), so their schemas are the very types analytics
+//! serialises.
 //!
 //! None of these is ever built, hence `dead_code`; each says where the JSON it describes is made.
 #![allow(dead_code)]
@@ -80,11 +81,12 @@ pub struct EventError {
 pub struct ErrorCodeName;
 
 /// Every [`ErrorCode`], in the order of their HTTP statuses.
-pub const ERROR_CODES: [ErrorCode; 10] = [
+pub const ERROR_CODES: [ErrorCode; 11] = [
     ErrorCode::InvalidJson,
     ErrorCode::Unauthenticated,
     ErrorCode::Forbidden,
     ErrorCode::NotFound,
+    ErrorCode::MethodNotAllowed,
     ErrorCode::Conflict,
     ErrorCode::PayloadTooLarge,
     ErrorCode::ValidationFailed,
@@ -100,7 +102,7 @@ impl PartialSchema for ErrorCodeName {
             .enum_values(Some(ERROR_CODES.map(ErrorCode::as_str)))
             .description(Some(
                 "invalid_json 400, unauthenticated 401, forbidden 403, not_found 404, \
-                 conflict 409, payload_too_large 413, validation_failed 422, rate_limited 429, \
+                 method_not_allowed 405, conflict 409, payload_too_large 413, validation_failed 422, rate_limited 429, \
                  internal 500, unavailable 503",
             ))
             .into()
@@ -420,72 +422,4 @@ pub struct ExportDocument {
     /// Refresh-token sessions (never the tokens themselves).
     #[schema(value_type = Vec<Object>)]
     sign_in_sessions: Vec<Value>,
-}
-
-// --- operations (`routes::ops`) ---
-
-/// How a dependency answered its health check.
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
-pub enum ServiceHealth {
-    Healthy,
-    Unhealthy,
-    Unreachable,
-}
-
-/// The cache service's health: `degraded` while it serves from memory because Redis is down.
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
-pub enum CacheHealth {
-    Healthy,
-    Degraded,
-    Unhealthy,
-    Unreachable,
-}
-
-/// The database's health as analytics reports it (`unknown` when analytics is unreachable).
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
-pub enum DatabaseHealth {
-    Healthy,
-    Unhealthy,
-    Unknown,
-}
-
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
-pub enum OverallHealth {
-    Healthy,
-    Degraded,
-}
-
-#[derive(ToSchema)]
-pub struct HealthServices {
-    database: DatabaseHealth,
-    cache: CacheHealth,
-    analytics: ServiceHealth,
-    aggregator: ServiceHealth,
-}
-
-/// `GET /health`: always 200; `degraded` when any dependency is not serving.
-#[derive(ToSchema)]
-pub struct Health {
-    status: OverallHealth,
-    services: HealthServices,
-}
-
-/// A probe's answer: `alive` (`/livez`) or `ready` (`/readyz`).
-#[derive(ToSchema)]
-pub struct Probe {
-    #[schema(example = "ready")]
-    status: String,
-}
-
-/// `/readyz` when analytics (and so the database) cannot serve.
-#[derive(ToSchema)]
-pub struct NotReady {
-    /// Always `not_ready`.
-    #[schema(example = "not_ready")]
-    status: String,
-    analytics: ServiceHealth,
 }

@@ -12,7 +12,19 @@ use wellbeing_proto::analytics::v1::{
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::json;
 use crate::routes::parse::{optional_timestamp, parse_timestamp};
+
+/// The client's `event_id`: a UUID when sent (an empty string is not one).
+fn event_id(raw: Option<String>) -> Result<Option<String>, ApiError> {
+    match raw {
+        Some(text) if uuid::Uuid::parse_str(text.trim()).is_err() => Err(ApiError::invalid(
+            "event_id",
+            "event_id must be a UUID, e.g. 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b",
+        )),
+        other => Ok(other),
+    }
+}
 
 /// A body of one event type.
 pub trait EventBody: DeserializeOwned {
@@ -66,7 +78,7 @@ impl EventBody for SessionBody {
             start_time: Some(parse_timestamp("start_time", &self.start_time)?),
             end_time: Some(parse_timestamp("end_time", &self.end_time)?),
             device_type: self.device_type.unwrap_or_else(|| "mobile".to_owned()),
-            event_id: self.event_id,
+            event_id: event_id(self.event_id)?,
         })
     }
 }
@@ -109,7 +121,7 @@ impl EventBody for ScreenTimeBody {
             app_name: self.app_name,
             duration_minutes: self.duration_minutes,
             category: self.category.unwrap_or_else(|| "other".to_owned()),
-            event_id: self.event_id,
+            event_id: event_id(self.event_id)?,
         })
     }
 }
@@ -151,7 +163,7 @@ impl EventBody for FocusSessionBody {
             end_time: Some(parse_timestamp("end_time", &self.end_time)?),
             quality_score: self.quality_score,
             task_name: self.task_name,
-            event_id: self.event_id,
+            event_id: event_id(self.event_id)?,
         })
     }
 }
@@ -190,7 +202,7 @@ impl EventBody for BreakBody {
             timestamp: optional_timestamp("timestamp", self.timestamp.as_deref())?,
             duration_minutes: self.duration_minutes,
             break_type: self.break_type.unwrap_or_else(|| "short".to_owned()),
-            event_id: self.event_id,
+            event_id: event_id(self.event_id)?,
         })
     }
 }
@@ -210,6 +222,7 @@ pub struct NotificationBody {
     #[schema(min_length = 1, max_length = 200)]
     app_name: String,
     /// An integer: `2.5` is a 422 naming `priority`, not a silent truncation.
+    #[serde(deserialize_with = "json::integer")]
     #[schema(minimum = 0, maximum = 100)]
     priority: i64,
     #[serde(default)]
@@ -233,7 +246,7 @@ impl EventBody for NotificationBody {
             app_name: self.app_name,
             priority: self.priority,
             was_interacted: self.was_interacted,
-            event_id: self.event_id,
+            event_id: event_id(self.event_id)?,
         })
     }
 }
@@ -253,6 +266,7 @@ pub struct DistractionBody {
     #[schema(min_length = 1, max_length = 200)]
     source: String,
     /// An integer, like `priority`.
+    #[serde(deserialize_with = "json::integer")]
     #[schema(minimum = 1, maximum = 5)]
     severity: i64,
     #[serde(default)]
@@ -276,7 +290,7 @@ impl EventBody for DistractionBody {
             source: self.source,
             severity: self.severity,
             duration_seconds: self.duration_seconds,
-            event_id: self.event_id,
+            event_id: event_id(self.event_id)?,
         })
     }
 }

@@ -5,14 +5,17 @@
 //! - [`track`], [`batch`] (with [`events`]): ingestion, one event or a buffered batch.
 //! - [`reads`]: derived views, with ETags; [`cache`]: the caller's cache; [`goals`]; [`privacy`].
 //! - [`query`], [`parse`]: shape checks of query strings, timestamps and dates.
-//! - [`ops`]: health, readiness and the OpenAPI document, without a token.
+//! - [`batch_get`]: up to 20 GETs of the caller's own data in one request.
+//! - [`ops`], [`metrics`]: health, readiness, metrics and the OpenAPI document, without a token.
 
 pub mod account;
 pub mod auth;
 pub mod batch;
+pub mod batch_get;
 pub mod cache;
 pub mod events;
 pub mod goals;
+pub mod metrics;
 pub mod ops;
 pub mod parse;
 pub mod privacy;
@@ -25,6 +28,7 @@ use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter, on};
 
+use crate::middleware::rate_limit::RateLimits;
 use crate::state::AppState;
 
 /// Where [`api`] is mounted.
@@ -124,25 +128,39 @@ pub fn api_routes() -> Vec<Route> {
         route(M::GET, "/privacy/score", privacy::score),
         route(M::GET, "/privacy/score/history", privacy::history),
         route(M::GET, "/privacy/score/trend", privacy::trend),
+        // several reads at once
+        route(M::POST, "/batch", batch_get::batch_get),
     ]
 }
 
 /// The operations routes, at the root and without a token.
 pub fn operation_routes() -> Vec<Route> {
     vec![
-        route(Method::GET, "/health", ops::health),
+        route(Method::GET, HEALTH_PATH, ops::health),
         route(Method::GET, "/livez", ops::livez),
         route(Method::GET, "/readyz", ops::readyz),
+        route(Method::GET, "/metrics", metrics::metrics),
         route(Method::GET, "/openapi.json", ops::openapi),
     ]
 }
 
-pub fn api() -> Router<AppState> {
-    into_router(api_routes())
+/// The one operations route with a rate limit (per client address).
+pub const HEALTH_PATH: &str = "/health";
+
+/// The routes under [`API_PREFIX`], limited per caller.
+pub fn api(limits: &RateLimits) -> Router<AppState> {
+    let router = into_router(api_routes()).method_not_allowed_fallback(crate::method_not_allowed);
+    limits.limit_api(router)
 }
 
-pub fn operations() -> Router<AppState> {
-    into_router(operation_routes())
+pub fn operations(limits: &RateLimits) -> Router<AppState> {
+    let routes = operation_routes().into_iter().map(|mut route| {
+        if route.path == HEALTH_PATH {
+            route.service = limits.limit_health(route.service);
+        }
+        route
+    });
+    into_router(routes.collect()).method_not_allowed_fallback(crate::method_not_allowed)
 }
 
 /// Routes sharing a path are merged into one method router by axum.

@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use serde_json::json;
 
-use crate::openapi::schemas::{Health, NotReady, Probe};
+use crate::openapi::operations::{Health, NotReady, Probe};
 use crate::state::AppState;
 use crate::upstream::UpstreamHealth;
 

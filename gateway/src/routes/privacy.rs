@@ -44,22 +44,22 @@ pub struct PrivacyStateBody {
     #[serde(default)]
     #[schema(default = false)]
     caller_masking: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::integer")]
     #[schema(default = 0, minimum = 0)]
     calls_total: i64,
     /// At most `calls_total`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::integer")]
     #[schema(default = 0, minimum = 0)]
     calls_blocked: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::integer")]
     #[schema(default = 0, minimum = 0)]
     blocklist_size: i64,
     #[schema(value_type = LocationMode)]
     location_mode: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::integer")]
     #[schema(default = 0, minimum = 0)]
     network_threats: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::integer")]
     #[schema(default = 0, minimum = 0)]
     critical_threats: i64,
     #[serde(default)]

@@ -37,12 +37,13 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiQuery {
 }
 
 impl ApiQuery {
-    /// The raw value of `name`; empty values count as absent.
+    /// The value of `name`, trimmed; an empty value counts as absent (one of only spaces does
+    /// not: it is a value, and a wrong one).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .get(name)
-            .map(|value| value.trim())
             .filter(|value| !value.is_empty())
+            .map(|value| value.trim())
     }
 
     /// Refuses a `user_id` (sent by older clients) that is not the caller's: 403.
@@ -117,6 +118,7 @@ mod tests {
         };
         assert_eq!(field("90"), Ok(90));
         assert_eq!(field(""), Ok(7));
+        assert_eq!(field(" "), Err(Some("days".to_owned())));
         for bad in ["0", "91", "-1", "abc", "7.5"] {
             assert_eq!(field(bad), Err(Some("days".to_owned())), "{bad}");
         }

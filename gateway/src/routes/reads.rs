@@ -121,12 +121,10 @@ pub async fn dashboard(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     query.check_user(&user)?;
-    let request = state
-        .upstreams
-        .request(DashboardRequest {
-            user_id: user.id(),
-            warm: false,
-        });
+    let request = state.upstreams.request(DashboardRequest {
+        user_id: user.id(),
+        warm: false,
+    });
     let view = timed(state.upstreams.analytics().dashboard(request))
         .await?
         .into_inner();
@@ -152,12 +150,10 @@ pub async fn quick_stats(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     query.check_user(&user)?;
-    let request = state
-        .upstreams
-        .request(QuickStatsRequest {
-            user_id: user.id(),
-            warm: false,
-        });
+    let request = state.upstreams.request(QuickStatsRequest {
+        user_id: user.id(),
+        warm: false,
+    });
     let view = timed(state.upstreams.analytics().quick_stats(request))
         .await?
         .into_inner();

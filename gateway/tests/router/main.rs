@@ -2,8 +2,11 @@
 //! at a loopback port where nothing listens, so whatever needs analytics or the cache is a 503;
 //! everything else (auth, shapes, limits, routing) must be answered before any upstream call.
 
+mod batch_get;
 mod harness;
+mod limits;
 mod openapi;
+mod operations;
 
 use axum::http::{Method, StatusCode, header};
 use serde_json::{Value, json};

@@ -22,7 +22,7 @@ const OPEN_API_ROUTES: [&str; 3] = [
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
-async fn served_document(harness: &Harness) -> Value {
+pub(crate) async fn served_document(harness: &Harness) -> Value {
     let answer = harness
         .send_as(None, Method::GET, "/openapi.json", None)
         .await;
@@ -92,7 +92,7 @@ fn references(value: &Value, found: &mut Vec<String>) {
 
 /// Whether `value` fits `schema`: enough of JSON Schema for the shapes of this document
 /// (`$ref`, `oneOf`, `enum`, `type`, `properties`, `required`, `items`).
-fn fits(document: &Value, schema: &Value, value: &Value) -> Result<(), String> {
+pub(crate) fn fits(document: &Value, schema: &Value, value: &Value) -> Result<(), String> {
     let schema = resolve(document, schema);
     if let Some(variants) = schema["oneOf"].as_array() {
         return if variants
@@ -149,7 +149,12 @@ fn fits(document: &Value, schema: &Value, value: &Value) -> Result<(), String> {
 }
 
 /// The documented schema of `status` answers to `method path`.
-fn answer_schema<'a>(document: &'a Value, method: &str, path: &str, status: u16) -> &'a Value {
+pub(crate) fn answer_schema<'a>(
+    document: &'a Value,
+    method: &str,
+    path: &str,
+    status: u16,
+) -> &'a Value {
     let response = resolve(
         document,
         &document["paths"][path][method]["responses"][status.to_string()],

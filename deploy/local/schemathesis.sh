@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Tests the running system against its own OpenAPI document with schemathesis: builds the debug
+# binaries, starts cache, analytics, aggregator and gateway on loopback ports with a fresh
+# database and Redis namespace, signs a user in, and runs every check on every operation with a
+# bounded number of examples. Exits non-zero on any server error or contradiction of the
+# document. Everything it started or created is stopped and dropped on exit.
+#
+# Knobs: SCHEMATHESIS_MAX_EXAMPLES (20), SCHEMATHESIS_TIME_LIMIT (seconds, 900),
+# SCHEMATHESIS_ARGS (extra arguments, e.g. "--seed 1").
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+# shellcheck source=deploy/local/services.sh
+. deploy/local/services.sh
+
+SCHEMATHESIS_VERSION=4.32.5
+MAX_EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-20}"
+TIME_LIMIT="${SCHEMATHESIS_TIME_LIMIT:-900}"
+
+ensure_toolchain
+ensure_postgres
+ensure_redis
+
+VENV="$CARGO_TARGET_DIR/schemathesis-venv"
+if [ ! -x "$VENV/bin/schemathesis" ] ||
+  [ "$("$VENV/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
+  command -v python3 >/dev/null || apt_install python3
+  python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+  log "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
+  rm -rf "$VENV"
+  python3 -m venv "$VENV" || { apt_install python3-venv && python3 -m venv "$VENV"; }
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+log "building the debug binaries"
+cargo build --locked --bins
+BIN="$CARGO_TARGET_DIR/debug"
+
+SUFFIX="$(date +%s)_$$_$RANDOM"
+DATABASE_NAME="wb_schemathesis_$SUFFIX"
+NAMESPACE="wbschema-$SUFFIX"
+WORK_DIR="$(mktemp -d)"
+BASE_PORT=$((20000 + RANDOM % 20000))
+
+PIDS=()
+clean_up() {
+  local status=$?
+  trap - INT TERM EXIT
+  if [ ${#PIDS[@]} -gt 0 ]; then
+    kill -TERM "${PIDS[@]}" 2>/dev/null || true
+    wait "${PIDS[@]}" 2>/dev/null || true
+  fi
+  if [ "$status" -ne 0 ]; then
+    for log_file in "$WORK_DIR"/*.log; do
+      [ -s "$log_file" ] || continue
+      printf '\n--- last lines of %s ---\n' "$(basename "$log_file")" >&2
+      grep -E 'ERROR|WARN|panicked' "$log_file" | tail -n 20 >&2 || true
+    done
+  fi
+  psql "postgres://postgres@$PG_HOST:$PG_PORT/postgres" -qc \
+    "DROP DATABASE IF EXISTS $DATABASE_NAME WITH (FORCE)" >/dev/null 2>&1 || true
+  redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --scan --pattern "$NAMESPACE:*" 2>/dev/null |
+    xargs -r -n 500 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" del >/dev/null 2>&1 || true
+  rm -rf "$WORK_DIR"
+  exit "$status"
+}
+trap clean_up INT TERM EXIT
+
+ensure_database "$DATABASE_NAME"
+export DATABASE_URL="postgres://postgres@$PG_HOST:$PG_PORT/$DATABASE_NAME"
+export REDIS_URL="redis://$REDIS_HOST:$REDIS_PORT"
+export CACHE_NAMESPACE="$NAMESPACE"
+export ANALYTICS_ADDR="127.0.0.1:$BASE_PORT" CACHE_ADDR="127.0.0.1:$((BASE_PORT + 1))"
+export AGGREGATOR_ADDR="127.0.0.1:$((BASE_PORT + 2))" GATEWAY_ADDR="127.0.0.1:$((BASE_PORT + 3))"
+export ANALYTICS_URL="$ANALYTICS_ADDR" CACHE_URL="$CACHE_ADDR" AGGREGATOR_URL="$AGGREGATOR_ADDR"
+export JWT_SECRET
+JWT_SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
+# The token must outlive the run, and the fuzzer must reach the handlers rather than the limiter.
+export ACCESS_TOKEN_TTL_SECS=86400 RATE_LIMIT_PER_MINUTE=1000000
+export RUST_LOG="${RUST_LOG:-warn}"
+
+for name in wellbeing-cache wellbeing-analytics wellbeing-aggregator wellbeing-gateway; do
+  "$BIN/$name" >"$WORK_DIR/$name.log" 2>&1 &
+  PIDS+=("$!")
+done
+GATEWAY="http://$GATEWAY_ADDR"
+
+log "waiting for $GATEWAY/health"
+tries=0
+until curl -fsS "$GATEWAY/health" 2>/dev/null | grep -q '"status":"healthy"'; do
+  for pid in "${PIDS[@]}"; do
+    kill -0 "$pid" 2>/dev/null || die "a service exited; see the log lines above"
+  done
+  # /health allows 100 requests a minute per address: poll gently.
+  tries=$((tries + 1)); [ "$tries" -lt 90 ] || die "the stack did not become healthy"
+  sleep 0.5
+done
+
+log "signing a test user in"
+EMAIL="schemathesis-$SUFFIX@example.com"
+PASSWORD="schemathesis-$RANDOM-$RANDOM-password"
+curl -fsS -X POST "$GATEWAY/api/v1/auth/register" -H 'content-type: application/json' \
+  -d "{\"username\":\"schemathesis\",\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" >/dev/null
+TOKEN="$(curl -fsS -X POST "$GATEWAY/api/v1/auth/login" -H 'content-type: application/json' \
+  -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" |
+  "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')"
+
+# DELETE /api/v1/me (operation `erase`) would erase the test user and turn every later request
+# into a 401, so it is the one operation left out.
+log "schemathesis run: $MAX_EXAMPLES examples per operation, at most ${TIME_LIMIT}s"
+# Run from the scratch directory: hypothesis keeps a `.hypothesis/` where it runs.
+CONFIG="$PWD/deploy/local/schemathesis.toml"
+cd "$WORK_DIR"
+# shellcheck disable=SC2086
+timeout --signal=INT "$TIME_LIMIT" "$VENV/bin/schemathesis" \
+  --config-file "$CONFIG" \
+  run "$GATEWAY/openapi.json" \
+  --header "Authorization: Bearer $TOKEN" \
+  --checks all \
+  --exclude-operation-id erase \
+  --max-examples "$MAX_EXAMPLES" \
+  --workers 2 \
+  --no-color \
+  ${SCHEMATHESIS_ARGS:-}
