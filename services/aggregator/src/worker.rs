@@ -108,8 +108,10 @@ impl Worker {
                 Ok(0) => tokio::time::sleep(self.idle_poll).await,
                 Ok(_) => {}
                 Err(error) => {
-                    self.state.failed(error);
-                    tokio::time::sleep(self.idle_poll).await;
+                    self.state.failed(&error);
+                    // Most often the schema is not there yet (analytics applies it) or the
+                    // database is down: back off rather than spin.
+                    tokio::time::sleep(self.idle_poll.max(Duration::from_secs(1))).await;
                 }
             }
         }

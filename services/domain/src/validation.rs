@@ -54,6 +54,7 @@ fn latest_allowed(now: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Non-empty after trimming, at most `max` characters (trimmed).
 fn text(field: &'static str, value: &str, max: usize) -> Checked {
+    no_nul(field, value)?;
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(FieldError::new(field, format!("{field} must not be empty")));
@@ -62,6 +63,17 @@ fn text(field: &'static str, value: &str, max: usize) -> Checked {
         return Err(FieldError::new(
             field,
             format!("{field} must be at most {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// PostgreSQL text cannot hold U+0000; refuse it rather than fail at the database.
+fn no_nul(field: &'static str, value: &str) -> Checked {
+    if value.contains('\0') {
+        return Err(FieldError::new(
+            field,
+            format!("{field} must not contain the NUL character"),
         ));
     }
     Ok(())
@@ -173,6 +185,9 @@ pub fn validate_session(record: &Session, now: DateTime<Utc>) -> Checked {
 pub fn validate_focus_session(record: &FocusSession, now: DateTime<Utc>) -> Checked {
     end_time(record.start, record.end, now)?;
     within("quality_score", record.quality_score, 0.0, 100.0)?;
+    if let Some(task) = &record.task_name {
+        no_nul("task_name", task)?;
+    }
     match &record.task_name {
         Some(task) if task.chars().count() > MAX_NAME_CHARS => Err(FieldError::new(
             "task_name",
@@ -211,6 +226,7 @@ pub fn validate_distraction(record: &Distraction, now: DateTime<Utc>) -> Checked
 
 /// An IANA zone name (`Europe/Paris`, `UTC`).
 pub fn validate_timezone(name: &str) -> Checked {
+    no_nul("timezone", name)?;
     match parse_timezone(name) {
         Some(_) => Ok(()),
         None => Err(FieldError::new(
@@ -229,6 +245,7 @@ pub fn validate_username(username: &str) -> Checked {
 /// spaces, at most 254 characters (surrounding spaces ignored). Deliverability is not checked.
 pub fn validate_email(email: &str) -> Checked {
     const FIELD: &str = "email";
+    no_nul(FIELD, email)?;
     let email = email.trim();
     let invalid = || FieldError::new(FIELD, "email must be an address like name@example.com");
     if email.is_empty() {
@@ -263,6 +280,7 @@ pub fn normalize_email(email: &str) -> String {
 
 /// 8..=128 characters, taken as typed (no trimming).
 pub fn validate_password(password: &str) -> Checked {
+    no_nul("password", password)?;
     let length = password.chars().count();
     if length < MIN_PASSWORD_CHARS {
         return Err(FieldError::new(
@@ -302,6 +320,9 @@ pub fn validate_goal(goal_type: GoalType, target_value: f64, app_name: Option<&s
             "target_value",
             "target_value must be at most 1000000",
         ));
+    }
+    if let Some(app_name) = app_name {
+        no_nul("app_name", app_name)?;
     }
     if goal_type.needs_app_name() {
         text("app_name", app_name.unwrap_or(""), MAX_NAME_CHARS)?;

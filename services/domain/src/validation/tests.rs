@@ -376,3 +376,17 @@ fn goals_need_a_sensible_target_and_an_app_for_app_limits() {
         Some("current_value")
     );
 }
+
+#[test]
+fn nul_characters_are_refused_where_text_is_stored() {
+    assert_eq!(validate_username("a\0b").unwrap_err().field, "username");
+    assert_eq!(
+        validate_password("long enough\0").unwrap_err().field,
+        "password"
+    );
+    assert_eq!(
+        validate_email("a\0@example.com").unwrap_err().field,
+        "email"
+    );
+    assert_eq!(validate_timezone("UTC\0").unwrap_err().field, "timezone");
+}
