@@ -207,6 +207,26 @@ async fn answers_are_gzipped_when_the_client_asks() {
 }
 
 #[tokio::test]
+async fn answers_are_brotli_compressed_when_the_client_prefers_it() {
+    let harness = harness();
+    let asking = Request::builder()
+        .uri("/openapi.json")
+        .header(header::ACCEPT_ENCODING, "br")
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, bytes) = harness.raw_bytes(asking).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_ENCODING], "br");
+    let (_, _, plain) = harness.raw_bytes(get("/openapi.json")).await;
+    assert!(
+        bytes.len() < plain.len() / 2,
+        "{} of {}",
+        bytes.len(),
+        plain.len()
+    );
+}
+
+#[tokio::test]
 async fn a_wrong_method_is_a_json_405_with_allow() {
     let harness = harness();
     for (method, uri, allowed) in [

@@ -1,10 +1,13 @@
 //! Serving a tonic router on an already bound listener (so tests can use port 0), with a bounded
 //! drain on shutdown, and lazily connected client channels shared by every request.
 
+use std::collections::HashSet;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tonic::transport::channel::Change;
 use tonic::transport::server::{Router, TcpIncoming};
 use tonic::transport::{Channel, Endpoint};
 
@@ -41,24 +44,129 @@ pub async fn serve(
     }
 }
 
-/// A channel to one upstream, balanced over every address given. It connects lazily and
-/// reconnects by itself, so a service may start before its upstreams.
+/// A channel to one upstream, balanced over every address given. IP addresses are used as they
+/// are; a DNS name (a Kubernetes headless service) is resolved now and every 10 s, and each
+/// address it resolves to becomes one balanced endpoint, so new replicas are used and removed
+/// ones dropped. It connects lazily and reconnects by itself, so a service may start before its
+/// upstreams.
 pub fn channel(endpoints: &[String]) -> Result<Channel, tonic::transport::Error> {
-    let endpoints = endpoints
+    let configured = endpoints
         .iter()
-        .map(|uri| {
-            Endpoint::from_shared(uri.clone()).map(|endpoint| {
-                endpoint
-                    .connect_timeout(Duration::from_secs(2))
-                    .tcp_nodelay(true)
-                    .http2_keep_alive_interval(Duration::from_secs(30))
-                    .keep_alive_timeout(Duration::from_secs(10))
-                    .keep_alive_while_idle(true)
-            })
-        })
+        .map(|uri| Endpoint::from_shared(uri.clone()).map(tuned))
         .collect::<Result<Vec<_>, _>>()?;
-    match endpoints.as_slice() {
-        [single] => Ok(single.connect_lazy()),
-        _ => Ok(Channel::balance_list(endpoints.into_iter())),
+    let by_name: Vec<(String, u16)> = configured
+        .iter()
+        .filter_map(|endpoint| {
+            let uri = endpoint.uri();
+            let host = uri.host()?.trim_matches(['[', ']']);
+            (host.parse::<std::net::IpAddr>().is_err())
+                .then(|| (host.to_owned(), uri.port_u16().unwrap_or(80)))
+        })
+        .collect();
+    if by_name.is_empty() {
+        return Ok(match configured.as_slice() {
+            [single] => single.connect_lazy(),
+            _ => Channel::balance_list(configured.into_iter()),
+        });
+    }
+    let (channel, changes) = Channel::balance_channel::<SocketAddr>(64);
+    let literal: Vec<SocketAddr> = configured
+        .iter()
+        .filter_map(|endpoint| {
+            let uri = endpoint.uri();
+            let ip = uri.host()?.trim_matches(['[', ']']).parse().ok()?;
+            Some(SocketAddr::new(ip, uri.port_u16().unwrap_or(80)))
+        })
+        .collect();
+    tokio::spawn(follow_dns(by_name, literal, changes));
+    Ok(channel)
+}
+
+fn tuned(endpoint: Endpoint) -> Endpoint {
+    endpoint
+        .connect_timeout(Duration::from_secs(2))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(10))
+        .keep_alive_while_idle(true)
+}
+
+/// Keeps the balanced endpoints equal to what the names resolve to (plus the literal addresses).
+async fn follow_dns(
+    names: Vec<(String, u16)>,
+    literal: Vec<SocketAddr>,
+    changes: tokio::sync::mpsc::Sender<Change<SocketAddr, Endpoint>>,
+) {
+    let mut current: HashSet<SocketAddr> = HashSet::new();
+    loop {
+        let mut resolved: HashSet<SocketAddr> = literal.iter().copied().collect();
+        let mut failed = false;
+        for (host, port) in &names {
+            match tokio::net::lookup_host((host.as_str(), *port)).await {
+                Ok(addresses) => resolved.extend(addresses),
+                Err(error) => {
+                    failed = true;
+                    tracing::warn!(host, %error, "cannot resolve upstream");
+                }
+            }
+        }
+        // A failed lookup keeps what was known rather than emptying the balancer.
+        if !(failed && resolved.is_empty()) {
+            for gone in current.difference(&resolved) {
+                if changes.send(Change::Remove(*gone)).await.is_err() {
+                    return;
+                }
+            }
+            for new in resolved.difference(&current) {
+                let Ok(endpoint) = Endpoint::from_shared(format!("http://{new}")) else {
+                    continue;
+                };
+                if changes
+                    .send(Change::Insert(*new, tuned(endpoint)))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            current = resolved;
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+
+    /// A health server on a loopback port, reached through a DNS name.
+    #[tokio::test]
+    async fn a_name_is_resolved_and_its_addresses_are_used() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let port = listener.local_addr().expect("an address").port();
+        let (_reporter, health) = tonic_health::server::health_reporter();
+        let router = tonic::transport::Server::builder().add_service(health);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(router, listener, async move {
+            let _ = stopped.await;
+        }));
+
+        let channel = channel(&[format!("http://localhost:{port}")]).expect("a channel");
+        let mut client = HealthClient::new(channel);
+        let mut answered = false;
+        for _ in 0..100 {
+            let mut request = tonic::Request::new(HealthCheckRequest::default());
+            request.set_timeout(Duration::from_millis(500));
+            if client.check(request).await.is_ok() {
+                answered = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(answered, "the address localhost resolves to was used");
+        let _ = stop.send(());
+        server.await.expect("joined").expect("served");
     }
 }
