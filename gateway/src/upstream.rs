@@ -107,6 +107,14 @@ impl Upstreams {
 }
 
 impl Upstreams {
+    /// The aggregator's queue depth and the age of its oldest item, if it answers.
+    pub async fn aggregator_lag(&self) -> Option<(u64, f64)> {
+        let mut request = tonic::Request::new(wellbeing_proto::aggregator::v1::StatusRequest {});
+        request.set_timeout(HEALTH_TIMEOUT);
+        let status = self.aggregator().status(request).await.ok()?.into_inner();
+        Some((status.queue_depth, status.oldest_pending_seconds))
+    }
+
     /// True when the cache service says it serves from memory because Redis does not answer.
     pub async fn cache_degraded(&self) -> bool {
         let mut request = tonic::Request::new(wellbeing_proto::cache::v1::StatsRequest {});

@@ -47,11 +47,23 @@ pub struct HealthServices {
     aggregator: ServiceHealth,
 }
 
+/// The aggregator's work queue, as its status RPC reports it.
+#[derive(ToSchema)]
+pub struct AggregatorLag {
+    /// Dirty (user, day) items waiting.
+    queue_depth: u64,
+    /// Age of the oldest waiting item, seconds (0 when none).
+    oldest_pending_seconds: f64,
+}
+
 /// `GET /health`: always 200; `degraded` when any dependency is not serving.
 #[derive(ToSchema)]
 pub struct Health {
     status: OverallHealth,
     services: HealthServices,
+    /// Null when the aggregator does not answer.
+    #[schema(required = true)]
+    aggregator_lag: Option<AggregatorLag>,
 }
 
 /// A probe's answer: `alive` (`/livez`) or `ready` (`/readyz`).

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::openapi::operations::{Health, NotReady, Probe};
 use crate::state::AppState;
@@ -23,11 +23,12 @@ use crate::upstream::UpstreamHealth;
 )]
 pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let upstreams = &state.upstreams;
-    let (analytics, cache, aggregator, cache_degraded) = tokio::join!(
+    let (analytics, cache, aggregator, cache_degraded, lag) = tokio::join!(
         upstreams.health(&upstreams.analytics),
         upstreams.health(&upstreams.cache),
         upstreams.health(&upstreams.aggregator),
         upstreams.cache_degraded(),
+        upstreams.aggregator_lag(),
     );
     // Analytics serves only while PostgreSQL answers, so its health is the database's; when
     // analytics cannot be reached, the database's state is unknown.
@@ -46,6 +47,13 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     } else {
         cache.as_str()
     };
+    let aggregator_lag = match lag {
+        Some((queue_depth, oldest_pending_seconds)) => json!({
+            "queue_depth": queue_depth,
+            "oldest_pending_seconds": oldest_pending_seconds,
+        }),
+        None => Value::Null,
+    };
     Json(json!({
         "status": if all_serving && !cache_degraded { "healthy" } else { "degraded" },
         "services": {
@@ -53,7 +61,8 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
             "cache": cache_status,
             "analytics": analytics.as_str(),
             "aggregator": aggregator.as_str(),
-        }
+        },
+        "aggregator_lag": aggregator_lag,
     }))
 }
 

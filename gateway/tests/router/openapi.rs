@@ -537,7 +537,7 @@ async fn operations_answers_fit_their_schemas() {
     }
     let schema = answer_schema(&document, "get", "/health", 200);
     let degraded = json!({"status": "degraded", "services": {"database": "unknown",
-        "cache": "unreachable", "analytics": "unreachable", "aggregator": "unhealthy"}});
+        "cache": "unreachable", "analytics": "unreachable", "aggregator": "unhealthy"}, "aggregator_lag": null});
     fits(&document, schema, &degraded).unwrap();
     assert!(
         fits(
