@@ -59,11 +59,12 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::Tls(_)
             | sqlx::Error::Protocol(_) => Self::Unavailable(error),
             sqlx::Error::Database(db)
-                if db
-                    .code()
-                    .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")) =>
+                if db.code().is_some_and(|code| {
+                    code.starts_with("08") || code.starts_with("57P") || code == "42P01"
+                }) =>
             {
-                // connection exceptions and operator intervention (shutdown, too many clients)
+                // connection exceptions, operator intervention (shutdown, too many clients), and
+                // a table not there yet (analytics applies the schema when it starts)
                 Self::Unavailable(error)
             }
             _ => Self::Other(error),
