@@ -335,3 +335,62 @@ async fn the_worker_warms_the_dashboard_so_the_next_read_is_a_hit() -> anyhow::R
     );
     stack.stop().await
 }
+
+#[tokio::test]
+async fn recompute_marks_a_range_and_the_workers_redo_it() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let user = stack.api.register_and_login("UTC").await?;
+    let day = Utc::now().date_naive() - chrono::Duration::days(2);
+    let at = Utc
+        .from_utc_datetime(&day.and_hms_opt(10, 0, 0).expect("hour"))
+        .to_rfc3339();
+    send_batch(
+        &stack,
+        &user,
+        vec![json!({"type": "break", "duration_minutes": 15, "timestamp": at})],
+    )
+    .await?;
+    wait_for_empty_queue(&stack).await?;
+    let mut client = AggregatorClient::connect(format!("http://{}", stack.aggregator_addr)).await?;
+    let before = client
+        .status(StatusRequest {})
+        .await?
+        .into_inner()
+        .items_processed;
+
+    // Three days, the one with data among them: three items, all done again.
+    let marked = client
+        .recompute(wellbeing_proto::aggregator::v1::RecomputeRequest {
+            user_id: user.user_id.clone(),
+            from_date: (day - chrono::Duration::days(1)).to_string(),
+            to_date: (day + chrono::Duration::days(1)).to_string(),
+        })
+        .await?
+        .into_inner()
+        .marked;
+    assert_eq!(marked, 3);
+    wait_for_empty_queue(&stack).await?;
+    let after = client.status(StatusRequest {}).await?.into_inner();
+    assert_eq!(after.items_processed, before + 3);
+    assert_rollups_exact(&stack).await?;
+
+    let backwards = client
+        .recompute(wellbeing_proto::aggregator::v1::RecomputeRequest {
+            user_id: user.user_id.clone(),
+            from_date: day.to_string(),
+            to_date: (day - chrono::Duration::days(1)).to_string(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(backwards.code(), tonic::Code::InvalidArgument);
+    let unknown = client
+        .recompute(wellbeing_proto::aggregator::v1::RecomputeRequest {
+            user_id: uuid::Uuid::new_v4().to_string(),
+            from_date: day.to_string(),
+            to_date: day.to_string(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
+    stack.stop().await
+}
