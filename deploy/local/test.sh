@@ -16,5 +16,6 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test"
 cargo test --workspace --locked
+deploy/local/validate-k8s.sh
 log "schemathesis against a live stack"
 deploy/local/schemathesis.sh

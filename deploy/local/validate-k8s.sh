@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# Validates deploy/k8s: renders both overlays with kustomize (kubectl's built-in one, or a
+# `kustomize` binary), validates the rendered objects with kubernetes-validate (PyPI) against
+# Kubernetes $K8S_VERSION in strict mode, and checks that
+#   - every env var a wellbeing container gets (env + envFrom ConfigMaps) is in the variable table
+#     of that binary's config.rs (or is RUST_LOG / LOG_FORMAT, read by services/common/telemetry.rs);
+#   - every probe port of a wellbeing container is the port of the listen address in its env.
+# Without a usable renderer it falls back to checking the kustomization references and
+# validating the full resources file by file. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+# shellcheck source=deploy/local/services.sh
+. deploy/local/services.sh
+
+K8S_VERSION=${K8S_VERSION:-1.30.0}
+VENV=${CARGO_TARGET_DIR:-$HOME/.cache/wellbeing/target}/k8s-venv
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+
+# --- Python tools: kubernetes-validate and PyYAML in a venv ---------------------------------
+if ! "$VENV/bin/python" -c 'import kubernetes_validate, yaml' 2>/dev/null; then
+  command -v python3 >/dev/null || apt_install python3
+  python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+  log "creating $VENV with kubernetes-validate and PyYAML"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check kubernetes-validate PyYAML
+fi
+
+# --- a kustomize renderer ----------------------------------------------------------------------
+render() { # overlay-dir output-file
+  if command -v kustomize >/dev/null && kustomize build "$1" >"$2" 2>"$OUT/render.err"; then return 0; fi
+  command -v kubectl >/dev/null && kubectl kustomize "$1" >"$2" 2>"$OUT/render.err"
+}
+if ! command -v kubectl >/dev/null && ! command -v kustomize >/dev/null; then
+  # Debian has no `kustomize`; bookworm's kubernetes-client is kubectl 1.20 (kustomize v2), which
+  # may be too old for these kustomizations: then the fallback below runs.
+  if apt-cache policy kubernetes-client 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    ( apt_install kubernetes-client ) || true
+  fi
+fi
+
+MODE=rendered
+for overlay in dev prod; do
+  if ! render "deploy/k8s/overlays/$overlay" "$OUT/$overlay.yaml"; then
+    log "cannot render overlays/$overlay with the renderer here: $(head -c 300 "$OUT/render.err" 2>/dev/null)"
+    MODE=files
+    break
+  fi
+done
+
+# --- schema validation ---------------------------------------------------------------------------
+FILES=()
+if [ "$MODE" = rendered ]; then
+  FILES=("$OUT/dev.yaml" "$OUT/prod.yaml")
+else
+  log "fallback: validating the resources listed by each kustomization, file by file"
+  mapfile -t FILES < <("$VENV/bin/python" - <<'PY'
+import os, sys, yaml
+for k in ["deploy/k8s/base", "deploy/k8s/overlays/dev", "deploy/k8s/overlays/prod"]:
+    spec = yaml.safe_load(open(os.path.join(k, "kustomization.yaml")))
+    for r in spec.get("resources", []):
+        p = os.path.normpath(os.path.join(k, r))
+        if os.path.isfile(p):
+            print(p)
+PY
+)
+fi
+log "kubernetes-validate --strict against Kubernetes $K8S_VERSION"
+if ! "$VENV/bin/kubernetes-validate" --strict --quiet -k "$K8S_VERSION" \
+    "${FILES[@]}" deploy/k8s/base/secret.template.yaml >"$OUT/validate.log" 2>&1; then
+  cat "$OUT/validate.log" >&2
+  die "kubernetes-validate failed"
+fi
+
+# --- cross-checks with the code ------------------------------------------------------------------
+log "checking env names against config.rs tables and probe ports against listen addresses"
+"$VENV/bin/python" - "$MODE" "$OUT" <<'PY'
+import os, re, sys, yaml
+
+mode, out = sys.argv[1], sys.argv[2]
+failures, notes = [], []
+
+CONFIGS = {
+    "wellbeing-gateway": ("gateway/src/config.rs", "GATEWAY_ADDR"),
+    "wellbeing-analytics": ("services/analytics/src/config.rs", "ANALYTICS_ADDR"),
+    "wellbeing-cache": ("services/cache/src/config.rs", "CACHE_ADDR"),
+    "wellbeing-aggregator": ("services/aggregator/src/config.rs", "AGGREGATOR_ADDR"),
+}
+COMMON = "services/common/src/telemetry.rs"
+
+def table_names(path):
+    # The rows of the table at the top of the file: //! | `NAME` | default | meaning |
+    names = set()
+    for line in open(path):
+        m = re.match(r"\s*//!\s*\|\s*`([A-Z][A-Z0-9_]*)`\s*\|", line)
+        if m:
+            names.add(m.group(1))
+    return names
+
+common = {n for n in ("RUST_LOG", "LOG_FORMAT") if f"`{n}`" in open(COMMON).read()}
+allowed = {binary: table_names(path) | common for binary, (path, _) in CONFIGS.items()}
+for binary, names in allowed.items():
+    if len(names) <= len(common):
+        failures.append(f"{CONFIGS[binary][0]}: no variable table found")
+
+# Documents to check: rendered overlays, or (fallback) base resources + base generator literals.
+sets = {}
+if mode == "rendered":
+    for overlay in ("dev", "prod"):
+        sets[overlay] = [d for d in yaml.safe_load_all(open(os.path.join(out, f"{overlay}.yaml"))) if d]
+else:
+    base = "deploy/k8s/base"
+    spec = yaml.safe_load(open(os.path.join(base, "kustomization.yaml")))
+    docs = []
+    for r in spec.get("resources", []):
+        docs += [d for d in yaml.safe_load_all(open(os.path.join(base, r))) if d]
+    for g in spec.get("configMapGenerator", []):
+        data = dict(l.split("=", 1) for l in g.get("literals", []))
+        docs.append({"kind": "ConfigMap", "metadata": {"name": g["name"]}, "data": data})
+    sets["base"] = docs
+    # The kustomization references must exist.
+    for k in ["deploy/k8s/base", "deploy/k8s/overlays/dev", "deploy/k8s/overlays/prod"]:
+        ks = yaml.safe_load(open(os.path.join(k, "kustomization.yaml")))
+        refs = list(ks.get("resources", [])) + [p["path"] for p in ks.get("patches", []) if "path" in p]
+        for r in refs:
+            if not os.path.exists(os.path.join(k, r)):
+                failures.append(f"{k}/kustomization.yaml: {r} does not exist")
+
+def port_of(addr):
+    m = re.search(r":(\d+)$", addr or "")
+    return int(m.group(1)) if m else None
+
+checked = 0
+for name, docs in sets.items():
+    configmaps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d.get("kind") == "ConfigMap"}
+    secrets = {d["metadata"]["name"] for d in docs if d.get("kind") == "Secret"}
+    seen = set()
+    for d in docs:
+        if d.get("kind") not in ("Deployment", "StatefulSet"):
+            continue
+        pod = d["spec"]["template"]["spec"]
+        for c in pod.get("containers", []):
+            binary = (c.get("command") or [None])[0]
+            if binary not in CONFIGS:
+                continue  # postgres, redis
+            seen.add(binary)
+            checked += 1
+            where = f"{name}: {d['kind']}/{d['metadata']['name']} container {c['name']}"
+            env = {}
+            for src in c.get("envFrom", []):
+                ref = src.get("configMapRef", {}).get("name")
+                if ref is None:
+                    continue
+                if ref not in configmaps:
+                    failures.append(f"{where}: envFrom ConfigMap {ref} is not in the manifests")
+                env.update(configmaps.get(ref, {}))
+            for e in c.get("env", []):
+                env[e["name"]] = e.get("value")
+                ref = e.get("valueFrom", {}).get("secretKeyRef", {}).get("name")
+                if ref and name == "dev" and ref not in secrets:
+                    failures.append(f"{where}: Secret {ref} is not in the dev manifests")
+            for var in env:
+                if var not in allowed[binary]:
+                    failures.append(f"{where}: {var} is not in the table of {CONFIGS[binary][0]}")
+            path, addr_var = CONFIGS[binary]
+            listen = port_of(env.get(addr_var))
+            if listen is None:
+                failures.append(f"{where}: {addr_var} is not set to host:port in its env")
+            sc = {**pod.get("securityContext", {}), **c.get("securityContext", {})}
+            for key, want in (("runAsNonRoot", True), ("runAsUser", 10001),
+                              ("readOnlyRootFilesystem", True), ("allowPrivilegeEscalation", False)):
+                if sc.get(key) != want:
+                    failures.append(f"{where}: securityContext {key} is {sc.get(key)!r}, want {want!r}")
+            if pod.get("terminationGracePeriodSeconds", 30) <= 20:
+                failures.append(f"{where}: terminationGracePeriodSeconds must exceed the 20 s drain")
+            ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
+            for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+                spec = c.get(probe)
+                if not spec:
+                    if probe != "startupProbe":
+                        failures.append(f"{where}: no {probe}")
+                    continue
+                handler = next((spec[h] for h in ("grpc", "httpGet", "tcpSocket") if h in spec), None)
+                if handler is None:
+                    failures.append(f"{where}: {probe} has no grpc/httpGet/tcpSocket handler")
+                    continue
+                port = handler.get("port")
+                port = ports.get(port, port)
+                if port != listen:
+                    failures.append(f"{where}: {probe} port {port} != {addr_var} port {listen}")
+            ready = c.get("readinessProbe", {})
+            if binary != "wellbeing-gateway" and not ready.get("grpc", {}).get("service"):
+                failures.append(f"{where}: readiness should ask the gRPC health of the service name")
+    missing = set(CONFIGS) - seen
+    if missing:
+        failures.append(f"{name}: no container runs {', '.join(sorted(missing))}")
+    # gRPC Services must be headless (clients balance over the DNS answers).
+    for d in docs:
+        if d.get("kind") == "Service" and d["metadata"]["name"] in ("analytics", "cache", "aggregator"):
+            if d["spec"].get("clusterIP") != "None":
+                failures.append(f"{name}: Service/{d['metadata']['name']} is not headless")
+
+for f in failures:
+    print("FAIL", f, file=sys.stderr)
+print(f"checked {checked} containers in {', '.join(sets)}: {len(failures)} failure(s)")
+sys.exit(1 if failures else 0)
+PY
+
+counts=$(grep -h '^kind:' "${FILES[@]}" | sort | uniq -c | awk '{printf "%s %s, ", $1, $3}')
+log "k8s manifests OK ($MODE mode, Kubernetes $K8S_VERSION): ${counts%, }"
