@@ -46,7 +46,8 @@ use crate::upstream::Upstreams;
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 
 /// The whole HTTP application, without a socket (tests drive it with `oneshot`). Layers, from
-/// the outside in: compression (when the client asks), timing and statistics, the request time
+/// the outside in: compression (when the client asks), the request's trace span (W3C
+/// `traceparent` in and out), timing and statistics, the request time
 /// bound, the body limit; the rate limits sit on the routes they limit.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             middleware::timing::record_timing,
         ))
+        .layer(axum::middleware::from_fn(middleware::trace::trace_request))
         .layer(CompressionLayer::new())
         .with_state(state)
 }

@@ -6,7 +6,7 @@ use wellbeing_gateway::{Application, GatewayConfig};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let log_format = telemetry::log_format_from_env()?;
-    telemetry::init("gateway", log_format);
+    let _tracing = telemetry::init_with_tracing("gateway", log_format)?;
     let config = GatewayConfig::from_env()?;
     Application::build(config)
         .await?

@@ -82,9 +82,9 @@ impl Upstreams {
         AggregatorClient::new(self.aggregator.channel.clone())
     }
 
-    /// A request with the upstream deadline.
+    /// A request with the upstream deadline, carrying the current trace context.
     pub fn request<T>(&self, message: T) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
+        let mut request = wellbeing_common::trace_context::traced_request(message);
         request.set_timeout(self.timeout);
         request
     }

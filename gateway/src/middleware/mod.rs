@@ -3,3 +3,4 @@
 pub mod rate_limit;
 pub mod timeout;
 pub mod timing;
+pub mod trace;

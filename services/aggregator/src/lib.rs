@@ -100,7 +100,7 @@ impl Application {
             });
 
         tracing::info!(addr = %listener.local_addr()?, "aggregator listening");
-        let router = tonic::transport::Server::builder()
+        let router = wellbeing_common::grpc::server()
             .add_service(health_service)
             .add_service(AggregatorServer::new(AggregatorService {
                 pool: pool.clone(),

@@ -6,7 +6,7 @@ use wellbeing_common::{shutdown::shutdown_signal, telemetry};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let log_format = telemetry::log_format_from_env()?;
-    telemetry::init("aggregator", log_format);
+    let _tracing = telemetry::init_with_tracing("aggregator", log_format)?;
     let config = AggregatorConfig::from_env()?;
     Application::build(config)
         .await?

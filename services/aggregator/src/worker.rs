@@ -167,14 +167,20 @@ impl Worker {
         let Some(analytics) = &self.analytics else {
             return;
         };
+        // One root trace per warming round, so the calls it makes share a trace.
+        let span = tracing::info_span!("warm", otel.name = "aggregator.warm", users = users.len());
+        tracing::Instrument::instrument(Self::warm_users(analytics, users), span).await;
+    }
+
+    async fn warm_users(analytics: &AnalyticsClient<Channel>, users: BTreeSet<Uuid>) {
         for user_id in users {
             let user_id = user_id.to_string();
-            let mut dashboard = tonic::Request::new(DashboardRequest {
+            let mut dashboard = wellbeing_common::trace_context::traced_request(DashboardRequest {
                 user_id: user_id.clone(),
                 warm: true,
             });
             dashboard.set_timeout(Duration::from_secs(2));
-            let mut quick = tonic::Request::new(QuickStatsRequest {
+            let mut quick = wellbeing_common::trace_context::traced_request(QuickStatsRequest {
                 user_id,
                 warm: true,
             });

@@ -143,7 +143,7 @@ impl Application {
             });
 
         tracing::info!(addr = %listener.local_addr()?, "analytics listening");
-        let router = tonic::transport::Server::builder()
+        let router = wellbeing_common::grpc::server()
             .add_service(health_service)
             .add_service(AnalyticsServer::new(service));
         let served = wellbeing_common::grpc::serve(router, listener, shutdown).await;

@@ -111,7 +111,7 @@ impl Application {
             });
 
         tracing::info!(addr = %listener.local_addr()?, backend = service.backend.name(), "cache listening");
-        let router = tonic::transport::Server::builder()
+        let router = wellbeing_common::grpc::server()
             .add_service(health_service)
             .add_service(CacheServer::from_arc(service.clone()));
         let served = wellbeing_common::grpc::serve(router, listener, shutdown).await;

@@ -13,6 +13,12 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::shutdown::DRAIN_TIMEOUT;
 
+/// A tonic server builder whose every call runs in a span named like `analytics.DailySummary`,
+/// a child of the caller's W3C trace context carried in the metadata.
+pub fn server() -> tonic::transport::Server {
+    tonic::transport::Server::builder().trace_fn(crate::trace_context::grpc_server_span)
+}
+
 /// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight calls finish for
 /// at most [`DRAIN_TIMEOUT`].
 pub async fn serve(

@@ -1,11 +1,12 @@
 //! Plumbing every binary of wellbeing shares. Nothing here knows about the domain.
 //!
 //! - [`config`]: environment variables with documented defaults, validated at start.
-//! - [`telemetry`]: `tracing` set-up (human or JSON logs).
+//! - [`telemetry`]: `tracing` set-up (human or JSON logs, optional OTLP span export).
 //! - [`shutdown`]: one future that resolves on SIGINT or SIGTERM.
 //! - [`health`]: tonic-health reporting driven by real dependency checks.
 //! - [`error`]: the one error vocabulary, mapped to both gRPC and HTTP.
 //! - [`grpc`]: serving on a bound listener, and client channels.
+//! - [`trace_context`]: W3C trace context across HTTP headers and gRPC metadata.
 
 pub mod config;
 pub mod error;
@@ -13,5 +14,6 @@ pub mod grpc;
 pub mod health;
 pub mod shutdown;
 pub mod telemetry;
+pub mod trace_context;
 
 pub use error::{ErrorCode, ServiceError};

@@ -1,6 +1,17 @@
 //! Logging set-up shared by every binary: `RUST_LOG` filter (default `info`), human-readable
 //! lines by default and JSON lines with `LOG_FORMAT=json`.
+//!
+//! Tracing: [`init_with_tracing`] also exports spans over OTLP/gRPC when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set (service name from `OTEL_SERVICE_NAME`, parent-based
+//! ratio sampling from `OTEL_TRACES_SAMPLER_ARG`, default 1.0). Without the endpoint no
+//! OpenTelemetry layer is added and nothing is exported. The W3C TraceContext propagator is
+//! installed globally either way (see [`crate::trace_context`]).
 
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -24,13 +35,161 @@ impl std::str::FromStr for LogFormat {
     }
 }
 
-/// Installs the global subscriber. Safe to call more than once (tests start several services in
-/// one process): later calls keep the first subscriber.
+/// Installs the global subscriber (logs only, no span export). Safe to call more than once (tests
+/// start several services in one process): later calls keep the first subscriber.
 pub fn init(service_name: &str, format: LogFormat) {
+    let _ = install(service_name, format, None);
+}
+
+/// Flushes and shuts the tracer provider down when dropped (keep it alive for the whole `main`).
+#[must_use = "dropping the guard stops span export"]
+#[derive(Default)]
+pub struct TracingGuard {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl TracingGuard {
+    /// True when spans are exported (an OpenTelemetry layer was installed).
+    pub fn exporting(&self) -> bool {
+        self.provider.is_some()
+    }
+
+    /// Flushes pending spans and stops the exporter (also done on drop).
+    pub fn shutdown(&mut self) {
+        if let Some(provider) = self.provider.take() {
+            if let Err(error) = provider.force_flush() {
+                eprintln!("failed to flush spans: {error}");
+            }
+            if let Err(error) = provider.shutdown_with_timeout(Duration::from_secs(5)) {
+                eprintln!("failed to shut the tracer provider down: {error}");
+            }
+        }
+    }
+}
+
+impl Drop for TracingGuard {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Tracing settings read from the environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TracingConfig {
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`, e.g. `http://otel-collector:4317`. None: no export.
+    pub endpoint: Option<String>,
+    /// `OTEL_SERVICE_NAME`, else the binary's default.
+    pub service_name: String,
+    /// `OTEL_TRACES_SAMPLER_ARG`: the ratio of root traces kept (0.0 to 1.0, default 1.0).
+    pub sample_ratio: f64,
+}
+
+impl TracingConfig {
+    pub fn from_source(
+        source: &(impl crate::config::Source + ?Sized),
+        default_service: &str,
+    ) -> Result<Self, crate::config::ConfigError> {
+        let endpoint = source
+            .get("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .map(|raw| raw.trim().to_owned())
+            .filter(|raw| !raw.is_empty());
+        let service_name = source
+            .get("OTEL_SERVICE_NAME")
+            .map(|raw| raw.trim().to_owned())
+            .filter(|raw| !raw.is_empty())
+            .unwrap_or_else(|| default_service.to_owned());
+        let sample_ratio: f64 = crate::config::parsed(source, "OTEL_TRACES_SAMPLER_ARG", 1.0_f64)?;
+        Ok(Self {
+            endpoint,
+            service_name,
+            sample_ratio: if sample_ratio.is_finite() {
+                sample_ratio.clamp(0.0, 1.0)
+            } else {
+                1.0
+            },
+        })
+    }
+}
+
+/// Installs the global subscriber and, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, an
+/// OpenTelemetry layer exporting spans over OTLP/gRPC with a batch exporter. Must be called inside
+/// a Tokio runtime. Keep the returned guard alive: dropping it flushes the pending spans.
+pub fn init_with_tracing(
+    default_service: &str,
+    format: LogFormat,
+) -> Result<TracingGuard, anyhow::Error> {
+    let config = TracingConfig::from_source(&crate::config::Env, default_service)?;
+    let provider = match &config.endpoint {
+        Some(endpoint) => Some(otlp_provider(&config, endpoint)?),
+        None => None,
+    };
+    let guard = install(&config.service_name, format, provider);
+    if let Some(endpoint) = &config.endpoint
+        && guard.exporting()
+    {
+        tracing::info!(
+            endpoint,
+            service = config.service_name,
+            ratio = config.sample_ratio,
+            "exporting spans over OTLP"
+        );
+    }
+    Ok(guard)
+}
+
+/// Installs the global subscriber with an OpenTelemetry layer fed by `provider` (tests use an
+/// in-memory exporter). When a subscriber is already installed the provider is shut down and the
+/// returned guard exports nothing.
+pub fn init_with_provider(
+    service_name: &str,
+    format: LogFormat,
+    provider: SdkTracerProvider,
+) -> TracingGuard {
+    install(service_name, format, Some(provider))
+}
+
+/// The sampler: follow the caller's decision, sample `ratio` of new traces.
+pub fn sampler(ratio: f64) -> Sampler {
+    Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio)))
+}
+
+/// The resource naming this service.
+pub fn resource(service_name: &str) -> Resource {
+    Resource::builder()
+        .with_service_name(service_name.to_owned())
+        .build()
+}
+
+fn otlp_provider(
+    config: &TracingConfig,
+    endpoint: &str,
+) -> Result<SdkTracerProvider, anyhow::Error> {
+    use opentelemetry_otlp::WithExportConfig as _;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint.to_owned())
+        .build()
+        .map_err(|error| anyhow::anyhow!("cannot build the OTLP span exporter: {error}"))?;
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_sampler(sampler(config.sample_ratio))
+        .with_resource(resource(&config.service_name))
+        .build())
+}
+
+fn install(
+    service_name: &str,
+    format: LogFormat,
+    provider: Option<SdkTracerProvider>,
+) -> TracingGuard {
+    crate::trace_context::install_propagator();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new("info,sqlx=warn,fred=warn,h2=warn,tower=warn,hyper=warn")
     });
-    let registry = tracing_subscriber::registry().with(filter);
+    let otel = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name.to_owned()))
+    });
+    let registry = tracing_subscriber::registry().with(otel).with(filter);
     let installed = match format {
         LogFormat::Human => registry
             .with(tracing_subscriber::fmt::layer().with_target(false))
@@ -46,6 +205,16 @@ pub fn init(service_name: &str, format: LogFormat) {
     };
     if installed.is_ok() {
         tracing::info!(service = service_name, "telemetry ready");
+        if let Some(provider) = &provider {
+            opentelemetry::global::set_tracer_provider(provider.clone());
+        }
+        TracingGuard { provider }
+    } else {
+        // Another subscriber is installed: this provider would never see a span.
+        if let Some(provider) = provider {
+            let _ = provider.shutdown();
+        }
+        TracingGuard::default()
     }
 }
 

@@ -27,7 +27,7 @@ pub struct RemoteCache {
 }
 
 fn request<T>(message: T, deadline: Duration) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
+    let mut request = wellbeing_common::trace_context::traced_request(message);
     request.set_timeout(deadline);
     request
 }

@@ -1,0 +1,32 @@
+//! One span per request, named `http <METHOD> <route template>`, a child of the caller's W3C
+//! `traceparent` when it sends one (a phone may). The response carries `traceparent` and
+//! `X-Trace-Id` for the request's span when spans are recorded (`OTEL_EXPORTER_OTLP_ENDPOINT`);
+//! upstream gRPC calls carry the context on (see [`crate::upstream::Upstreams::request`]).
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument as _;
+use wellbeing_common::trace_context;
+
+pub async fn trace_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let span = tracing::info_span!(
+        "http",
+        otel.name = %format_args!("http {method} {route}"),
+        otel.kind = "server",
+        http.request.method = %method,
+        http.route = %route,
+        http.response.status_code = tracing::field::Empty,
+    );
+    trace_context::set_parent_from_headers(&span, request.headers());
+    let mut response = next.run(request).instrument(span.clone()).await;
+    span.record("http.response.status_code", response.status().as_u16());
+    trace_context::write_response_headers(&span, response.headers_mut());
+    response
+}

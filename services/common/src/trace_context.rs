@@ -1,0 +1,208 @@
+//! W3C TraceContext propagation across HTTP and gRPC: carriers for `http::HeaderMap` and tonic's
+//! `MetadataMap`, helpers to inject the current span's context into outgoing calls and to extract
+//! a caller's context, and the span every gRPC server call runs in.
+//!
+//! The propagator is installed globally by [`crate::telemetry`]. Without an OpenTelemetry layer
+//! (no `OTEL_EXPORTER_OTLP_ENDPOINT`) spans carry no context, so nothing is injected.
+
+use std::sync::Once;
+
+use opentelemetry::Context;
+use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+/// Installs the W3C TraceContext propagator as the global one (once).
+pub fn install_propagator() {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    });
+}
+
+/// Writes a context into tonic metadata.
+pub struct MetadataInjector<'a>(pub &'a mut MetadataMap);
+
+impl Injector for MetadataInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(key), Ok(value)) = (
+            MetadataKey::from_bytes(key.as_bytes()),
+            MetadataValue::try_from(value.as_str()),
+        ) {
+            self.0.insert(key, value);
+        }
+    }
+}
+
+/// Reads a context from tonic metadata.
+pub struct MetadataExtractor<'a>(pub &'a MetadataMap);
+
+impl Extractor for MetadataExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0
+            .keys()
+            .filter_map(|key| match key {
+                tonic::metadata::KeyRef::Ascii(key) => Some(key.as_str()),
+                tonic::metadata::KeyRef::Binary(_) => None,
+            })
+            .collect()
+    }
+}
+
+/// Writes a context into HTTP headers.
+pub struct HeaderInjector<'a>(pub &'a mut http::HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// Reads a context from HTTP headers.
+pub struct HeaderExtractor<'a>(pub &'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+/// The caller's context carried by HTTP headers (empty when there is none).
+pub fn extract_headers(headers: &http::HeaderMap) -> Context {
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&HeaderExtractor(headers))
+    })
+}
+
+/// The caller's context carried by gRPC metadata (empty when there is none).
+pub fn extract_metadata(metadata: &MetadataMap) -> Context {
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&MetadataExtractor(metadata))
+    })
+}
+
+/// Writes `context` into HTTP headers (`traceparent`, `tracestate`).
+pub fn inject_headers(context: &Context, headers: &mut http::HeaderMap) {
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(context, &mut HeaderInjector(headers));
+    });
+}
+
+/// Writes the current span's context into outgoing gRPC metadata; a no-op when the span has none.
+pub fn inject_current(metadata: &mut MetadataMap) {
+    let context = tracing::Span::current().context();
+    if context.span().span_context().is_valid() {
+        opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.inject_context(&context, &mut MetadataInjector(metadata));
+        });
+    }
+}
+
+/// Makes `span` a child of the caller's context carried by HTTP headers, if there is one.
+pub fn set_parent_from_headers(span: &tracing::Span, headers: &http::HeaderMap) {
+    let parent = extract_headers(headers);
+    if parent.span().span_context().is_valid() {
+        let _ = span.set_parent(parent);
+    }
+}
+
+/// Writes `traceparent` and `X-Trace-Id` (the 32-hex trace id) for `span` into response headers;
+/// a no-op when the span has no context (no OpenTelemetry layer installed).
+pub fn write_response_headers(span: &tracing::Span, headers: &mut http::HeaderMap) {
+    let context = span.context();
+    let span_ref = context.span();
+    let span_context = span_ref.span_context();
+    if !span_context.is_valid() {
+        return;
+    }
+    let traceparent = format!(
+        "00-{}-{}-{:02x}",
+        span_context.trace_id(),
+        span_context.span_id(),
+        span_context.trace_flags().to_u8()
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&traceparent) {
+        headers.insert("traceparent", value);
+    }
+    if let Ok(value) = http::HeaderValue::from_str(&span_context.trace_id().to_string()) {
+        headers.insert("x-trace-id", value);
+    }
+}
+
+/// A gRPC request carrying the current trace context.
+pub fn traced_request<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    inject_current(request.metadata_mut());
+    request
+}
+
+/// The span name of a gRPC call: `/wellbeing.analytics.v1.Analytics/DailySummary` gives
+/// `analytics.DailySummary`, `/grpc.health.v1.Health/Check` gives `health.Check`.
+pub fn grpc_span_name(path: &str) -> String {
+    let mut parts = path.trim_start_matches('/').splitn(2, '/');
+    let service = parts.next().unwrap_or_default();
+    let method = parts.next().unwrap_or_default();
+    let service = service.rsplit('.').next().unwrap_or(service);
+    format!("{}.{method}", service.to_ascii_lowercase())
+}
+
+/// The span a gRPC server call runs in, a child of the caller's context from the metadata.
+/// Used with `Server::builder().trace_fn(..)` (see [`crate::grpc::server`]).
+pub fn grpc_server_span(request: &http::Request<()>) -> tracing::Span {
+    let path = request.uri().path();
+    let span = tracing::info_span!(
+        "grpc",
+        otel.name = %grpc_span_name(path),
+        otel.kind = "server",
+    );
+    set_parent_from_headers(&span, request.headers());
+    span
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_span_names() {
+        assert_eq!(
+            grpc_span_name("/wellbeing.analytics.v1.Analytics/DailySummary"),
+            "analytics.DailySummary"
+        );
+        assert_eq!(
+            grpc_span_name("/grpc.health.v1.Health/Check"),
+            "health.Check"
+        );
+    }
+
+    #[test]
+    fn a_traceparent_round_trips_through_metadata() {
+        install_propagator();
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let mut metadata = MetadataMap::new();
+        metadata.insert("traceparent", traceparent.parse().expect("ascii"));
+        let context = extract_metadata(&metadata);
+        assert_eq!(
+            context.span().span_context().trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        let mut headers = http::HeaderMap::new();
+        inject_headers(&context, &mut headers);
+        assert_eq!(headers["traceparent"], traceparent);
+    }
+}
