@@ -208,3 +208,15 @@ PY
 
 counts=$(grep -h '^kind:' "${FILES[@]}" | sort | uniq -c | awk '{printf "%s %s, ", $1, $3}')
 log "k8s manifests OK ($MODE mode, Kubernetes $K8S_VERSION): ${counts%, }"
+
+# --- observability files: valid YAML and JSON --------------------------------------------------
+"$VENV/bin/python" - <<'PY'
+import json, sys, yaml
+for path in ("deploy/observability/otel-collector.yaml", "deploy/observability/prometheus.yml"):
+    with open(path) as file:
+        yaml.safe_load(file)
+with open("deploy/observability/grafana-dashboard.json") as file:
+    dashboard = json.load(file)
+assert dashboard["panels"], "the dashboard has panels"
+print("observability files parse")
+PY

@@ -56,6 +56,8 @@ pub struct StackOptions {
     pub analytics_env: Vec<(String, String)>,
     /// Extra aggregator settings, e.g. `("WORKER_LEASE_MS", "500")`.
     pub aggregator_env: Vec<(String, String)>,
+    /// Extra gateway settings, e.g. `("PERFORMANCE_THRESHOLD_MS", "1")`.
+    pub gateway_env: Vec<(String, String)>,
 }
 
 async fn bind() -> anyhow::Result<(TcpListener, SocketAddr)> {
@@ -128,14 +130,17 @@ impl TestStack {
         }
         let aggregator_config =
             wellbeing_aggregator::AggregatorConfig::from_source(&aggregator_env[..])?;
-        let gateway_config = wellbeing_gateway::GatewayConfig::from_source(
-            &[
-                ("ANALYTICS_URL", analytics_url.as_str()),
-                ("CACHE_URL", cache_url.as_str()),
-                ("AGGREGATOR_URL", aggregator_url.as_str()),
-                ("JWT_SECRET", "test-secret-test-secret-test-secret-0123"),
-            ][..],
-        )?;
+        let mut gateway_env: Vec<(&str, &str)> = vec![
+            ("ANALYTICS_URL", analytics_url.as_str()),
+            ("CACHE_URL", cache_url.as_str()),
+            ("AGGREGATOR_URL", aggregator_url.as_str()),
+            ("JWT_SECRET", "test-secret-test-secret-test-secret-0123"),
+        ];
+        for (name, value) in &options.gateway_env {
+            gateway_env.retain(|(existing, _)| existing != name);
+            gateway_env.push((name.as_str(), value.as_str()));
+        }
+        let gateway_config = wellbeing_gateway::GatewayConfig::from_source(&gateway_env[..])?;
 
         let mut stack = Self {
             api: Api::new(format!("http://{gateway_addr}")),
