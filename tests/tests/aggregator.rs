@@ -286,7 +286,7 @@ async fn an_event_for_a_rolled_up_day_is_visible_at_once() -> anyhow::Result<()>
 }
 
 #[tokio::test]
-async fn the_worker_warms_the_dashboard_so_the_next_read_is_a_hit() -> anyhow::Result<()> {
+async fn the_worker_warms_the_most_read_views_so_the_next_reads_are_hits() -> anyhow::Result<()> {
     let stack = TestStack::start_with(StackOptions {
         aggregator_env: vec![("WORKER_WARM_CACHE".into(), "true".into())],
         ..Default::default()
@@ -299,7 +299,8 @@ async fn the_worker_warms_the_dashboard_so_the_next_read_is_a_hit() -> anyhow::R
     let at = (Utc::now() - chrono::Duration::minutes(90)).to_rfc3339();
     send_batch(&stack, &user, vec![json!({"type": "screen-time", "app_name": "Reader", "duration_minutes": 30, "timestamp": at})]).await?;
     wait_for_empty_queue(&stack).await?;
-    // Warming follows the rollup; poll the cache service until the dashboard is stored.
+    // Warming follows the rollup: dashboard, quick stats, insights and the wellbeing score are
+    // stored in the cache service (4 sets) without the user asking.
     let mut cache = stack.cache_client().await?;
     let deadline = Instant::now() + Duration::from_secs(10);
     while cache
@@ -307,30 +308,27 @@ async fn the_worker_warms_the_dashboard_so_the_next_read_is_a_hit() -> anyhow::R
         .await?
         .into_inner()
         .sets
-        < 2
+        < 4
     {
-        anyhow::ensure!(Instant::now() < deadline, "the dashboard was never warmed");
+        anyhow::ensure!(Instant::now() < deadline, "the views were never warmed");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let dashboard = stack
-        .api
-        .get("/api/v1/analytics/dashboard", Some(&user.access_token))
-        .await?;
+    let token = Some(user.access_token.as_str());
+    let dashboard = stack.api.get("/api/v1/analytics/dashboard", token).await?;
     assert_eq!(
         dashboard.json["data"]["today"]["total_screen_time_minutes"],
         30.0
     );
-    let mine = stack
-        .api
-        .get("/api/v1/analytics/cache", Some(&user.access_token))
-        .await?;
-    // Warming is not the user's read: the only read counted is the dashboard, a hit.
+    stack.api.get("/api/v1/analytics/insights", token).await?;
+    stack.api.get("/api/v1/wellbeing/score", token).await?;
+    let mine = stack.api.get("/api/v1/analytics/cache", token).await?;
+    // Warming is not the user's read: the three reads counted are all hits.
     assert_eq!(
         (
             mine.json["data"]["hits"].as_u64(),
             mine.json["data"]["misses"].as_u64()
         ),
-        (Some(1), Some(0)),
+        (Some(3), Some(0)),
         "{mine:?}"
     );
     stack.stop().await

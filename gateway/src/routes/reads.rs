@@ -297,6 +297,7 @@ pub async fn wellbeing_score(
     let request = state.upstreams.request(WellbeingScoreRequest {
         user_id: user.id(),
         date: query.date("date")?,
+        warm: false,
     });
     let view = timed(state.upstreams.analytics().wellbeing_score(request))
         .await?
@@ -408,9 +409,10 @@ async fn insights_view(
     query: &ApiQuery,
 ) -> Result<ViewResponse, ApiError> {
     query.check_user(user)?;
-    let request = state
-        .upstreams
-        .request(InsightsRequest { user_id: user.id() });
+    let request = state.upstreams.request(InsightsRequest {
+        user_id: user.id(),
+        warm: false,
+    });
     Ok(timed(state.upstreams.analytics().insights(request))
         .await?
         .into_inner())

@@ -13,7 +13,9 @@ use sqlx::PgPool;
 use tonic::transport::Channel;
 use uuid::Uuid;
 use wellbeing_proto::analytics::v1::analytics_client::AnalyticsClient;
-use wellbeing_proto::analytics::v1::{DashboardRequest, QuickStatsRequest};
+use wellbeing_proto::analytics::v1::{
+    DashboardRequest, InsightsRequest, QuickStatsRequest, WellbeingScoreRequest,
+};
 use wellbeing_store::rollups::{self, Claim, Rollup};
 
 use crate::rollup::compute_day;
@@ -172,25 +174,56 @@ impl Worker {
         tracing::Instrument::instrument(Self::warm_users(analytics, users), span).await;
     }
 
+    /// The dashboard (with insights and scores), quick stats, insights and today's wellbeing score:
+    /// what the app reads most, computed here so that the user's next reads are hits.
     async fn warm_users(analytics: &AnalyticsClient<Channel>, users: BTreeSet<Uuid>) {
+        use wellbeing_common::trace_context::traced_request;
         for user_id in users {
-            let user_id = user_id.to_string();
-            let mut dashboard = wellbeing_common::trace_context::traced_request(DashboardRequest {
-                user_id: user_id.clone(),
+            let dashboard = timed(traced_request(DashboardRequest {
+                user_id: user_id.to_string(),
                 warm: true,
-            });
-            dashboard.set_timeout(Duration::from_secs(2));
-            let mut quick = wellbeing_common::trace_context::traced_request(QuickStatsRequest {
-                user_id,
+            }));
+            let quick = timed(traced_request(QuickStatsRequest {
+                user_id: user_id.to_string(),
                 warm: true,
-            });
-            quick.set_timeout(Duration::from_secs(2));
-            let (mut first, mut second) = (analytics.clone(), analytics.clone());
-            let (dashboard, quick) =
-                tokio::join!(first.dashboard(dashboard), second.quick_stats(quick));
-            if let Err(status) = dashboard.and(quick) {
+            }));
+            let insights = timed(traced_request(InsightsRequest {
+                user_id: user_id.to_string(),
+                warm: true,
+            }));
+            let wellbeing = timed(traced_request(WellbeingScoreRequest {
+                user_id: user_id.to_string(),
+                date: None,
+                warm: true,
+            }));
+            let mut clients = [
+                analytics.clone(),
+                analytics.clone(),
+                analytics.clone(),
+                analytics.clone(),
+            ];
+            let [first, second, third, fourth] = &mut clients;
+            let (dashboard, quick, insights, wellbeing) = tokio::join!(
+                first.dashboard(dashboard),
+                second.quick_stats(quick),
+                third.insights(insights),
+                fourth.wellbeing_score(wellbeing),
+            );
+            let failed = [
+                dashboard.err(),
+                quick.err(),
+                insights.err(),
+                wellbeing.err(),
+            ];
+            if let Some(status) = failed.into_iter().flatten().next() {
                 tracing::debug!(code = ?status.code(), "cache warming skipped");
             }
         }
     }
+}
+
+/// A request with the warming deadline.
+fn timed<T>(mut request: tonic::Request<T>) -> tonic::Request<T> {
+    request.set_timeout(Duration::from_secs(2));
+    request
 }

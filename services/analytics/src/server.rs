@@ -227,11 +227,9 @@ impl Analytics for AnalyticsService {
     }
 
     async fn insights(&self, request: Request<InsightsRequest>) -> Answer<ViewResponse> {
-        view(
-            self.views
-                .insights(parse_user_id(&request.into_inner().user_id)?)
-                .await,
-        )
+        let request = request.into_inner();
+        let user_id = parse_user_id(&request.user_id)?;
+        view(self.views.insights(user_id, request.warm).await)
     }
 
     async fn patterns(&self, request: Request<PatternsRequest>) -> Answer<ViewResponse> {
@@ -269,7 +267,7 @@ impl Analytics for AnalyticsService {
         let user_id = parse_user_id(&request.user_id)?;
         view(
             self.views
-                .wellbeing_score(user_id, request.date.as_deref())
+                .wellbeing_score(user_id, request.date.as_deref(), request.warm)
                 .await,
         )
     }
