@@ -54,6 +54,28 @@ impl EventRow {
         }
     }
 
+    fn user_id(&self) -> Uuid {
+        match self {
+            Self::Session(row) => row.user_id,
+            Self::ScreenTime(row) => row.user_id,
+            Self::FocusSession(row) => row.user_id,
+            Self::Break(row) => row.user_id,
+            Self::Notification(row) => row.user_id,
+            Self::Distraction(row) => row.user_id,
+        }
+    }
+
+    fn created_at(&self) -> DateTime<Utc> {
+        match self {
+            Self::Session(row) => row.created_at,
+            Self::ScreenTime(row) => row.created_at,
+            Self::FocusSession(row) => row.created_at,
+            Self::Break(row) => row.created_at,
+            Self::Notification(row) => row.created_at,
+            Self::Distraction(row) => row.created_at,
+        }
+    }
+
     /// The kind's name, as the contract's `type` says it.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -88,77 +110,47 @@ impl EventRow {
     /// `{id, event_id, type, user_id, <fields>, date, hour, duration_minutes, created_at}`; `date`
     /// and `hour` are where the record starts in the user's zone.
     pub fn to_json(&self, timezone: Tz) -> Value {
-        let (id, event_id, user_id, created_at, start, kind, minutes, mut fields) = match self {
+        let (start, minutes, mut fields) = match self {
             Self::Session(row) => (
-                row.id,
-                row.event_id,
-                row.user_id,
-                row.created_at,
                 row.started_at,
-                "session",
                 time::duration_minutes(row.ended_at - row.started_at),
                 json!({"start_time": rfc3339(row.started_at), "end_time": rfc3339(row.ended_at), "device_type": row.device_type}),
             ),
             Self::ScreenTime(row) => (
-                row.id,
-                row.event_id,
-                row.user_id,
-                row.created_at,
                 row.started_at,
-                "screen-time",
                 row.duration_minutes,
                 json!({"app_name": row.app_name, "category": row.category, "timestamp": rfc3339(row.started_at)}),
             ),
             Self::FocusSession(row) => (
-                row.id,
-                row.event_id,
-                row.user_id,
-                row.created_at,
                 row.started_at,
-                "focus-session",
                 time::duration_minutes(row.ended_at - row.started_at),
                 json!({"start_time": rfc3339(row.started_at), "end_time": rfc3339(row.ended_at), "quality_score": row.quality_score, "task_name": row.task_name}),
             ),
             Self::Break(row) => (
-                row.id,
-                row.event_id,
-                row.user_id,
-                row.created_at,
                 row.started_at,
-                "break",
                 row.duration_minutes,
                 json!({"break_type": row.break_type, "timestamp": rfc3339(row.started_at)}),
             ),
             Self::Notification(row) => (
-                row.id,
-                row.event_id,
-                row.user_id,
-                row.created_at,
                 row.occurred_at,
-                "notification",
                 0.0,
                 json!({"app_name": row.app_name, "priority": row.priority, "was_interacted": row.was_interacted, "timestamp": rfc3339(row.occurred_at)}),
             ),
             Self::Distraction(row) => (
-                row.id,
-                row.event_id,
-                row.user_id,
-                row.created_at,
                 row.occurred_at,
-                "distraction",
                 row.duration_seconds / 60.0,
                 json!({"source": row.source, "severity": row.severity, "duration_seconds": row.duration_seconds, "timestamp": rfc3339(row.occurred_at)}),
             ),
         };
         let common = json!({
-            "id": id,
-            "event_id": event_id,
-            "type": kind,
-            "user_id": user_id,
+            "id": self.id(),
+            "event_id": self.event_id(),
+            "type": self.kind(),
+            "user_id": self.user_id(),
             "date": time::local_date(start, timezone).to_string(),
             "hour": time::local_hour(start, timezone),
             "duration_minutes": minutes,
-            "created_at": rfc3339(created_at),
+            "created_at": rfc3339(self.created_at()),
         });
         if let (Some(fields), Value::Object(common)) = (fields.as_object_mut(), common) {
             fields.extend(common);
