@@ -5,10 +5,10 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
+use wellbeing_common::grpc::TracedChannel;
 use wellbeing_proto::aggregator::v1::aggregator_client::AggregatorClient;
 use wellbeing_proto::analytics::v1::analytics_client::AnalyticsClient;
 use wellbeing_proto::cache::v1::cache_client::CacheClient;
@@ -21,7 +21,7 @@ const HEALTH_TIMEOUT: Duration = Duration::from_millis(800);
 
 #[derive(Clone)]
 pub struct Upstream {
-    pub channel: Channel,
+    pub channel: TracedChannel,
     pub service_name: &'static str,
 }
 
@@ -70,21 +70,21 @@ impl Upstreams {
         })
     }
 
-    pub fn analytics(&self) -> AnalyticsClient<Channel> {
+    pub fn analytics(&self) -> AnalyticsClient<TracedChannel> {
         AnalyticsClient::new(self.analytics.channel.clone())
     }
 
-    pub fn cache(&self) -> CacheClient<Channel> {
+    pub fn cache(&self) -> CacheClient<TracedChannel> {
         CacheClient::new(self.cache.channel.clone())
     }
 
-    pub fn aggregator(&self) -> AggregatorClient<Channel> {
+    pub fn aggregator(&self) -> AggregatorClient<TracedChannel> {
         AggregatorClient::new(self.aggregator.channel.clone())
     }
 
-    /// A request with the upstream deadline, carrying the current trace context.
+    /// A request with the upstream deadline (the channel adds the trace context).
     pub fn request<T>(&self, message: T) -> tonic::Request<T> {
-        let mut request = wellbeing_common::trace_context::traced_request(message);
+        let mut request = tonic::Request::new(message);
         request.set_timeout(self.timeout);
         request
     }

@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
-use tonic::transport::Channel;
+use wellbeing_common::grpc::TracedChannel;
 use wellbeing_proto::cache::v1::cache_client::CacheClient;
 use wellbeing_proto::cache::v1::*;
 use wellbeing_tests::redis::RedisCluster;
 
 /// A cache service on its own, stopped when dropped.
 struct CacheUnderTest {
-    client: CacheClient<Channel>,
+    client: CacheClient<TracedChannel>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -83,7 +83,7 @@ fn key(user: &str, view: &str, params: &str) -> Option<ViewKey> {
 }
 
 async fn get(
-    client: &mut CacheClient<Channel>,
+    client: &mut CacheClient<TracedChannel>,
     user: &str,
     view: &str,
 ) -> anyhow::Result<Option<Bytes>> {
@@ -97,7 +97,7 @@ async fn get(
 }
 
 async fn set(
-    client: &mut CacheClient<Channel>,
+    client: &mut CacheClient<TracedChannel>,
     user: &str,
     view: &str,
     value: &'static [u8],

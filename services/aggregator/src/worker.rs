@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use sqlx::PgPool;
-use tonic::transport::Channel;
+use tracing::Instrument as _;
 use uuid::Uuid;
+use wellbeing_common::grpc::TracedChannel;
 use wellbeing_proto::analytics::v1::analytics_client::AnalyticsClient;
 use wellbeing_proto::analytics::v1::{
     DashboardRequest, InsightsRequest, QuickStatsRequest, WellbeingScoreRequest,
@@ -96,7 +97,7 @@ impl WorkerState {
 pub struct Worker {
     pub pool: PgPool,
     pub state: std::sync::Arc<WorkerState>,
-    pub analytics: Option<AnalyticsClient<Channel>>,
+    pub analytics: Option<AnalyticsClient<TracedChannel>>,
     pub batch_size: i64,
     pub lease: Duration,
     pub idle_poll: Duration,
@@ -122,11 +123,21 @@ impl Worker {
     /// Claims and processes one batch; returns how many items it claimed.
     pub async fn run_batch(&self) -> Result<usize, wellbeing_store::StoreError> {
         let claims = rollups::claim(&self.pool, self.batch_size, self.lease).await?;
+        if claims.is_empty() {
+            return Ok(0);
+        }
+        // One trace per batch, one span per day recomputed (its SQL statements under it).
+        let batch = tracing::info_span!(
+            "batch",
+            otel.name = "aggregator.batch",
+            items = claims.len()
+        );
         let mut events = 0u64;
         let mut done = 0u64;
         let mut warm_users = BTreeSet::new();
         for claim in &claims {
-            match self.process(claim).await {
+            let item = tracing::info_span!(parent: &batch, "item", otel.name = "aggregator.rollup_day", day = %claim.day);
+            match self.process(claim).instrument(item).await {
                 Ok(Some(item_events)) => {
                     events += item_events;
                     done += 1;
@@ -141,7 +152,7 @@ impl Worker {
             }
         }
         self.state.record_batch(done, events);
-        self.warm(warm_users).await;
+        self.warm(warm_users).instrument(batch).await;
         Ok(claims.len())
     }
 
@@ -169,29 +180,27 @@ impl Worker {
         let Some(analytics) = &self.analytics else {
             return;
         };
-        // One root trace per warming round, so the calls it makes share a trace.
         let span = tracing::info_span!("warm", otel.name = "aggregator.warm", users = users.len());
-        tracing::Instrument::instrument(Self::warm_users(analytics, users), span).await;
+        Self::warm_users(analytics, users).instrument(span).await;
     }
 
     /// The dashboard (with insights and scores), quick stats, insights and today's wellbeing score:
     /// what the app reads most, computed here so that the user's next reads are hits.
-    async fn warm_users(analytics: &AnalyticsClient<Channel>, users: BTreeSet<Uuid>) {
-        use wellbeing_common::trace_context::traced_request;
+    async fn warm_users(analytics: &AnalyticsClient<TracedChannel>, users: BTreeSet<Uuid>) {
         for user_id in users {
-            let dashboard = timed(traced_request(DashboardRequest {
+            let dashboard = timed(tonic::Request::new(DashboardRequest {
                 user_id: user_id.to_string(),
                 warm: true,
             }));
-            let quick = timed(traced_request(QuickStatsRequest {
+            let quick = timed(tonic::Request::new(QuickStatsRequest {
                 user_id: user_id.to_string(),
                 warm: true,
             }));
-            let insights = timed(traced_request(InsightsRequest {
+            let insights = timed(tonic::Request::new(InsightsRequest {
                 user_id: user_id.to_string(),
                 warm: true,
             }));
-            let wellbeing = timed(traced_request(WellbeingScoreRequest {
+            let wellbeing = timed(tonic::Request::new(WellbeingScoreRequest {
                 user_id: user_id.to_string(),
                 date: None,
                 warm: true,

@@ -12,6 +12,7 @@ use tonic::transport::server::{Router, TcpIncoming};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::shutdown::DRAIN_TIMEOUT;
+pub use crate::traced_channel::TracedChannel;
 
 /// A tonic server builder whose every call runs in a span named like `analytics.DailySummary`,
 /// a child of the caller's W3C trace context carried in the metadata.
@@ -54,8 +55,12 @@ pub async fn serve(
 /// are; a DNS name (a Kubernetes headless service) is resolved now and every 10 s, and each
 /// address it resolves to becomes one balanced endpoint, so new replicas are used and removed
 /// ones dropped. It connects lazily and reconnects by itself, so a service may start before its
-/// upstreams.
-pub fn channel(endpoints: &[String]) -> Result<Channel, tonic::transport::Error> {
+/// upstreams. Every call opens a client span (see [`TracedChannel`]).
+pub fn channel(endpoints: &[String]) -> Result<TracedChannel, tonic::transport::Error> {
+    balanced_channel(endpoints).map(TracedChannel::new)
+}
+
+fn balanced_channel(endpoints: &[String]) -> Result<Channel, tonic::transport::Error> {
     let configured = endpoints
         .iter()
         .map(|uri| Endpoint::from_shared(uri.clone()).map(tuned))

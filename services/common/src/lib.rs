@@ -7,6 +7,7 @@
 //! - [`error`]: the one error vocabulary, mapped to both gRPC and HTTP.
 //! - [`grpc`]: serving on a bound listener, and client channels.
 //! - [`trace_context`]: W3C trace context across HTTP headers and gRPC metadata.
+//! - [`traced_channel`]: a client span around every outgoing gRPC call.
 
 pub mod config;
 pub mod error;
@@ -15,5 +16,6 @@ pub mod health;
 pub mod shutdown;
 pub mod telemetry;
 pub mod trace_context;
+pub mod traced_channel;
 
 pub use error::{ErrorCode, ServiceError};

@@ -1,6 +1,7 @@
 //! W3C TraceContext propagation across HTTP and gRPC: carriers for `http::HeaderMap` and tonic's
-//! `MetadataMap`, helpers to inject the current span's context into outgoing calls and to extract
-//! a caller's context, and the span every gRPC server call runs in.
+//! `MetadataMap`, helpers to inject a span's context into outgoing headers and to extract a
+//! caller's context, and the span every gRPC server call runs in (client spans:
+//! [`crate::traced_channel`]).
 //!
 //! The propagator is installed globally by [`crate::telemetry`]. Without an OpenTelemetry layer
 //! (no `OTEL_EXPORTER_OTLP_ENDPOINT`) spans carry no context, so nothing is injected.
@@ -11,7 +12,7 @@ use opentelemetry::Context;
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use tonic::metadata::MetadataMap;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// Installs the W3C TraceContext propagator as the global one (once).
@@ -20,20 +21,6 @@ pub fn install_propagator() {
     INSTALLED.call_once(|| {
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     });
-}
-
-/// Writes a context into tonic metadata.
-pub struct MetadataInjector<'a>(pub &'a mut MetadataMap);
-
-impl Injector for MetadataInjector<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        if let (Ok(key), Ok(value)) = (
-            MetadataKey::from_bytes(key.as_bytes()),
-            MetadataValue::try_from(value.as_str()),
-        ) {
-            self.0.insert(key, value);
-        }
-    }
 }
 
 /// Reads a context from tonic metadata.
@@ -103,16 +90,6 @@ pub fn inject_headers(context: &Context, headers: &mut http::HeaderMap) {
     });
 }
 
-/// Writes the current span's context into outgoing gRPC metadata; a no-op when the span has none.
-pub fn inject_current(metadata: &mut MetadataMap) {
-    let context = tracing::Span::current().context();
-    if context.span().span_context().is_valid() {
-        opentelemetry::global::get_text_map_propagator(|propagator| {
-            propagator.inject_context(&context, &mut MetadataInjector(metadata));
-        });
-    }
-}
-
 /// Makes `span` a child of the caller's context carried by HTTP headers, if there is one.
 pub fn set_parent_from_headers(span: &tracing::Span, headers: &http::HeaderMap) {
     let parent = extract_headers(headers);
@@ -142,13 +119,6 @@ pub fn write_response_headers(span: &tracing::Span, headers: &mut http::HeaderMa
     if let Ok(value) = http::HeaderValue::from_str(&span_context.trace_id().to_string()) {
         headers.insert("x-trace-id", value);
     }
-}
-
-/// A gRPC request carrying the current trace context.
-pub fn traced_request<T>(message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    inject_current(request.metadata_mut());
-    request
 }
 
 /// The span name of a gRPC call: `/wellbeing.analytics.v1.Analytics/DailySummary` gives

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tonic::transport::Channel;
 use wellbeing_common::ServiceError;
+use wellbeing_common::grpc::TracedChannel;
 use wellbeing_proto::cache::v1::ViewKey;
 
 use near::{CachedView, NearCache};
@@ -64,7 +64,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl ViewCache {
-    pub fn new(channel: Channel, settings: CacheSettings) -> Self {
+    pub fn new(channel: TracedChannel, settings: CacheSettings) -> Self {
         Self {
             inner: Arc::new(Inner {
                 remote: RemoteCache::new(channel, settings.ttl_seconds),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio_stream::StreamExt;
-use tonic::transport::Channel;
+use wellbeing_common::grpc::TracedChannel;
 use wellbeing_proto::cache::v1::cache_client::CacheClient;
 use wellbeing_proto::cache::v1::*;
 
@@ -21,19 +21,19 @@ const INVALIDATION_DEADLINE: Duration = Duration::from_secs(2);
 const FLUSH_ALL: &str = "*";
 
 pub struct RemoteCache {
-    client: CacheClient<Channel>,
+    client: CacheClient<TracedChannel>,
     ttl_seconds: u32,
     breaker: CircuitBreaker,
 }
 
 fn request<T>(message: T, deadline: Duration) -> tonic::Request<T> {
-    let mut request = wellbeing_common::trace_context::traced_request(message);
+    let mut request = tonic::Request::new(message);
     request.set_timeout(deadline);
     request
 }
 
 impl RemoteCache {
-    pub fn new(channel: Channel, ttl_seconds: u32) -> Self {
+    pub fn new(channel: TracedChannel, ttl_seconds: u32) -> Self {
         Self {
             client: CacheClient::new(channel),
             ttl_seconds,

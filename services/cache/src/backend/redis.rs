@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use fred::prelude::*;
 use tokio::sync::broadcast;
+use tracing::Instrument as _;
 
 use super::BackendError;
 
@@ -37,6 +38,17 @@ fn build_client(url: &str) -> Result<Client, BackendError> {
         .build()?)
 }
 
+/// The client span of one Redis command (or pipeline), named by the command, never the key.
+fn command_span(command: &'static str) -> tracing::Span {
+    tracing::info_span!(
+        "redis",
+        otel.name = command,
+        otel.kind = "client",
+        db.system = "redis",
+        db.operation = command,
+    )
+}
+
 impl RedisBackend {
     /// Creates the client and starts connecting in the background; it keeps reconnecting.
     pub fn connect(url: &str) -> Result<Self, BackendError> {
@@ -47,7 +59,12 @@ impl RedisBackend {
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<Bytes>, BackendError> {
-        Ok(self.client.get::<Option<Bytes>, _>(key).await?)
+        let value = self
+            .client
+            .get::<Option<Bytes>, _>(key)
+            .instrument(command_span("GET"))
+            .await?;
+        Ok(value)
     }
 
     pub async fn set(&self, key: &str, value: Bytes, ttl_seconds: u32) -> Result<(), BackendError> {
@@ -59,21 +76,36 @@ impl RedisBackend {
                 None,
                 false,
             )
+            .instrument(command_span("SET"))
             .await?;
         Ok(())
     }
 
     pub async fn delete(&self, key: &str) -> Result<bool, BackendError> {
-        Ok(self.client.del::<u64, _>(key).await? > 0)
+        let deleted = self
+            .client
+            .del::<u64, _>(key)
+            .instrument(command_span("DEL"))
+            .await?;
+        Ok(deleted > 0)
     }
 
     pub async fn counter(&self, key: &str) -> Result<u64, BackendError> {
-        Ok(self.client.get::<Option<u64>, _>(key).await?.unwrap_or(0))
+        let value = self
+            .client
+            .get::<Option<u64>, _>(key)
+            .instrument(command_span("GET"))
+            .await?;
+        Ok(value.unwrap_or(0))
     }
 
     /// Reads several counters in one round trip (0 for absent ones).
     pub async fn counters(&self, keys: &[String]) -> Result<Vec<u64>, BackendError> {
-        let values: Vec<Option<u64>> = self.client.mget(keys.to_vec()).await?;
+        let values: Vec<Option<u64>> = self
+            .client
+            .mget(keys.to_vec())
+            .instrument(command_span("MGET"))
+            .await?;
         Ok(values.into_iter().map(Option::unwrap_or_default).collect())
     }
 
@@ -92,7 +124,10 @@ impl RedisBackend {
                 .expire::<(), _>(key.as_str(), i64::from(ttl_seconds), None)
                 .await?;
         }
-        let replies: Vec<Value> = pipeline.all().await?;
+        let replies: Vec<Value> = pipeline
+            .all()
+            .instrument(command_span("INCRBY EXPIRE"))
+            .await?;
         Ok(replies
             .into_iter()
             .step_by(2)
@@ -136,7 +171,12 @@ impl RedisBackend {
     }
 
     pub async fn key_count(&self) -> Result<u64, BackendError> {
-        Ok(self.client.dbsize::<u64>().await?)
+        let keys = self
+            .client
+            .dbsize::<u64>()
+            .instrument(command_span("DBSIZE"))
+            .await?;
+        Ok(keys)
     }
 
     pub async fn ping(&self) -> Result<(), BackendError> {
@@ -145,7 +185,10 @@ impl RedisBackend {
     }
 
     pub async fn publish(&self, channel: &str, message: &str) -> Result<(), BackendError> {
-        self.client.publish::<(), _, _>(channel, message).await?;
+        self.client
+            .publish::<(), _, _>(channel, message)
+            .instrument(command_span("PUBLISH"))
+            .await?;
         Ok(())
     }
 

@@ -5,7 +5,10 @@
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set (service name from `OTEL_SERVICE_NAME`, parent-based
 //! ratio sampling from `OTEL_TRACES_SAMPLER_ARG`, default 1.0). Without the endpoint no
 //! OpenTelemetry layer is added and nothing is exported. The W3C TraceContext propagator is
-//! installed globally either way (see [`crate::trace_context`]).
+//! installed globally either way (see [`crate::trace_context`]). With export on, every SQL
+//! statement inside a trace also becomes a span ([`sql_spans`]).
+
+mod sql_spans;
 
 use std::time::Duration;
 
@@ -13,6 +16,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -52,6 +56,15 @@ impl TracingGuard {
     /// True when spans are exported (an OpenTelemetry layer was installed).
     pub fn exporting(&self) -> bool {
         self.provider.is_some()
+    }
+
+    /// Exports the spans ended so far now, rather than at the batch exporter's next tick. Blocks
+    /// until the exporter answers: call it off the async workers (`spawn_blocking`).
+    pub fn flush(&self) -> Result<(), anyhow::Error> {
+        if let Some(provider) = &self.provider {
+            provider.force_flush()?;
+        }
+        Ok(())
     }
 
     /// Flushes pending spans and stops the exporter (also done on drop).
@@ -119,8 +132,16 @@ pub fn init_with_tracing(
     format: LogFormat,
 ) -> Result<TracingGuard, anyhow::Error> {
     let config = TracingConfig::from_source(&crate::config::Env, default_service)?;
+    init_with_config(&config, format)
+}
+
+/// [`init_with_tracing`] with settings given rather than read from the environment.
+pub fn init_with_config(
+    config: &TracingConfig,
+    format: LogFormat,
+) -> Result<TracingGuard, anyhow::Error> {
     let provider = match &config.endpoint {
-        Some(endpoint) => Some(otlp_provider(&config, endpoint)?),
+        Some(endpoint) => Some(otlp_provider(config, endpoint)?),
         None => None,
     };
     let guard = install(&config.service_name, format, provider);
@@ -183,26 +204,46 @@ fn install(
     provider: Option<SdkTracerProvider>,
 ) -> TracingGuard {
     crate::trace_context::install_propagator();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new("info,sqlx=warn,fred=warn,h2=warn,tower=warn,hyper=warn")
-    });
+    // Each layer filters for itself: the SQL span layer needs sqlx's per-statement events, which
+    // the log lines leave out.
     let otel = provider.as_ref().map(|provider| {
-        tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name.to_owned()))
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer(service_name.to_owned()))
+            .with_filter(level_filter())
     });
-    let registry = tracing_subscriber::registry().with(otel).with(filter);
-    let installed = match format {
-        LogFormat::Human => registry
-            .with(tracing_subscriber::fmt::layer().with_target(false))
-            .try_init(),
-        LogFormat::Json => registry
-            .with(
+    let sql_spans = sql_spans::SqlStatementSpans::new(
+        provider
+            .as_ref()
+            .map(|provider| provider.tracer("postgresql")),
+    );
+    let sql_filter = sql_spans.filter();
+    let sql_spans = sql_spans.with_filter(sql_filter);
+    let (human, json) = match format {
+        LogFormat::Human => (
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_filter(level_filter()),
+            ),
+            None,
+        ),
+        LogFormat::Json => (
+            None,
+            Some(
                 tracing_subscriber::fmt::layer()
                     .json()
                     .flatten_event(true)
-                    .with_current_span(false),
-            )
-            .try_init(),
+                    .with_current_span(false)
+                    .with_filter(level_filter()),
+            ),
+        ),
     };
+    let installed = tracing_subscriber::registry()
+        .with(otel)
+        .with(sql_spans)
+        .with(human)
+        .with(json)
+        .try_init();
     if installed.is_ok() {
         tracing::info!(service = service_name, "telemetry ready");
         if let Some(provider) = &provider {
@@ -216,6 +257,13 @@ fn install(
         }
         TracingGuard::default()
     }
+}
+
+/// `RUST_LOG`, or `info` with the chatty dependencies at `warn`.
+fn level_filter() -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("info,sqlx=warn,fred=warn,h2=warn,tower=warn,hyper=warn")
+    })
 }
 
 /// Reads `LOG_FORMAT` from the environment.
