@@ -4,7 +4,13 @@
 # waits until they are healthy and prints how to try it. Ctrl-C stops everything cleanly.
 #
 # Knobs: GATEWAY_ADDR (127.0.0.1:8080), DATABASE_NAME (wellbeing), LOG_FORMAT, RUST_LOG,
-# JWT_SECRET (kept in .run/jwt-secret when unset, so tokens survive restarts).
+# JWT_SECRET (kept in .run/jwt-secret when unset, so tokens survive restarts),
+# ANALYTICS_REPLICAS (1) and AGGREGATOR_REPLICAS (1): how many of each to start; the gateway
+# (and the workers) balance over every analytics replica.
+#
+# Ports: gateway $GATEWAY_ADDR; cache 50052; analytics 50051, then 50101, 50102, ...; aggregator
+# 50053, then 50201, ...; Prometheus metrics of the gRPC services: analytics 9461 (then 9501, ...),
+# cache 9462, aggregator 9463 (then 9601, ...).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=deploy/local/services.sh
@@ -29,10 +35,23 @@ fi
 
 export DATABASE_URL="postgres://postgres@$PG_HOST:$PG_PORT/$DATABASE_NAME"
 export REDIS_URL="${REDIS_URL-redis://$REDIS_HOST:$REDIS_PORT}"
-export ANALYTICS_ADDR=127.0.0.1:50051 CACHE_ADDR=127.0.0.1:50052 AGGREGATOR_ADDR=127.0.0.1:50053
-export ANALYTICS_URL=$ANALYTICS_ADDR CACHE_URL=$CACHE_ADDR AGGREGATOR_URL=$AGGREGATOR_ADDR
+ANALYTICS_REPLICAS="${ANALYTICS_REPLICAS:-1}"
+AGGREGATOR_REPLICAS="${AGGREGATOR_REPLICAS:-1}"
+[[ "$ANALYTICS_REPLICAS" =~ ^[1-9][0-9]?$ ]] || die "ANALYTICS_REPLICAS must be 1 to 99"
+[[ "$AGGREGATOR_REPLICAS" =~ ^[1-9][0-9]?$ ]] || die "AGGREGATOR_REPLICAS must be 1 to 99"
+analytics_port() { if [ "$1" -eq 0 ]; then echo 50051; else echo $((50100 + $1)); fi; }
+analytics_metrics_port() { if [ "$1" -eq 0 ]; then echo 9461; else echo $((9500 + $1)); fi; }
+aggregator_port() { if [ "$1" -eq 0 ]; then echo 50053; else echo $((50200 + $1)); fi; }
+aggregator_metrics_port() { if [ "$1" -eq 0 ]; then echo 9463; else echo $((9600 + $1)); fi; }
+ANALYTICS_URL=$(for ((i = 0; i < ANALYTICS_REPLICAS; i++)); do echo "127.0.0.1:$(analytics_port $i)"; done | paste -sd,)
+AGGREGATOR_URL=$(for ((i = 0; i < AGGREGATOR_REPLICAS; i++)); do echo "127.0.0.1:$(aggregator_port $i)"; done | paste -sd,)
+export CACHE_ADDR=127.0.0.1:50052
+export ANALYTICS_URL CACHE_URL=$CACHE_ADDR AGGREGATOR_URL
 export GATEWAY_ADDR="${GATEWAY_ADDR:-127.0.0.1:8080}"
 export JWT_SECRET
+
+log "applying database migrations"
+"$BIN/wellbeing-analytics" migrate
 
 PIDS=()
 stop_all() {
@@ -46,16 +65,23 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-start() {
-  local name=$1
-  "$BIN/$name" >>"$RUN_DIR/logs/$name.log" 2>&1 &
+start() { # binary log-name [VAR=value ...]
+  local name=$1 log_name=$2
+  shift 2
+  env "$@" "$BIN/$name" >>"$RUN_DIR/logs/$log_name.log" 2>&1 &
   PIDS+=("$!")
-  log "started $name (pid $!, log $RUN_DIR/logs/$name.log)"
+  log "started $log_name (pid $!, log $RUN_DIR/logs/$log_name.log)"
 }
-start wellbeing-cache
-start wellbeing-analytics
-start wellbeing-aggregator
-start wellbeing-gateway
+start wellbeing-cache cache METRICS_ADDR=127.0.0.1:9462
+for ((i = 0; i < ANALYTICS_REPLICAS; i++)); do
+  start wellbeing-analytics "analytics-$i" "ANALYTICS_ADDR=127.0.0.1:$(analytics_port $i)" \
+    "METRICS_ADDR=127.0.0.1:$(analytics_metrics_port $i)"
+done
+for ((i = 0; i < AGGREGATOR_REPLICAS; i++)); do
+  start wellbeing-aggregator "aggregator-$i" "AGGREGATOR_ADDR=127.0.0.1:$(aggregator_port $i)" \
+    "METRICS_ADDR=127.0.0.1:$(aggregator_metrics_port $i)"
+done
+start wellbeing-gateway gateway
 
 log "waiting for every service to be healthy"
 tries=0
@@ -70,6 +96,8 @@ done
 cat <<MSG
 
 wellbeing is running: http://$GATEWAY_ADDR  (logs in $RUN_DIR/logs/, Ctrl-C stops it)
+$ANALYTICS_REPLICAS analytics replica(s), $AGGREGATOR_REPLICAS aggregator worker(s); metrics of the gRPC
+services: curl -s http://127.0.0.1:9461/metrics (analytics), 9462 (cache), 9463 (aggregator)
 
 Try it:
   curl -s http://$GATEWAY_ADDR/health

@@ -3,8 +3,10 @@
 # `kustomize` binary), validates the rendered objects with kubernetes-validate (PyPI) against
 # Kubernetes $K8S_VERSION in strict mode, and checks that
 #   - every env var a wellbeing container gets (env + envFrom ConfigMaps) is in the variable table
-#     of that binary's config.rs (or is RUST_LOG / LOG_FORMAT, read by services/common/telemetry.rs);
-#   - every probe port of a wellbeing container is the port of the listen address in its env.
+#     of that binary's config.rs (or is RUST_LOG / LOG_FORMAT, read by services/common/telemetry);
+#   - every probe port of a wellbeing container is the port of the listen address in its env, and
+#     a container port named `metrics` is the port of its METRICS_ADDR;
+#   - the migration Job runs `wellbeing-analytics migrate` with the analytics environment.
 # Without a usable renderer it falls back to checking the kustomization references and
 # validating the full resources file by file. Exits non-zero on any failure.
 set -euo pipefail
@@ -86,7 +88,7 @@ CONFIGS = {
     "wellbeing-cache": ("services/cache/src/config.rs", "CACHE_ADDR"),
     "wellbeing-aggregator": ("services/aggregator/src/config.rs", "AGGREGATOR_ADDR"),
 }
-COMMON = "services/common/src/telemetry.rs"
+COMMON = "services/common/src/telemetry/mod.rs"
 
 def table_names(path):
     # The rows of the table at the top of the file: //! | `NAME` | default | meaning |
@@ -135,8 +137,9 @@ for name, docs in sets.items():
     configmaps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d.get("kind") == "ConfigMap"}
     secrets = {d["metadata"]["name"] for d in docs if d.get("kind") == "Secret"}
     seen = set()
+    migrations_job = False
     for d in docs:
-        if d.get("kind") not in ("Deployment", "StatefulSet"):
+        if d.get("kind") not in ("Deployment", "StatefulSet", "Job"):
             continue
         pod = d["spec"]["template"]["spec"]
         for c in pod.get("containers", []):
@@ -162,18 +165,27 @@ for name, docs in sets.items():
             for var in env:
                 if var not in allowed[binary]:
                     failures.append(f"{where}: {var} is not in the table of {CONFIGS[binary][0]}")
-            path, addr_var = CONFIGS[binary]
-            listen = port_of(env.get(addr_var))
-            if listen is None:
-                failures.append(f"{where}: {addr_var} is not set to host:port in its env")
             sc = {**pod.get("securityContext", {}), **c.get("securityContext", {})}
             for key, want in (("runAsNonRoot", True), ("runAsUser", 10001),
                               ("readOnlyRootFilesystem", True), ("allowPrivilegeEscalation", False)):
                 if sc.get(key) != want:
                     failures.append(f"{where}: securityContext {key} is {sc.get(key)!r}, want {want!r}")
+            if d["kind"] == "Job":
+                if c.get("command") != ["wellbeing-analytics", "migrate"]:
+                    failures.append(f"{where}: a Job should only run `wellbeing-analytics migrate`")
+                elif "DATABASE_URL" not in env:
+                    failures.append(f"{where}: the migration needs DATABASE_URL")
+                migrations_job = True
+                continue
+            path, addr_var = CONFIGS[binary]
+            listen = port_of(env.get(addr_var))
+            if listen is None:
+                failures.append(f"{where}: {addr_var} is not set to host:port in its env")
             if pod.get("terminationGracePeriodSeconds", 30) <= 20:
                 failures.append(f"{where}: terminationGracePeriodSeconds must exceed the 20 s drain")
             ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
+            if "metrics" in ports and ports["metrics"] != port_of(env.get("METRICS_ADDR")):
+                failures.append(f"{where}: port metrics {ports['metrics']} != METRICS_ADDR {env.get('METRICS_ADDR')}")
             for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
                 spec = c.get(probe)
                 if not spec:
@@ -191,6 +203,8 @@ for name, docs in sets.items():
             ready = c.get("readinessProbe", {})
             if binary != "wellbeing-gateway" and not ready.get("grpc", {}).get("service"):
                 failures.append(f"{where}: readiness should ask the gRPC health of the service name")
+    if not migrations_job:
+        failures.append(f"{name}: no migration Job")
     missing = set(CONFIGS) - seen
     if missing:
         failures.append(f"{name}: no container runs {', '.join(sorted(missing))}")

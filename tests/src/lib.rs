@@ -32,6 +32,9 @@ pub struct TestStack {
     pub cache_addr: SocketAddr,
     pub aggregator_addr: SocketAddr,
     pub cache_namespace: String,
+    /// Where each gRPC service serves its Prometheus metrics: (`cache` / `analytics-0` /
+    /// `aggregator`, address), each on its own port 0.
+    pub metrics_addrs: Vec<(String, SocketAddr)>,
     pub database: TestDatabase,
     cache_config: wellbeing_cache::CacheConfig,
     aggregator_config: wellbeing_aggregator::AggregatorConfig,
@@ -150,18 +153,21 @@ impl TestStack {
             cache_addr,
             aggregator_addr,
             cache_namespace,
+            metrics_addrs: Vec::new(),
             database,
             cache_config: cache_config.clone(),
             aggregator_config: aggregator_config.clone(),
             services: Vec::new(),
         };
-        let cache = wellbeing_cache::Application::build_with_listener(cache_config, cache_listener);
+        let cache = wellbeing_cache::Application::build_with_listener(cache_config, cache_listener)
+            .with_metrics_listener(stack.metrics_listener("cache")?);
         stack.spawn("cache", |stop| cache.run_until_stopped(stop));
         for (index, (listener, _)) in analytics_listeners.into_iter().enumerate() {
             let analytics = wellbeing_analytics::Application::build_with_listener(
                 analytics_config.clone(),
                 listener,
-            )?;
+            )?
+            .with_metrics_listener(stack.metrics_listener(&format!("analytics-{index}"))?);
             stack.spawn(&format!("analytics-{index}"), |stop| {
                 analytics.run_until_stopped(stop)
             });
@@ -169,7 +175,8 @@ impl TestStack {
         let aggregator = wellbeing_aggregator::Application::build_with_listener(
             aggregator_config,
             aggregator_listener,
-        );
+        )
+        .with_metrics_listener(stack.metrics_listener("aggregator")?);
         stack.spawn("aggregator", |stop| aggregator.run_until_stopped(stop));
         let gateway =
             wellbeing_gateway::Application::build_with_listener(gateway_config, gateway_listener)?;
@@ -272,6 +279,14 @@ impl TestStack {
         ))
         .await
         .context("failed to connect to the cache service")
+    }
+
+    /// A loopback listener on port 0 for `service`'s metrics, remembered in `metrics_addrs`.
+    fn metrics_listener(&mut self, service: &str) -> anyhow::Result<std::net::TcpListener> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        self.metrics_addrs
+            .push((service.to_owned(), listener.local_addr()?));
+        Ok(listener)
     }
 
     /// Stops every service gracefully, then drops the database.

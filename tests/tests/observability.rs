@@ -1,4 +1,5 @@
-//! The Grafana dashboard in deploy/observability only asks for series the gateway really serves.
+//! The Grafana dashboard in deploy/observability only asks for series the stack really serves
+//! (the gateway's /metrics and each gRPC service's own), and each service counts its own calls.
 
 use std::collections::BTreeSet;
 
@@ -8,7 +9,7 @@ use wellbeing_tests::{StackOptions, TestStack, daytime_zone};
 /// (a function is followed by `(`).
 fn metric_names(expression: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
-    let characters: Vec<char> = expression.chars().collect();
+    let characters: Vec<char> = without_labels(expression).chars().collect();
     let mut index = 0;
     while index < characters.len() {
         if characters[index].is_ascii_alphabetic() || characters[index] == '_' {
@@ -28,6 +29,29 @@ fn metric_names(expression: &str) -> BTreeSet<String> {
         }
     }
     names
+}
+
+/// The expression without label names: `{...}` matchers and `by (...)` / `without (...)` lists.
+fn without_labels(expression: &str) -> String {
+    let mut kept = String::new();
+    let mut rest = expression;
+    while let Some(start) = rest.find(['{', '(']) {
+        let (before, from) = rest.split_at(start);
+        let closing = if from.starts_with('{') { '}' } else { ')' };
+        let grouping = from.starts_with('(')
+            && (before.trim_end().ends_with(" by") || before.trim_end().ends_with(" without"));
+        if from.starts_with('{') || grouping {
+            kept.push_str(before);
+            kept.push(' ');
+            rest = from.find(closing).map_or("", |end| &from[end + 1..]);
+        } else {
+            kept.push_str(before);
+            kept.push('(');
+            rest = &from[1..];
+        }
+    }
+    kept.push_str(rest);
+    kept
 }
 
 #[tokio::test]
@@ -54,10 +78,18 @@ async fn every_series_of_the_dashboard_is_served() -> anyhow::Result<()> {
         .api
         .get("/api/v1/analytics/quick-stats", Some(&user.access_token))
         .await?;
-    let scrape = reqwest::get(stack.api.url("/metrics"))
+    let mut scrape = reqwest::get(stack.api.url("/metrics"))
         .await?
         .text()
         .await?;
+    for (_, addr) in &stack.metrics_addrs {
+        scrape.push_str(
+            &reqwest::get(format!("http://{addr}/metrics"))
+                .await?
+                .text()
+                .await?,
+        );
+    }
     let served: BTreeSet<String> = scrape
         .lines()
         .filter(|line| !line.starts_with('#') && !line.is_empty())
@@ -78,5 +110,58 @@ async fn every_series_of_the_dashboard_is_served() -> anyhow::Result<()> {
         missing.is_empty(),
         "the dashboard asks for series /metrics does not serve: {missing:?}"
     );
+    stack.stop().await
+}
+
+/// Each gRPC service serves its own calls, by method and code, and its own figures.
+#[tokio::test]
+async fn every_grpc_service_counts_its_own_calls() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let user = stack.api.register_and_login(&daytime_zone()).await?;
+    let read = stack
+        .api
+        .get("/api/v1/analytics/quick-stats", Some(&user.access_token))
+        .await?;
+    assert_eq!(read.status, 200, "{read:?}");
+    let refused = stack
+        .api
+        .get(
+            "/api/v1/analytics/summary/daily?date=2026-02-30",
+            Some(&user.access_token),
+        )
+        .await?;
+    assert_eq!(refused.status, 422, "{refused:?}");
+    let aggregator = reqwest::get(stack.api.url("/health")).await?;
+    assert!(aggregator.status().is_success() || aggregator.status().as_u16() == 503);
+
+    let mut scrapes = std::collections::HashMap::new();
+    for (service, addr) in &stack.metrics_addrs {
+        let answer = reqwest::get(format!("http://{addr}/metrics")).await?;
+        assert_eq!(answer.status(), 200, "{service}");
+        scrapes.insert(service.clone(), answer.text().await?);
+    }
+    let analytics = &scrapes["analytics-0"];
+    let quick = r#"grpc_server_handled_total{grpc_service="wellbeing.analytics.v1.Analytics",grpc_method="QuickStats",grpc_code="OK"} 1"#;
+    assert!(analytics.contains(quick), "{analytics}");
+    assert!(
+        analytics.contains(r#"grpc_method="RegisterUser",grpc_code="OK"} 1"#),
+        "{analytics}"
+    );
+    assert!(analytics.contains("db_pool_connections "), "{analytics}");
+    let cache = &scrapes["cache"];
+    assert!(
+        cache.contains(r#"grpc_server_handled_total{grpc_service="wellbeing.cache.v1.Cache",grpc_method="Get",grpc_code="OK"}"#),
+        "{cache}"
+    );
+    assert!(cache.contains("cache_misses_total 1"), "{cache}");
+    let aggregator = &scrapes["aggregator"];
+    assert!(
+        aggregator.contains("aggregator_queue_depth "),
+        "{aggregator}"
+    );
+    // No series carries a user id, an email or an app name.
+    for text in scrapes.values() {
+        assert!(!text.contains(&user.user_id) && !text.contains(&user.email));
+    }
     stack.stop().await
 }

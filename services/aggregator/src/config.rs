@@ -3,6 +3,7 @@
 //! | variable | default | meaning |
 //! | --- | --- | --- |
 //! | `AGGREGATOR_ADDR` | `:50053` | gRPC listen address |
+//! | `METRICS_ADDR` | unset | Prometheus `/metrics` admin port, e.g. `:9464` (unset: none) |
 //! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/wellbeing` | PostgreSQL (schema owned by analytics) |
 //! | `ANALYTICS_URL` | `127.0.0.1:50051` | analytics address(es), for cache warming |
 //! | `AGGREGATOR_DB_MAX_CONNECTIONS` | `5` | pool size of one worker |
@@ -20,6 +21,8 @@ use wellbeing_common::config::{self, ConfigError, Source};
 #[derive(Debug, Clone)]
 pub struct AggregatorConfig {
     pub listen_addr: SocketAddr,
+    /// `METRICS_ADDR`: the Prometheus admin port (none when unset).
+    pub metrics_addr: Option<SocketAddr>,
     pub database_url: String,
     pub analytics_endpoints: Vec<String>,
     pub max_connections: u32,
@@ -74,6 +77,7 @@ impl AggregatorConfig {
         }
         Ok(Self {
             listen_addr: config::listen_addr(source, "AGGREGATOR_ADDR", ":50053")?,
+            metrics_addr: wellbeing_common::metrics::addr_from(source)?,
             database_url,
             analytics_endpoints: config::endpoints(source, "ANALYTICS_URL", "127.0.0.1:50051")?,
             max_connections,

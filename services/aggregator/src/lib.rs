@@ -22,6 +22,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
+use wellbeing_common::metrics::{self, GrpcMetrics, Metered, Series};
 use wellbeing_proto::aggregator::v1::aggregator_server::AggregatorServer;
 
 pub use config::AggregatorConfig;
@@ -35,6 +36,7 @@ pub const SERVICE_NAME: &str = "wellbeing.aggregator.v1.Aggregator";
 pub struct Application {
     listener: TcpListener,
     config: AggregatorConfig,
+    metrics_listener: Option<std::net::TcpListener>,
 }
 
 impl Application {
@@ -42,11 +44,34 @@ impl Application {
         let listener = TcpListener::bind(config.listen_addr)
             .await
             .with_context(|| format!("failed to bind {}", config.listen_addr))?;
-        Ok(Self::build_with_listener(config, listener))
+        let application = Self::build_with_listener(config, listener);
+        // Bound now, so a port that is taken stops the service at start.
+        Ok(match metrics::bind(application.config.metrics_addr)? {
+            Some(metrics_listener) => application.with_metrics_listener(metrics_listener),
+            None => application,
+        })
     }
 
     pub fn build_with_listener(config: AggregatorConfig, listener: TcpListener) -> Self {
-        Self { listener, config }
+        Self {
+            listener,
+            config,
+            metrics_listener: None,
+        }
+    }
+
+    /// Serves the metrics on `listener` (bound by the caller, e.g. port 0 in tests) rather than
+    /// on `METRICS_ADDR`; [`Self::metrics_addr`] tells where.
+    pub fn with_metrics_listener(mut self, listener: std::net::TcpListener) -> Self {
+        self.metrics_listener = Some(listener);
+        self
+    }
+
+    /// Where the metrics are served, when they are.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -58,7 +83,11 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Self { listener, config } = self;
+        let Self {
+            listener,
+            config,
+            metrics_listener,
+        } = self;
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(Duration::from_secs(5))
@@ -99,19 +128,83 @@ impl Application {
                 }
             });
 
+        let grpc_metrics = GrpcMetrics::new();
+        let metrics_server = match metrics_listener {
+            Some(listener) => Some(listener),
+            None => metrics::bind(config.metrics_addr)?,
+        };
+        let metrics_server =
+            metrics::spawn(metrics_server, render_metrics(&grpc_metrics, &state, &pool))?;
         tracing::info!(addr = %listener.local_addr()?, "aggregator listening");
         let router = wellbeing_common::grpc::server()
             .add_service(health_service)
-            .add_service(AggregatorServer::new(AggregatorService {
-                pool: pool.clone(),
-                state,
-            }));
+            .add_service(Metered::new(
+                AggregatorServer::new(AggregatorService {
+                    pool: pool.clone(),
+                    state,
+                }),
+                grpc_metrics,
+            ));
         let served = wellbeing_common::grpc::serve(router, listener, shutdown).await;
         monitor.abort();
+        if let Some(task) = metrics_server {
+            task.abort();
+        }
         // Claims in flight expire and are taken by another worker.
         worker.abort();
         sweeper.abort();
         pool.close().await;
         served.context("aggregator server failed")
     }
+}
+
+/// A scrape: the gRPC series, this worker's progress and the shared queue.
+fn render_metrics(
+    grpc: &Arc<GrpcMetrics>,
+    state: &Arc<WorkerState>,
+    pool: &sqlx::PgPool,
+) -> metrics::Render {
+    let (grpc, state, pool) = (Arc::clone(grpc), Arc::clone(state), pool.clone());
+    Arc::new(move || {
+        let (grpc, state, pool) = (Arc::clone(&grpc), Arc::clone(&state), pool.clone());
+        Box::pin(async move {
+            let mut text = grpc.render();
+            let mut series = Series(&mut text);
+            let load = |counter: &std::sync::atomic::AtomicU64| {
+                counter.load(std::sync::atomic::Ordering::Relaxed)
+            };
+            series.counter(
+                "aggregator_items_processed_total",
+                "Days recomputed by this worker",
+                load(&state.items_processed),
+            );
+            series.counter(
+                "aggregator_events_processed_total",
+                "Events read by this worker's recomputations",
+                load(&state.events_processed),
+            );
+            series.counter(
+                "aggregator_items_requeued_total",
+                "Days that changed while being recomputed (done again)",
+                load(&state.items_requeued),
+            );
+            // The queue is shared by every worker; a scrape that cannot read it leaves it out.
+            if let Ok((depth, oldest)) = wellbeing_store::rollups::queue_depth(&pool).await {
+                series.gauge(
+                    "aggregator_queue_depth",
+                    "Days waiting to be recomputed",
+                    depth,
+                );
+                let age = oldest.map_or(0.0, |oldest| {
+                    (chrono::Utc::now() - oldest).num_milliseconds().max(0) as f64 / 1000.0
+                });
+                series.gauge(
+                    "aggregator_oldest_pending_seconds",
+                    "Age of the oldest day waiting",
+                    age,
+                );
+            }
+            text
+        })
+    })
 }

@@ -3,6 +3,7 @@
 //! | variable | default | meaning |
 //! | --- | --- | --- |
 //! | `ANALYTICS_ADDR` | `:50051` | gRPC listen address |
+//! | `METRICS_ADDR` | unset | Prometheus `/metrics` admin port, e.g. `:9464` (unset: none) |
 //! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/wellbeing` | PostgreSQL |
 //! | `CACHE_URL` | `127.0.0.1:50052` | cache service address(es), comma-separated |
 //! | `CACHE_TTL` | `300` | seconds a cached view lives |
@@ -24,6 +25,8 @@ pub use wellbeing_store::PoolConfig;
 #[derive(Debug, Clone)]
 pub struct AnalyticsConfig {
     pub listen_addr: SocketAddr,
+    /// `METRICS_ADDR`: the Prometheus admin port (none when unset).
+    pub metrics_addr: Option<SocketAddr>,
     pub database_url: String,
     pub cache_endpoints: Vec<String>,
     pub cache_ttl_seconds: u32,
@@ -70,6 +73,7 @@ impl AnalyticsConfig {
         }
         Ok(Self {
             listen_addr: config::listen_addr(source, "ANALYTICS_ADDR", ":50051")?,
+            metrics_addr: wellbeing_common::metrics::addr_from(source)?,
             database_url,
             cache_endpoints: config::endpoints(source, "CACHE_URL", "127.0.0.1:50052")?,
             cache_ttl_seconds: config::parsed(source, "CACHE_TTL", 300u32)?,

@@ -46,6 +46,7 @@ use crate::privacy_rights::PrivacyRights;
 use crate::server::AnalyticsService;
 use crate::view_cache::{CacheSettings, ViewCache};
 use crate::views::Views;
+use wellbeing_common::metrics::{self, GrpcMetrics, Metered, Series};
 
 /// The gRPC service name, as health checks and clients know it.
 pub const SERVICE_NAME: &str = "wellbeing.analytics.v1.Analytics";
@@ -55,6 +56,7 @@ pub struct Application {
     listener: TcpListener,
     config: AnalyticsConfig,
     pool: PgPool,
+    metrics_listener: Option<std::net::TcpListener>,
 }
 
 impl Application {
@@ -73,11 +75,27 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let pool = store::connect(&config.database_url, &config.pool)
             .context("failed to configure the database pool")?;
+        let metrics_listener = metrics::bind(config.metrics_addr)?;
         Ok(Self {
             listener,
             config,
             pool,
+            metrics_listener,
         })
+    }
+
+    /// Serves the metrics on `listener` (bound by the caller, e.g. port 0 in tests) rather than
+    /// on `METRICS_ADDR`; [`Self::metrics_addr`] tells where.
+    pub fn with_metrics_listener(mut self, listener: std::net::TcpListener) -> Self {
+        self.metrics_listener = Some(listener);
+        self
+    }
+
+    /// Where the metrics are served, when they are.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -98,6 +116,7 @@ impl Application {
             listener,
             config,
             pool,
+            metrics_listener,
         } = self;
         let channel = wellbeing_common::grpc::channel(&config.cache_endpoints)
             .context("failed to configure the cache service channel")?;
@@ -142,16 +161,58 @@ impl Application {
                 }
             });
 
+        let grpc_metrics = GrpcMetrics::new();
+        let metrics_server =
+            metrics::spawn(metrics_listener, render_metrics(&grpc_metrics, &pool))?;
         tracing::info!(addr = %listener.local_addr()?, "analytics listening");
         let router = wellbeing_common::grpc::server()
             .add_service(health_service)
-            .add_service(AnalyticsServer::new(service));
+            .add_service(Metered::new(AnalyticsServer::new(service), grpc_metrics));
         let served = wellbeing_common::grpc::serve(router, listener, shutdown).await;
         monitor.abort();
+        if let Some(task) = metrics_server {
+            task.abort();
+        }
         for task in cache_tasks {
             task.abort();
         }
         pool.close().await;
         served.context("analytics server failed")
     }
+}
+
+/// Applies every schema migration not applied yet, then returns. Safe to run while replicas
+/// serve and from several places at once: sqlx holds an advisory lock while it migrates.
+pub async fn migrate(config: &AnalyticsConfig) -> anyhow::Result<()> {
+    let pool = store::connect(&config.database_url, &config.pool)
+        .context("failed to configure the database pool")?;
+    let applied = store::MIGRATOR.run(&pool).await;
+    pool.close().await;
+    applied.context("failed to apply the database migrations")?;
+    tracing::info!(
+        migrations = store::MIGRATOR.iter().count(),
+        "database schema up to date"
+    );
+    Ok(())
+}
+
+/// A scrape: the gRPC series and the database pool.
+fn render_metrics(grpc: &Arc<GrpcMetrics>, pool: &PgPool) -> metrics::Render {
+    let grpc = Arc::clone(grpc);
+    let pool = pool.clone();
+    Arc::new(move || {
+        let mut text = grpc.render();
+        let mut series = Series(&mut text);
+        series.gauge(
+            "db_pool_connections",
+            "PostgreSQL connections open (idle and in use)",
+            pool.size(),
+        );
+        series.gauge(
+            "db_pool_idle_connections",
+            "PostgreSQL connections open and idle",
+            pool.num_idle(),
+        );
+        Box::pin(std::future::ready(text))
+    })
 }

@@ -3,6 +3,7 @@
 //! | variable | default | meaning |
 //! | --- | --- | --- |
 //! | `CACHE_ADDR` | `:50052` | gRPC listen address |
+//! | `METRICS_ADDR` | unset | Prometheus `/metrics` admin port, e.g. `:9464` (unset: none) |
 //! | `REDIS_URL` | `redis://127.0.0.1:6379` | Redis; empty runs on the in-process store |
 //! | `CACHE_NAMESPACE` | `wb` | first segment of every key (`wb:v1:...`) |
 //! | `CACHE_TTL` | `300` | seconds, when a caller gives none |
@@ -15,6 +16,8 @@ use wellbeing_common::config::{self, ConfigError, Source};
 #[derive(Debug, Clone)]
 pub struct CacheConfig {
     pub listen_addr: SocketAddr,
+    /// `METRICS_ADDR`: the Prometheus admin port (none when unset).
+    pub metrics_addr: Option<SocketAddr>,
     /// `None` runs on the in-process store.
     pub redis_url: Option<String>,
     pub namespace: String,
@@ -65,6 +68,7 @@ impl CacheConfig {
         }
         Ok(Self {
             listen_addr: config::listen_addr(source, "CACHE_ADDR", ":50052")?,
+            metrics_addr: wellbeing_common::metrics::addr_from(source)?,
             redis_url,
             namespace,
             default_ttl_seconds,

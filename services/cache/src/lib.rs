@@ -29,6 +29,7 @@ use crate::backend::redis::RedisBackend;
 use crate::keys::KeySpace;
 use crate::server::CacheService;
 use crate::stats::CacheStats;
+use wellbeing_common::metrics::{self, GrpcMetrics, Metered, Series};
 
 /// The gRPC service name, as health checks and clients know it.
 pub const SERVICE_NAME: &str = "wellbeing.cache.v1.Cache";
@@ -36,6 +37,7 @@ pub const SERVICE_NAME: &str = "wellbeing.cache.v1.Cache";
 pub struct Application {
     listener: TcpListener,
     config: CacheConfig,
+    metrics_listener: Option<std::net::TcpListener>,
 }
 
 impl Application {
@@ -43,11 +45,34 @@ impl Application {
         let listener = TcpListener::bind(config.listen_addr)
             .await
             .with_context(|| format!("failed to bind {}", config.listen_addr))?;
-        Ok(Self::build_with_listener(config, listener))
+        let application = Self::build_with_listener(config, listener);
+        // Bound now, so a port that is taken stops the service at start.
+        Ok(match metrics::bind(application.config.metrics_addr)? {
+            Some(metrics_listener) => application.with_metrics_listener(metrics_listener),
+            None => application,
+        })
     }
 
     pub fn build_with_listener(config: CacheConfig, listener: TcpListener) -> Self {
-        Self { listener, config }
+        Self {
+            listener,
+            config,
+            metrics_listener: None,
+        }
+    }
+
+    /// Serves the metrics on `listener` (bound by the caller, e.g. port 0 in tests) rather than
+    /// on `METRICS_ADDR`; [`Self::metrics_addr`] tells where.
+    pub fn with_metrics_listener(mut self, listener: std::net::TcpListener) -> Self {
+        self.metrics_listener = Some(listener);
+        self
+    }
+
+    /// Where the metrics are served, when they are.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -59,7 +84,11 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Self { listener, config } = self;
+        let Self {
+            listener,
+            config,
+            metrics_listener,
+        } = self;
         let keys = KeySpace::new(&config.namespace);
         let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
         let shutdown = async move {
@@ -87,10 +116,11 @@ impl Application {
         ));
         // Read the epoch (or learn that Redis is down) before the first request.
         backend.check().await;
+        let stats = Arc::new(CacheStats::default());
         let service = Arc::new(CacheService {
             backend: backend.clone(),
             keys,
-            stats: Arc::new(CacheStats::default()),
+            stats: stats.clone(),
             default_ttl_seconds: config.default_ttl_seconds,
             invalidations,
             closing: closing_rx,
@@ -110,15 +140,58 @@ impl Application {
                 }
             });
 
+        let grpc_metrics = GrpcMetrics::new();
+        let metrics_server = match metrics_listener {
+            Some(listener) => Some(listener),
+            None => metrics::bind(config.metrics_addr)?,
+        };
+        let metrics_server = metrics::spawn(
+            metrics_server,
+            render_metrics(&grpc_metrics, &stats, &backend),
+        )?;
         tracing::info!(addr = %listener.local_addr()?, backend = service.backend.name(), "cache listening");
         let router = wellbeing_common::grpc::server()
             .add_service(health_service)
-            .add_service(CacheServer::from_arc(service.clone()));
+            .add_service(Metered::new(
+                CacheServer::from_arc(service.clone()),
+                grpc_metrics,
+            ));
         let served = wellbeing_common::grpc::serve(router, listener, shutdown).await;
         monitor.abort();
+        if let Some(task) = metrics_server {
+            task.abort();
+        }
         if let Some(redis) = backend.redis() {
             redis.quit().await;
         }
         served.context("cache server failed")
     }
+}
+
+/// A scrape: the gRPC series, reads answered and the backend in use.
+fn render_metrics(
+    grpc: &Arc<GrpcMetrics>,
+    stats: &Arc<CacheStats>,
+    backend: &Arc<Backend>,
+) -> metrics::Render {
+    let (grpc, stats, backend) = (Arc::clone(grpc), Arc::clone(stats), Arc::clone(backend));
+    Arc::new(move || {
+        let mut text = grpc.render();
+        let counts = stats.snapshot();
+        let mut series = Series(&mut text);
+        series.counter("cache_hits_total", "Views found", counts.hits);
+        series.counter("cache_misses_total", "Views not found", counts.misses);
+        series.counter("cache_sets_total", "Views stored", counts.sets);
+        series.counter(
+            "cache_errors_total",
+            "Backend operations that failed",
+            counts.errors,
+        );
+        series.gauge(
+            "cache_degraded",
+            "1 while Redis is down and views are kept in process memory",
+            u8::from(backend.is_degraded()),
+        );
+        Box::pin(std::future::ready(text))
+    })
 }

@@ -6,6 +6,7 @@
 //! - [`health`]: tonic-health reporting driven by real dependency checks.
 //! - [`error`]: the one error vocabulary, mapped to both gRPC and HTTP.
 //! - [`grpc`]: serving on a bound listener, and client channels.
+//! - [`metrics`]: a service's Prometheus series on its admin port.
 //! - [`trace_context`]: W3C trace context across HTTP headers and gRPC metadata.
 //! - [`traced_channel`]: a client span around every outgoing gRPC call.
 
@@ -13,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod grpc;
 pub mod health;
+pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;
 pub mod trace_context;

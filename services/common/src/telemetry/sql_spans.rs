@@ -177,7 +177,13 @@ fn describe(statement: &str) -> (String, Option<&str>) {
                 .iter()
                 .any(|keyword| pair[0].eq_ignore_ascii_case(keyword))
         })
-        .map(|pair| pair[1].trim_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+        .map(|pair| {
+            let name = pair[1].trim_start_matches(['(', '"']);
+            let end = name
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+                .unwrap_or(name.len());
+            &name[..end]
+        })
         .filter(|table| !table.is_empty() && !table.eq_ignore_ascii_case("UNNEST"));
     (operation, table)
 }

@@ -1,0 +1,331 @@
+//! Prometheus metrics of a gRPC service, on its own admin port (`METRICS_ADDR`, e.g.
+//! `0.0.0.0:9464`; unset: no port is opened). Every call of the service's main gRPC service is
+//! counted by method and status code and timed ([`Metered`]); each service appends its own
+//! figures (pool, cache, queue) at scrape time.
+//!
+//! The series go to a recorder this service owns, not to the process-wide one: tests run several
+//! services in one process, and each must count only its own calls.
+
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use metrics::{Unit, counter, describe_counter, describe_histogram, histogram};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+use tokio::net::TcpListener;
+use tonic::body::Body;
+use tonic::server::NamedService;
+
+pub const HANDLED_TOTAL: &str = "grpc_server_handled_total";
+pub const HANDLING_SECONDS: &str = "grpc_server_handling_seconds";
+
+/// The media type of the Prometheus text exposition format.
+pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Bucket bounds in seconds: a cache hit answers in well under a millisecond, a cold view in
+/// tens of milliseconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+/// The gRPC series of one service.
+pub struct GrpcMetrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+}
+
+impl GrpcMetrics {
+    pub fn new() -> Arc<Self> {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(HANDLING_SECONDS.to_owned()), &BUCKETS)
+            .expect("bucket bounds are not empty")
+            .build_recorder();
+        metrics::with_local_recorder(&recorder, || {
+            describe_counter!(
+                HANDLED_TOTAL,
+                "gRPC calls answered, by service, method and status code"
+            );
+            describe_histogram!(
+                HANDLING_SECONDS,
+                Unit::Seconds,
+                "Time to answer a gRPC call (until its response headers), by service and method"
+            );
+        });
+        Arc::new(Self {
+            handle: recorder.handle(),
+            recorder,
+        })
+    }
+
+    fn record(&self, path: &str, code: &'static str, elapsed: Duration) {
+        let mut parts = path.trim_start_matches('/').splitn(2, '/');
+        let service = parts.next().unwrap_or_default().to_owned();
+        let method = parts.next().unwrap_or_default().to_owned();
+        metrics::with_local_recorder(&self.recorder, || {
+            counter!(HANDLED_TOTAL, "grpc_service" => service.clone(), "grpc_method" => method.clone(), "grpc_code" => code)
+                .increment(1);
+            histogram!(HANDLING_SECONDS, "grpc_service" => service, "grpc_method" => method)
+                .record(elapsed.as_secs_f64());
+        });
+    }
+
+    /// The gRPC series in the Prometheus text format.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+}
+
+/// A tonic service whose calls are counted and timed. The status code is read from the response
+/// headers: tonic answers every unary error there ("trailers-only"); an answer without one is
+/// counted `OK` (a stream that fails after its first message is counted `OK` too).
+#[derive(Clone)]
+pub struct Metered<S> {
+    inner: S,
+    metrics: Arc<GrpcMetrics>,
+}
+
+impl<S> Metered<S> {
+    pub fn new(inner: S, metrics: Arc<GrpcMetrics>) -> Self {
+        Self { inner, metrics }
+    }
+}
+
+impl<S: NamedService> NamedService for Metered<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S> tower::Service<http::Request<Body>> for Metered<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let path = request.uri().path().to_owned();
+        let metrics = Arc::clone(&self.metrics);
+        let started = Instant::now();
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let response = answer.await?;
+            let code = response
+                .headers()
+                .get("grpc-status")
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.parse::<i32>().ok())
+                .map_or("OK", code_name);
+            metrics.record(&path, code, started.elapsed());
+            Ok(response)
+        })
+    }
+}
+
+/// The canonical name of a gRPC status code, as Prometheus label values.
+fn code_name(code: i32) -> &'static str {
+    match tonic::Code::from_i32(code) {
+        tonic::Code::Ok => "OK",
+        tonic::Code::Cancelled => "Canceled",
+        tonic::Code::Unknown => "Unknown",
+        tonic::Code::InvalidArgument => "InvalidArgument",
+        tonic::Code::DeadlineExceeded => "DeadlineExceeded",
+        tonic::Code::NotFound => "NotFound",
+        tonic::Code::AlreadyExists => "AlreadyExists",
+        tonic::Code::PermissionDenied => "PermissionDenied",
+        tonic::Code::ResourceExhausted => "ResourceExhausted",
+        tonic::Code::FailedPrecondition => "FailedPrecondition",
+        tonic::Code::Aborted => "Aborted",
+        tonic::Code::OutOfRange => "OutOfRange",
+        tonic::Code::Unimplemented => "Unimplemented",
+        tonic::Code::Internal => "Internal",
+        tonic::Code::Unavailable => "Unavailable",
+        tonic::Code::DataLoss => "DataLoss",
+        tonic::Code::Unauthenticated => "Unauthenticated",
+    }
+}
+
+/// Appends series in the Prometheus text format (a service's own figures).
+pub struct Series<'a>(pub &'a mut String);
+
+impl Series<'_> {
+    fn head(&mut self, name: &str, help: &str, kind: &str) {
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    pub fn gauge(&mut self, name: &str, help: &str, value: impl std::fmt::Display) {
+        self.head(name, help, "gauge");
+        let _ = writeln!(self.0, "{name} {value}");
+    }
+
+    pub fn counter(&mut self, name: &str, help: &str, value: u64) {
+        self.head(name, help, "counter");
+        let _ = writeln!(self.0, "{name} {value}");
+    }
+}
+
+/// What a scrape answers: the gRPC series and the service's own figures.
+pub type Render = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = String> + Send>> + Send + Sync>;
+
+/// Serves `GET /metrics` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    render: Render,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::routing::get;
+    let app = axum::Router::new().route(
+        "/metrics",
+        get(move || {
+            let render = Arc::clone(&render);
+            async move {
+                (
+                    [(http::header::CONTENT_TYPE, PROMETHEUS_TEXT)],
+                    render().await,
+                )
+            }
+        }),
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Binds `addr` when set (at build time, with the service's main port, so a port that cannot be
+/// bound stops the service at start).
+pub fn bind(addr: Option<SocketAddr>) -> anyhow::Result<Option<std::net::TcpListener>> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    let listener = std::net::TcpListener::bind(addr)
+        .map_err(|error| anyhow::anyhow!("failed to bind METRICS_ADDR {addr}: {error}"))?;
+    Ok(Some(listener))
+}
+
+/// Serves the metrics on `listener` (if any) in the background until the returned task is
+/// aborted (after the service's own drain).
+pub fn spawn(
+    listener: Option<std::net::TcpListener>,
+    render: Render,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(listener) = listener else {
+        return Ok(None);
+    };
+    listener.set_nonblocking(true)?;
+    let listener = TcpListener::from_std(listener)?;
+    tracing::info!(addr = %listener.local_addr()?, "metrics listening");
+    Ok(Some(tokio::spawn(async move {
+        if let Err(error) = serve(listener, render, std::future::pending()).await {
+            tracing::warn!(%error, "metrics server failed");
+        }
+    })))
+}
+
+/// `METRICS_ADDR`: where the metrics are served (`host:port`, `:port` for all interfaces); unset
+/// or empty: nowhere.
+pub fn addr_from(
+    source: &(impl crate::config::Source + ?Sized),
+) -> Result<Option<SocketAddr>, crate::config::ConfigError> {
+    match source.get("METRICS_ADDR") {
+        Some(raw) if !raw.trim().is_empty() => {
+            crate::config::listen_addr(source, "METRICS_ADDR", "").map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+
+    async fn scrape(addr: SocketAddr) -> String {
+        let mut stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connects");
+        stream
+            .write_all(b"GET /metrics HTTP/1.0\r\nHost: test\r\n\r\n")
+            .await
+            .expect("written");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.expect("read");
+        answer
+    }
+
+    /// A health service behind `Metered`: two calls answered, one refused, all on /metrics.
+    #[tokio::test]
+    async fn calls_are_counted_by_method_and_code_and_served() {
+        let metrics = GrpcMetrics::new();
+        let (reporter, health) = tonic_health::server::health_reporter();
+        reporter
+            .set_service_status("known", tonic_health::ServingStatus::Serving)
+            .await;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let addr = listener.local_addr().expect("an address");
+        let router = tonic::transport::Server::builder()
+            .add_service(Metered::new(health, Arc::clone(&metrics)));
+        tokio::spawn(crate::grpc::serve(router, listener, std::future::pending()));
+
+        let render: Render = {
+            let metrics = Arc::clone(&metrics);
+            Arc::new(move || {
+                let metrics = Arc::clone(&metrics);
+                Box::pin(async move {
+                    let mut text = metrics.render();
+                    Series(&mut text).gauge("example_gauge", "A service's own figure", 7);
+                    text
+                })
+            })
+        };
+        let listener = bind(Some("127.0.0.1:0".parse().expect("an address")))
+            .expect("bound")
+            .expect("a listener");
+        let metrics_addr = listener.local_addr().expect("an address");
+        let _task = spawn(Some(listener), render).expect("served");
+
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .expect("a uri")
+            .connect()
+            .await
+            .expect("connects");
+        let mut client = HealthClient::new(channel);
+        for service in ["known", "known", "unknown"] {
+            let _ = client
+                .check(HealthCheckRequest {
+                    service: service.to_owned(),
+                })
+                .await;
+        }
+        let text = scrape(metrics_addr).await;
+        assert!(
+            text.starts_with("HTTP/1.0 200") || text.starts_with("HTTP/1.1 200"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"grpc_server_handled_total{grpc_service="grpc.health.v1.Health",grpc_method="Check",grpc_code="OK"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"grpc_server_handled_total{grpc_service="grpc.health.v1.Health",grpc_method="Check",grpc_code="NotFound"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("grpc_server_handling_seconds_bucket"),
+            "{text}"
+        );
+        assert!(text.contains("example_gauge 7"), "{text}");
+    }
+}
