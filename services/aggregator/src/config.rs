@@ -12,6 +12,9 @@
 //! | `WORKER_IDLE_POLL_MS` | `200` | wait between polls of an empty queue |
 //! | `WORKER_WARM_CACHE` | `true` | refresh users' dashboard and quick stats after recomputing |
 //! | `SWEEP_INTERVAL_SECS` | `60` | how often the sweep looks for zones past local midnight |
+//! | `RETENTION_DAYS` | `0` | events older than this many days are removed (whole month partitions are dropped); 0 keeps everything |
+//! | `PARTITIONS_AHEAD_MONTHS` | `2` | month partitions of the event tables created ahead of the current one |
+//! | `PARTITION_MAINTENANCE_SECS` | `3600` | how often partitions are created ahead and retention applied |
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -31,6 +34,9 @@ pub struct AggregatorConfig {
     pub idle_poll: Duration,
     pub warm_cache: bool,
     pub sweep_interval: Duration,
+    pub retention_days: u32,
+    pub partitions_ahead_months: u32,
+    pub partition_maintenance: Duration,
 }
 
 impl AggregatorConfig {
@@ -92,8 +98,25 @@ impl AggregatorConfig {
             sweep_interval: Duration::from_secs(
                 config::parsed(source, "SWEEP_INTERVAL_SECS", 60u64)?.max(1),
             ),
+            retention_days: config::parsed(source, "RETENTION_DAYS", 0u32)?,
+            partitions_ahead_months: partitions_ahead_months(source)?,
+            partition_maintenance: Duration::from_secs(
+                config::parsed(source, "PARTITION_MAINTENANCE_SECS", 3600u64)?.max(1),
+            ),
         })
     }
+}
+
+fn partitions_ahead_months(source: &(impl Source + ?Sized)) -> Result<u32, ConfigError> {
+    let months = config::parsed(source, "PARTITIONS_AHEAD_MONTHS", 2u32)?;
+    if !(1..=24).contains(&months) {
+        return Err(ConfigError::new(
+            "PARTITIONS_AHEAD_MONTHS",
+            &months.to_string(),
+            "must be between 1 and 24",
+        ));
+    }
+    Ok(months)
 }
 
 #[cfg(test)]
@@ -114,5 +137,12 @@ mod tests {
         );
         let bad: &[(&str, &str)] = &[("WORKER_WARM_CACHE", "maybe")];
         assert!(AggregatorConfig::from_source(bad).is_err());
+        assert_eq!(config.retention_days, 0);
+        assert_eq!(config.partitions_ahead_months, 2);
+        let bad: &[(&str, &str)] = &[("RETENTION_DAYS", "-1")];
+        assert_eq!(
+            AggregatorConfig::from_source(bad).unwrap_err().name,
+            "RETENTION_DAYS"
+        );
     }
 }

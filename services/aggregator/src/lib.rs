@@ -6,9 +6,11 @@
 //! - [`rollup`]: recomputing one day with the domain functions.
 //! - [`worker`]: the claim / compute / complete loop and its figures.
 //! - [`sweep`]: warming the new day's views when local midnight passes.
+//! - [`partitions`]: month partitions of the event tables created ahead, and retention.
 //! - [`server`]: the tonic service (status, recomputation).
 
 pub mod config;
+pub mod partitions;
 pub mod rollup;
 pub mod server;
 pub mod sweep;
@@ -111,6 +113,14 @@ impl Application {
             idle_poll: config.idle_poll,
         });
         let sweeper = tokio::spawn(sweep::run(worker.clone(), config.sweep_interval));
+        let upkeep = tokio::spawn(partitions::run(
+            pool.clone(),
+            partitions::Upkeep {
+                ahead_months: config.partitions_ahead_months,
+                retention_days: config.retention_days,
+                interval: config.partition_maintenance,
+            },
+        ));
         let worker = tokio::spawn(async move { worker.run().await });
 
         let (reporter, health_service) =
@@ -153,6 +163,7 @@ impl Application {
         // Claims in flight expire and are taken by another worker.
         worker.abort();
         sweeper.abort();
+        upkeep.abort();
         pool.close().await;
         served.context("aggregator server failed")
     }

@@ -15,6 +15,7 @@
 //! | `DB_MAX_LIFETIME_SECS` | `3600` | connections are recycled after this |
 //! | `SLOW_QUERY_THRESHOLD_MS` | `100` | statements slower than this are logged |
 //! | `REFRESH_TOKEN_TTL_DAYS` | `30` | lifetime of a refresh token |
+//! | `RETENTION_DAYS` | `0` | events older than this many days are refused (the aggregator removes older data); 0 keeps everything |
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -27,6 +28,8 @@ pub struct AnalyticsConfig {
     pub listen_addr: SocketAddr,
     /// `METRICS_ADDR`: the Prometheus admin port (none when unset).
     pub metrics_addr: Option<SocketAddr>,
+    /// `RETENTION_DAYS`: older events are refused (0: no limit).
+    pub retention_days: u32,
     pub database_url: String,
     pub cache_endpoints: Vec<String>,
     pub cache_ttl_seconds: u32,
@@ -74,6 +77,7 @@ impl AnalyticsConfig {
         Ok(Self {
             listen_addr: config::listen_addr(source, "ANALYTICS_ADDR", ":50051")?,
             metrics_addr: wellbeing_common::metrics::addr_from(source)?,
+            retention_days: config::parsed(source, "RETENTION_DAYS", 0u32)?,
             database_url,
             cache_endpoints: config::endpoints(source, "CACHE_URL", "127.0.0.1:50052")?,
             cache_ttl_seconds: config::parsed(source, "CACHE_TTL", 300u32)?,

@@ -76,6 +76,27 @@ impl EventRow {
         }
     }
 
+    /// When the event began (a point event: when it happened): the event tables are
+    /// partitioned by it, and retention counts from it.
+    pub fn occurred_at(&self) -> DateTime<Utc> {
+        match self {
+            Self::Session(row) => row.started_at,
+            Self::ScreenTime(row) => row.started_at,
+            Self::FocusSession(row) => row.started_at,
+            Self::Break(row) => row.started_at,
+            Self::Notification(row) => row.occurred_at,
+            Self::Distraction(row) => row.occurred_at,
+        }
+    }
+
+    /// The request field [`Self::occurred_at`] comes from.
+    pub fn time_field(&self) -> &'static str {
+        match self {
+            Self::Session(_) | Self::FocusSession(_) => "start_time",
+            _ => "timestamp",
+        }
+    }
+
     /// The kind's name, as the contract's `type` says it.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 use wellbeing_common::error::ItemError;
 use wellbeing_common::{ErrorCode, ServiceError};
+use wellbeing_domain::validation::FieldError;
 use wellbeing_proto::analytics::v1::track_event::Kind;
 
 use crate::accounts::{field_error, timezone_of};
@@ -33,17 +34,48 @@ pub struct BatchOutcome {
 pub struct Ingest {
     pool: PgPool,
     cache: ViewCache,
+    /// `RETENTION_DAYS`: events older than this are refused (they would be removed anyway).
+    retention: Option<chrono::Duration>,
 }
 
 impl Ingest {
-    pub fn new(pool: PgPool, cache: ViewCache) -> Self {
-        Self { pool, cache }
+    pub fn new(pool: PgPool, cache: ViewCache, retention_days: u32) -> Self {
+        Self {
+            pool,
+            cache,
+            retention: (retention_days > 0)
+                .then(|| chrono::Duration::days(i64::from(retention_days))),
+        }
+    }
+
+    /// Fills, checks and stamps one event, refusing one older than the retention period.
+    fn prepare(
+        &self,
+        user_id: Uuid,
+        event: Kind,
+        now: DateTime<Utc>,
+    ) -> Result<EventRow, FieldError> {
+        let row = prepare(user_id, event, now)?;
+        if let Some(retention) = self.retention
+            && row.occurred_at() < now - retention
+        {
+            return Err(FieldError {
+                field: row.time_field(),
+                detail: format!(
+                    "older than the retention period ({} days): such data is not kept",
+                    retention.num_days()
+                ),
+            });
+        }
+        Ok(row)
     }
 
     /// Stores one event, or finds the one stored before under the same `event_id`.
     pub async fn record(&self, user_id: Uuid, event: Kind) -> Result<Recorded, ServiceError> {
         let timezone = timezone_of(&self.pool, user_id).await?;
-        let prepared = prepare(user_id, event, Utc::now()).map_err(field_error)?;
+        let prepared = self
+            .prepare(user_id, event, Utc::now())
+            .map_err(field_error)?;
         let mut transaction = self.pool.begin().await.map_err(StoreError::from)?;
         let mut stored = insert(&mut transaction, user_id, std::slice::from_ref(&prepared)).await?;
         mark_days(&mut transaction, user_id, timezone, &stored).await?;
@@ -95,7 +127,7 @@ impl Ingest {
                 });
                 continue;
             };
-            match prepare(user_id, event, now) {
+            match self.prepare(user_id, event, now) {
                 Ok(event) => prepared.push(event),
                 Err(error) => errors.push(ItemError {
                     index,
@@ -169,9 +201,16 @@ async fn insert(
 ) -> Result<Vec<EventRow>, StoreError> {
     // Event ids are unique per user across kinds: only events whose id is still free are new
     // (the first of repeats within the batch wins).
-    let entries: Vec<(Uuid, &str, Uuid)> = events
+    let entries: Vec<(Uuid, &str, Uuid, DateTime<Utc>)> = events
         .iter()
-        .map(|event| (event.event_id(), event.kind(), event.id()))
+        .map(|event| {
+            (
+                event.event_id(),
+                event.kind(),
+                event.id(),
+                event.occurred_at(),
+            )
+        })
         .collect();
     let mut free: std::collections::HashSet<Uuid> =
         store::event_ids::claim(connection, user_id, &entries)

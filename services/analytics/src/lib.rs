@@ -133,7 +133,7 @@ impl Application {
         let service = AnalyticsService {
             pool: pool.clone(),
             accounts: Accounts::new(pool.clone(), config.refresh_token_ttl),
-            ingest: Ingest::new(pool.clone(), cache.clone()),
+            ingest: Ingest::new(pool.clone(), cache.clone(), config.retention_days),
             goals: Goals::new(views.clone(), cache.clone()),
             privacy: Privacy::new(pool.clone(), cache.clone()),
             rights: PrivacyRights::new(pool.clone(), cache),

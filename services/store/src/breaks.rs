@@ -18,8 +18,8 @@ pub struct BreakRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Inserts rows in one statement, skipping those whose `(user_id, event_id)` is already stored
-/// (or repeated earlier in `rows`). Returns the rows stored.
+/// Inserts rows in one statement and returns them. The caller has claimed their event ids
+/// (`event_ids::claim`), which is what keeps a re-sent event from being stored twice.
 pub async fn insert_many(
     connection: &mut PgConnection,
     rows: &[BreakRow],
@@ -30,7 +30,6 @@ pub async fn insert_many(
     Ok(sqlx::query_as::<_, BreakRow>(
         "INSERT INTO breaks (id, user_id, event_id, started_at, ended_at, duration_minutes, break_type, created_at)
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::timestamptz[], $6::float8[], $7::text[], $8::timestamptz[])
-         ON CONFLICT (user_id, event_id) DO NOTHING
          RETURNING id, user_id, event_id, started_at, ended_at, duration_minutes, break_type, created_at",
     )
     .bind(rows.iter().map(|row| row.id).collect::<Vec<_>>())

@@ -1,5 +1,6 @@
 //! The `event_ids` table: which record a client's event id names, across every event kind.
 
+use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -10,32 +11,24 @@ use crate::StoreError;
 pub async fn claim(
     connection: &mut PgConnection,
     user_id: Uuid,
-    entries: &[(Uuid, &str, Uuid)],
+    entries: &[(Uuid, &str, Uuid, DateTime<Utc>)],
 ) -> Result<Vec<Uuid>, StoreError> {
     if entries.is_empty() {
         return Ok(Vec::new());
     }
     Ok(sqlx::query_scalar::<_, Uuid>(
-        "INSERT INTO event_ids (user_id, event_id, kind, record_id)
-         SELECT $1, event_id, kind, record_id
-         FROM UNNEST($2::uuid[], $3::text[], $4::uuid[]) AS new (event_id, kind, record_id)
+        "INSERT INTO event_ids (user_id, event_id, kind, record_id, occurred_at)
+         SELECT $1, event_id, kind, record_id, occurred_at
+         FROM UNNEST($2::uuid[], $3::text[], $4::uuid[], $5::timestamptz[])
+              AS new (event_id, kind, record_id, occurred_at)
          ON CONFLICT (user_id, event_id) DO NOTHING
          RETURNING event_id",
     )
     .bind(user_id)
-    .bind(
-        entries
-            .iter()
-            .map(|(event_id, _, _)| *event_id)
-            .collect::<Vec<_>>(),
-    )
-    .bind(entries.iter().map(|(_, kind, _)| *kind).collect::<Vec<_>>())
-    .bind(
-        entries
-            .iter()
-            .map(|(_, _, record_id)| *record_id)
-            .collect::<Vec<_>>(),
-    )
+    .bind(entries.iter().map(|entry| entry.0).collect::<Vec<_>>())
+    .bind(entries.iter().map(|entry| entry.1).collect::<Vec<_>>())
+    .bind(entries.iter().map(|entry| entry.2).collect::<Vec<_>>())
+    .bind(entries.iter().map(|entry| entry.3).collect::<Vec<_>>())
     .fetch_all(connection)
     .await?)
 }

@@ -9,6 +9,7 @@ pub mod events;
 pub mod focus_sessions;
 pub mod goals;
 pub mod notifications;
+pub mod partitions;
 pub mod privacy_states;
 pub mod refresh_tokens;
 pub mod rollups;

@@ -19,8 +19,8 @@ pub struct ScreenTimeRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Inserts rows in one statement, skipping those whose `(user_id, event_id)` is already stored
-/// (or repeated earlier in `rows`). Returns the rows stored.
+/// Inserts rows in one statement and returns them. The caller has claimed their event ids
+/// (`event_ids::claim`), which is what keeps a re-sent event from being stored twice.
 pub async fn insert_many(
     connection: &mut PgConnection,
     rows: &[ScreenTimeRow],
@@ -31,7 +31,6 @@ pub async fn insert_many(
     Ok(sqlx::query_as::<_, ScreenTimeRow>(
         "INSERT INTO screen_time (id, user_id, event_id, app_name, category, started_at, ended_at, duration_minutes, created_at)
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::float8[], $9::timestamptz[])
-         ON CONFLICT (user_id, event_id) DO NOTHING
          RETURNING id, user_id, event_id, app_name, category, started_at, ended_at, duration_minutes, created_at",
     )
     .bind(rows.iter().map(|row| row.id).collect::<Vec<_>>())
