@@ -7,11 +7,12 @@
 //! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/wellbeing` | PostgreSQL |
 //! | `CACHE_URL` | `127.0.0.1:50052` | cache service address(es), comma-separated |
 //! | `CACHE_TTL` | `300` | seconds a cached view lives |
+//! | `VIEW_CACHE` | `on` | `off`: every read computes its view (no near-cache, no cache service reads or writes; writes still invalidate other replicas' views); for benchmarks and diagnosis |
 //! | `NEAR_CACHE_MAX_ENTRIES` | `10000` | views kept in process (0: none kept, single-flight only) |
 //! | `NEAR_CACHE_TTL_MS` | `10000` | bound on a near-cache entry's age |
 //! | `DB_MIN_CONNECTIONS` | `20` | connections kept open |
 //! | `DB_MAX_CONNECTIONS` | `60` | connections under load |
-//! | `DB_ACQUIRE_TIMEOUT_SECS` | `30` | wait for a free connection |
+//! | `DB_ACQUIRE_TIMEOUT_SECS` | `3` | wait for a free connection (or for PostgreSQL to answer), then 503; below the gateway's 5 s upstream deadline |
 //! | `DB_MAX_LIFETIME_SECS` | `3600` | connections are recycled after this |
 //! | `SLOW_QUERY_THRESHOLD_MS` | `100` | statements slower than this are logged |
 //! | `REFRESH_TOKEN_TTL_DAYS` | `30` | lifetime of a refresh token |
@@ -33,6 +34,8 @@ pub struct AnalyticsConfig {
     pub database_url: String,
     pub cache_endpoints: Vec<String>,
     pub cache_ttl_seconds: u32,
+    /// False with `VIEW_CACHE=off`: views are always computed.
+    pub view_cache: bool,
     pub near_cache_max_entries: u64,
     pub near_cache_ttl: Duration,
     pub pool: PoolConfig,
@@ -74,6 +77,13 @@ impl AnalyticsConfig {
                 "must be between 1 and 365",
             ));
         }
+        let view_cache = match config::string(source, "VIEW_CACHE", "on").as_str() {
+            "on" | "true" | "1" => true,
+            "off" | "false" | "0" => false,
+            other => {
+                return Err(ConfigError::new("VIEW_CACHE", other, "must be on or off"));
+            }
+        };
         Ok(Self {
             listen_addr: config::listen_addr(source, "ANALYTICS_ADDR", ":50051")?,
             metrics_addr: wellbeing_common::metrics::addr_from(source)?,
@@ -81,6 +91,7 @@ impl AnalyticsConfig {
             database_url,
             cache_endpoints: config::endpoints(source, "CACHE_URL", "127.0.0.1:50052")?,
             cache_ttl_seconds: config::parsed(source, "CACHE_TTL", 300u32)?,
+            view_cache,
             near_cache_max_entries: config::parsed(source, "NEAR_CACHE_MAX_ENTRIES", 10_000u64)?,
             near_cache_ttl: Duration::from_millis(config::parsed(
                 source,
@@ -93,7 +104,7 @@ impl AnalyticsConfig {
                 acquire_timeout: Duration::from_secs(config::parsed(
                     source,
                     "DB_ACQUIRE_TIMEOUT_SECS",
-                    30u64,
+                    3u64,
                 )?),
                 max_lifetime: Duration::from_secs(config::parsed(
                     source,
@@ -117,11 +128,23 @@ mod tests {
         let config = AnalyticsConfig::from_source(source).unwrap();
         assert_eq!(config.pool.min_connections, 20);
         assert_eq!(config.pool.max_connections, 60);
-        assert_eq!(config.pool.acquire_timeout, Duration::from_secs(30));
+        assert_eq!(config.pool.acquire_timeout, Duration::from_secs(3));
         assert_eq!(config.pool.max_lifetime, Duration::from_secs(3600));
         assert_eq!(config.pool.slow_query_threshold_ms, 100);
         assert_eq!(config.listen_addr.port(), 50051);
         assert_eq!(config.cache_ttl_seconds, 300);
+        assert!(config.view_cache);
+    }
+
+    #[test]
+    fn the_view_cache_can_be_turned_off() {
+        let source: &[(&str, &str)] = &[("VIEW_CACHE", "off")];
+        assert!(!AnalyticsConfig::from_source(source).unwrap().view_cache);
+        let source: &[(&str, &str)] = &[("VIEW_CACHE", "sometimes")];
+        assert_eq!(
+            AnalyticsConfig::from_source(source).unwrap_err().name,
+            "VIEW_CACHE"
+        );
     }
 
     #[test]

@@ -124,6 +124,7 @@ impl Application {
             channel,
             CacheSettings {
                 ttl_seconds: config.cache_ttl_seconds,
+                enabled: config.view_cache,
                 near_max_entries: config.near_cache_max_entries,
                 near_ttl: config.near_cache_ttl,
             },

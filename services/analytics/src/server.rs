@@ -100,6 +100,8 @@ impl Analytics for AnalyticsService {
                 request.timezone.as_deref(),
             )
             .await?;
+        // The zone is kept in process (and in view keys): drop it everywhere.
+        self.views.profile_changed(user_id).await;
         Ok(Response::new(GetUserResponse {
             user: Some(user_message(user)),
         }))

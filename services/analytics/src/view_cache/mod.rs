@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use chrono_tz::Tz;
 use wellbeing_common::ServiceError;
 use wellbeing_common::grpc::TracedChannel;
 use wellbeing_proto::cache::v1::ViewKey;
@@ -27,6 +28,8 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub struct CacheSettings {
+    /// False (`VIEW_CACHE=off`): every read computes its view; invalidations are still sent.
+    pub enabled: bool,
     pub ttl_seconds: u32,
     pub near_max_entries: u64,
     pub near_ttl: Duration,
@@ -38,6 +41,7 @@ pub struct ViewCache {
 }
 
 struct Inner {
+    enabled: bool,
     remote: RemoteCache,
     near: NearCache,
     /// Reads not yet added to the cache service's per-user counters: user -> (hits, misses).
@@ -67,6 +71,7 @@ impl ViewCache {
     pub fn new(channel: TracedChannel, settings: CacheSettings) -> Self {
         Self {
             inner: Arc::new(Inner {
+                enabled: settings.enabled,
                 remote: RemoteCache::new(channel, settings.ttl_seconds),
                 near: NearCache::new(settings.near_max_entries, settings.near_ttl),
                 pending_stats: Mutex::new(HashMap::new()),
@@ -104,7 +109,30 @@ impl ViewCache {
         Fut: Future<Output = Result<Bytes, ServiceError>>,
     {
         let inner = &self.inner;
+        if !inner.enabled {
+            let json = compute().await?;
+            if counted {
+                lock(&inner.pending_stats).entry(key.user_id).or_default().1 += 1;
+            }
+            return Ok(CachedView {
+                etag: etag_of(&json),
+                json,
+                from_cache: false,
+            });
+        }
+        let stamp = inner.near.stamp(&key.user_id);
         let near_key = inner.near.key(&key.user_id, &key.view, &key.params);
+        if let Some(view) = inner.near.entries().get(&near_key).await {
+            // The common case, without the single-flight machinery.
+            let view = CachedView {
+                from_cache: true,
+                ..view
+            };
+            if counted {
+                lock(&inner.pending_stats).entry(key.user_id).or_default().0 += 1;
+            }
+            return Ok(view);
+        }
         let user_id = key.user_id.clone();
         let trust_remote = !lock(&inner.unconfirmed_invalidations).contains(&user_id);
         let entry = inner
@@ -120,7 +148,9 @@ impl ViewCache {
                     });
                 }
                 let json = compute().await?;
-                if trust_remote {
+                // A write of the user while computing may or may not be in these bytes: they
+                // must not be stored under the generation that write made.
+                if trust_remote && inner.near.stamp(&key.user_id) == stamp {
                     inner.remote.set(key, json.clone()).await;
                 }
                 Ok::<_, ServiceError>(CachedView {
@@ -154,19 +184,55 @@ impl ViewCache {
         Ok(view)
     }
 
+    /// The user's timezone: kept in process while no invalidation of the user has come since it
+    /// was read (a profile change invalidates), else `load`ed (from PostgreSQL).
+    pub async fn timezone<F, Fut>(&self, user_id: &str, load: F) -> Result<Tz, ServiceError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Tz, ServiceError>>,
+    {
+        let near = &self.inner.near;
+        if !self.inner.enabled {
+            return load().await;
+        }
+        if let Some(zone) = near.zone(user_id).await {
+            return Ok(zone);
+        }
+        let stamp = near.stamp(user_id);
+        let zone = load().await?;
+        near.keep_zone(user_id, zone, stamp).await;
+        Ok(zone)
+    }
+
+    /// Calls `refresh` with a handle of this cache and a user id once a write of this process
+    /// has invalidated that user everywhere (refresh-ahead of the user's hot views).
+    pub fn on_refresh(&self, refresh: impl Fn(ViewCache, String) + Send + Sync + 'static) {
+        if !self.inner.enabled {
+            return;
+        }
+        let weak = Arc::downgrade(&self.inner);
+        self.inner.near.set_refresher(Box::new(move |user_id| {
+            if let Some(inner) = weak.upgrade() {
+                refresh(ViewCache { inner }, user_id);
+            }
+        }));
+    }
+
     /// Makes every cached view of the user unreachable, here at once and everywhere through the
     /// cache service. If the cache service cannot be told, the user's remote views are bypassed
-    /// until a retry succeeds.
+    /// until a retry succeeds. The user's hot views are then recomputed in the background.
     pub async fn invalidate_user(&self, user_id: &str) {
-        self.inner.near.invalidate_user(user_id);
+        self.inner.near.invalidate_user_here(user_id);
         if !self.inner.remote.invalidate_user(user_id).await {
+            self.inner.near.echo_lost(user_id);
             lock(&self.inner.unconfirmed_invalidations).insert(user_id.to_owned());
         }
+        self.inner.near.refresh(user_id);
     }
 
     /// Deletes every cached view of an erased user.
     pub async fn erase_user(&self, user_id: &str) {
-        self.inner.near.invalidate_user(user_id);
+        self.inner.near.bump(user_id);
         lock(&self.inner.pending_stats).remove(user_id);
         if !self.inner.remote.erase_user(user_id).await {
             lock(&self.inner.unconfirmed_invalidations).insert(user_id.to_owned());

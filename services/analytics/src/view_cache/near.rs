@@ -7,13 +7,19 @@
 //! older entries become unreachable at once. While the stream is down, entries serve only the
 //! requests that were waiting for them (single-flight) and are not kept. Entries also expire
 //! after `NEAR_CACHE_TTL_MS`, which bounds staleness should an invalidation ever be missed.
+//!
+//! Users' timezones are kept here too, under the same rules: an entry remembers the user's
+//! generation when it was read from PostgreSQL and is used only while that generation is
+//! current, so any invalidation of the user (a write, a profile change, an erasure, on any
+//! replica) makes the next read ask PostgreSQL again. A cached read then needs no database.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use chrono_tz::Tz;
 use moka::future::Cache;
 
 /// A view as served: bytes, their ETag, and whether they came from the cache.
@@ -25,8 +31,13 @@ pub struct CachedView {
     pub from_cache: bool,
 }
 
+/// What a user's generation and the flush epoch were at one moment.
+pub type Stamp = (u64, u64);
+
 pub struct NearCache {
     entries: Cache<String, CachedView>,
+    /// Per user: the timezone, and the stamp under which it was read.
+    zones: Cache<String, (Tz, Stamp)>,
     /// Per user: local generation and when it last changed.
     generations: Mutex<HashMap<String, (u64, Instant)>>,
     /// Bumped to drop everything (stream reconnected, backend switched).
@@ -34,6 +45,11 @@ pub struct NearCache {
     /// True while the invalidation stream is connected: only then may entries be kept.
     coherent: AtomicBool,
     ttl: Duration,
+    /// Per user: invalidations made by this process that have not come back on the stream yet
+    /// (and since when). Their echo does not bump the generation again, so views computed
+    /// after the write stay reachable.
+    own_pending: Mutex<HashMap<String, (u32, Instant)>>,
+    refresher: OnceLock<Box<dyn Fn(String) + Send + Sync>>,
 }
 
 impl NearCache {
@@ -43,10 +59,18 @@ impl NearCache {
                 .max_capacity(max_entries)
                 .time_to_live(ttl.max(Duration::from_millis(1)))
                 .build(),
+            // The same TTL as views: generations are forgotten only after it (see
+            // `prune_generations`), so no entry can outlive the generation it was read under.
+            zones: Cache::builder()
+                .max_capacity(max_entries)
+                .time_to_live(ttl.max(Duration::from_millis(1)))
+                .build(),
             generations: Mutex::new(HashMap::new()),
             flush_epoch: AtomicU64::new(0),
             coherent: AtomicBool::new(false),
             ttl,
+            own_pending: Mutex::new(HashMap::new()),
+            refresher: OnceLock::new(),
         }
     }
 
@@ -56,21 +80,47 @@ impl NearCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The key of a view now; changes when the user is invalidated or everything is flushed.
-    pub fn key(&self, user_id: &str, view: &str, params: &str) -> String {
+    /// The user's generation and the flush epoch now.
+    pub fn stamp(&self, user_id: &str) -> Stamp {
         let generation = self
             .generations()
             .get(user_id)
             .map_or(0, |(generation, _)| *generation);
-        let flush = self.flush_epoch.load(Ordering::Acquire);
+        (generation, self.flush_epoch.load(Ordering::Acquire))
+    }
+
+    /// The key of a view now; changes when the user is invalidated or everything is flushed.
+    pub fn key(&self, user_id: &str, view: &str, params: &str) -> String {
+        let (generation, flush) = self.stamp(user_id);
         format!("{flush}:{user_id}:{generation}:{view}:{params}")
+    }
+
+    /// The user's timezone, if read since the user's last invalidation.
+    pub async fn zone(&self, user_id: &str) -> Option<Tz> {
+        let (zone, stamp) = self.zones.get(user_id).await?;
+        (self.is_coherent() && stamp == self.stamp(user_id)).then_some(zone)
+    }
+
+    /// Keeps a timezone read from PostgreSQL after `stamp` was taken (only while coherent: an
+    /// invalidation missed meanwhile could not be noticed).
+    pub async fn keep_zone(&self, user_id: &str, zone: Tz, stamp: Stamp) {
+        if self.is_coherent() && stamp == self.stamp(user_id) {
+            self.zones.insert(user_id.to_owned(), (zone, stamp)).await;
+        }
     }
 
     pub fn entries(&self) -> &Cache<String, CachedView> {
         &self.entries
     }
 
-    pub fn invalidate_user(&self, user_id: &str) {
+    fn own_pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, Instant)>> {
+        self.own_pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Makes the user's views unreachable here (no echo expected).
+    pub fn bump(&self, user_id: &str) {
         let mut generations = self.generations();
         let entry = generations
             .entry(user_id.to_owned())
@@ -79,14 +129,71 @@ impl NearCache {
         entry.1 = Instant::now();
     }
 
+    /// An invalidation from the stream: bumps the user's generation, unless it is the echo of
+    /// one this process made (and already applied).
+    pub fn invalidate_user(&self, user_id: &str) {
+        {
+            let mut pending = self.own_pending();
+            if let Some((count, _)) = pending.get_mut(user_id) {
+                *count -= 1;
+                if *count == 0 {
+                    pending.remove(user_id);
+                }
+                return;
+            }
+        }
+        self.bump(user_id);
+    }
+
+    /// An invalidation made by this process (after a write): applied now; its echo on the
+    /// stream is expected (see [`NearCache::echo_lost`] when it cannot come).
+    pub fn invalidate_user_here(&self, user_id: &str) {
+        self.bump(user_id);
+        if self.is_coherent() {
+            let mut pending = self.own_pending();
+            let entry = pending
+                .entry(user_id.to_owned())
+                .or_insert((0, Instant::now()));
+            entry.0 += 1;
+            entry.1 = Instant::now();
+        }
+    }
+
+    /// The invalidation did not reach the cache service: no echo will come.
+    pub fn echo_lost(&self, user_id: &str) {
+        let mut pending = self.own_pending();
+        if let Some((count, _)) = pending.get_mut(user_id) {
+            *count -= 1;
+            if *count == 0 {
+                pending.remove(user_id);
+            }
+        }
+    }
+
+    /// Asks for the user's hot views to be recomputed (when a refresher is set).
+    pub fn refresh(&self, user_id: &str) {
+        if let Some(refresh) = self.refresher.get()
+            && self.is_coherent()
+        {
+            refresh(user_id.to_owned());
+        }
+    }
+
+    /// What to call with a user id when their views should be recomputed (set once).
+    pub fn set_refresher(&self, refresher: Box<dyn Fn(String) + Send + Sync>) {
+        let _ = self.refresher.set(refresher);
+    }
+
     pub fn flush_all(&self) {
         self.flush_epoch.fetch_add(1, Ordering::AcqRel);
         self.entries.invalidate_all();
+        self.zones.invalidate_all();
     }
 
     pub fn set_coherent(&self, coherent: bool) {
         if self.coherent.swap(coherent, Ordering::AcqRel) != coherent {
             // Either way, what is held may have missed invalidations.
+            self.own_pending().clear();
             self.flush_all();
         }
     }
@@ -101,6 +208,9 @@ impl NearCache {
         let ttl = self.ttl;
         self.generations()
             .retain(|_, (_, changed)| changed.elapsed() <= ttl + Duration::from_secs(1));
+        // An echo that never came (the stream was down meanwhile, which also flushed all).
+        self.own_pending()
+            .retain(|_, (_, since)| since.elapsed() <= Duration::from_secs(5));
     }
 }
 
@@ -117,7 +227,36 @@ mod tests {
         let second = near.key("u1", "daily", "d");
         assert_ne!(first, second);
         assert_eq!(near.key("u2", "daily", "d"), "0:u2:0:daily:d");
+        // This process's own invalidation applies at once; its echo does not apply twice, an
+        // invalidation from elsewhere does.
+        near.set_coherent(true);
+        let before = near.key("u1", "daily", "d");
+        near.invalidate_user_here("u1");
+        let after = near.key("u1", "daily", "d");
+        assert_ne!(before, after);
+        near.invalidate_user("u1");
+        assert_eq!(after, near.key("u1", "daily", "d"));
+        near.invalidate_user("u1");
+        assert_ne!(after, near.key("u1", "daily", "d"));
+        let second = near.key("u1", "daily", "d");
         near.flush_all();
         assert_ne!(second, near.key("u1", "daily", "d"));
+    }
+
+    #[tokio::test]
+    async fn a_zone_is_kept_until_the_user_is_invalidated() {
+        let near = NearCache::new(10, Duration::from_secs(10));
+        let stamp = near.stamp("u1");
+        near.keep_zone("u1", Tz::Asia__Tokyo, stamp).await;
+        assert_eq!(near.zone("u1").await, None, "not kept while incoherent");
+        near.set_coherent(true);
+        let stamp = near.stamp("u1");
+        near.keep_zone("u1", Tz::Asia__Tokyo, stamp).await;
+        assert_eq!(near.zone("u1").await, Some(Tz::Asia__Tokyo));
+        near.invalidate_user("u1");
+        assert_eq!(near.zone("u1").await, None);
+        // Read before an invalidation, kept after it: refused.
+        near.keep_zone("u1", Tz::Asia__Tokyo, stamp).await;
+        assert_eq!(near.zone("u1").await, None);
     }
 }

@@ -12,6 +12,10 @@ pub mod insights;
 pub mod privacy;
 pub mod summaries;
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -37,7 +41,28 @@ pub struct View {
 pub struct Views {
     pool: PgPool,
     cache: ViewCache,
+    hot: Arc<Mutex<HashMap<Uuid, HotViews>>>,
 }
+
+/// A read the phone makes again and again (refreshed ahead after the user's writes).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Hot {
+    QuickStats,
+    Dashboard,
+    Daily(Option<String>),
+    Weekly(Option<String>),
+}
+
+/// The hot reads of one user, and when they last read.
+struct HotViews {
+    last_read: Instant,
+    reads: HashSet<Hot>,
+}
+
+/// A user who has not read for this long gets no refresh after a write.
+const HOT_FOR: Duration = Duration::from_secs(60);
+/// Above this many users, users no longer hot are forgotten.
+const HOT_USERS: usize = 50_000;
 
 /// Who is asking, in which zone, and what "today" is for them.
 #[derive(Debug, Clone, Copy)]
@@ -49,7 +74,71 @@ pub struct Viewer {
 
 impl Views {
     pub fn new(pool: PgPool, cache: ViewCache) -> Self {
-        Self { pool, cache }
+        let hot = Arc::new(Mutex::new(HashMap::new()));
+        let (refresh_pool, refresh_hot) = (pool.clone(), hot.clone());
+        cache.on_refresh(move |cache, user_id| {
+            let views = Views {
+                pool: refresh_pool.clone(),
+                cache,
+                hot: refresh_hot.clone(),
+            };
+            tokio::spawn(async move { views.refresh(&user_id).await });
+        });
+        Self { pool, cache, hot }
+    }
+
+    /// Remembers that the user reads `read` (so it is recomputed after their writes).
+    fn read(&self, user_id: Uuid, read: Hot) {
+        let mut hot = lock(&self.hot);
+        if hot.len() > HOT_USERS {
+            hot.retain(|_, views| views.last_read.elapsed() < HOT_FOR);
+        }
+        let views = hot.entry(user_id).or_insert_with(|| HotViews {
+            last_read: Instant::now(),
+            reads: HashSet::new(),
+        });
+        views.last_read = Instant::now();
+        if !views.reads.contains(&read) {
+            views.reads.insert(read);
+        }
+    }
+
+    /// Refresh-ahead: after a write of this process has invalidated the user everywhere,
+    /// recompute the views they read recently (not counted as their reads), so that their next
+    /// reads are hits. Concurrent reads of the same view wait for this computation.
+    async fn refresh(&self, user_id: &str) {
+        let Ok(user) = Uuid::parse_str(user_id) else {
+            return;
+        };
+        let reads: Vec<Hot> = {
+            let hot = lock(&self.hot);
+            match hot.get(&user) {
+                Some(views) if views.last_read.elapsed() < HOT_FOR => {
+                    views.reads.iter().cloned().collect()
+                }
+                _ => return,
+            }
+        };
+        // All at once: a read arriving meanwhile waits for the computation of its view.
+        let refreshes = reads.into_iter().map(|read| async move {
+            match read {
+                Hot::QuickStats => self.quick_stats_for(user, false).await,
+                Hot::Dashboard => self.dashboard_for(user, false).await,
+                Hot::Daily(date) => self.daily_summary_for(user, date.as_deref(), false).await,
+                Hot::Weekly(end) => self.weekly_summary_for(user, end.as_deref(), false).await,
+            }
+        });
+        for result in futures_util::future::join_all(refreshes).await {
+            if let Err(error) = result {
+                tracing::debug!(%user, ?error, "refresh-ahead failed");
+            }
+        }
+    }
+
+    /// After a profile change (a new timezone): the user's views and kept zone are dropped
+    /// on every replica.
+    pub async fn profile_changed(&self, user_id: Uuid) {
+        self.cache.invalidate_user(&user_id.to_string()).await;
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -58,7 +147,10 @@ impl Views {
 
     /// The caller in their current timezone; unauthenticated when the account is gone.
     pub async fn viewer(&self, user_id: Uuid) -> Result<Viewer, ServiceError> {
-        let timezone = timezone_of(&self.pool, user_id).await?;
+        let timezone = self
+            .cache
+            .timezone(&user_id.to_string(), || timezone_of(&self.pool, user_id))
+            .await?;
         Ok(Viewer {
             user_id,
             timezone,
@@ -154,6 +246,12 @@ impl Views {
         let (_, to) = time::day_range(last, viewer.timezone);
         self.events_between(viewer.user_id, from, to).await
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A `YYYY-MM-DD` parameter, or `default` when absent; impossible dates are a 422 naming it.

@@ -14,7 +14,7 @@ use wellbeing_domain::weekly::{
 };
 
 use super::days::Days;
-use super::{View, Viewer, Views, count_param, date_param};
+use super::{Hot, View, Viewer, Views, count_param, date_param};
 use crate::goals::{self, GoalStatusFilter};
 use wellbeing_store::StoreError;
 
@@ -71,9 +71,20 @@ impl Views {
         user_id: Uuid,
         date: Option<&str>,
     ) -> Result<View, ServiceError> {
+        self.read(user_id, Hot::Daily(date.map(str::to_owned)));
+        self.daily_summary_for(user_id, date, true).await
+    }
+
+    pub(super) async fn daily_summary_for(
+        &self,
+        user_id: Uuid,
+        date: Option<&str>,
+        counted: bool,
+    ) -> Result<View, ServiceError> {
         let viewer = self.viewer(user_id).await?;
         let date = date_param("date", date, viewer.today)?;
-        self.cached(&viewer, "daily", &format!("date={date}"), || async move {
+        let params = format!("date={date}");
+        self.cached_for(&viewer, "daily", &params, counted, || async move {
             let mut days = self.days(&viewer, date, date).await?;
             Ok(days.summaries.pop())
         })
@@ -85,9 +96,20 @@ impl Views {
         user_id: Uuid,
         end_date: Option<&str>,
     ) -> Result<View, ServiceError> {
+        self.read(user_id, Hot::Weekly(end_date.map(str::to_owned)));
+        self.weekly_summary_for(user_id, end_date, true).await
+    }
+
+    pub(super) async fn weekly_summary_for(
+        &self,
+        user_id: Uuid,
+        end_date: Option<&str>,
+        counted: bool,
+    ) -> Result<View, ServiceError> {
         let viewer = self.viewer(user_id).await?;
         let end = date_param("end_date", end_date, viewer.today)?;
-        self.cached(&viewer, "weekly", &format!("end={end}"), || async move {
+        let params = format!("end={end}");
+        self.cached_for(&viewer, "weekly", &params, counted, || async move {
             Ok(self.week_ending(&viewer, end).await?.week)
         })
         .await
@@ -105,8 +127,19 @@ impl Views {
     }
 
     pub async fn quick_stats(&self, user_id: Uuid, warm: bool) -> Result<View, ServiceError> {
+        if !warm {
+            self.read(user_id, Hot::QuickStats);
+        }
+        self.quick_stats_for(user_id, !warm).await
+    }
+
+    pub(super) async fn quick_stats_for(
+        &self,
+        user_id: Uuid,
+        counted: bool,
+    ) -> Result<View, ServiceError> {
         let viewer = self.viewer(user_id).await?;
-        self.cached_for(&viewer, "quick-stats", "", !warm, || async move {
+        self.cached_for(&viewer, "quick-stats", "", counted, || async move {
             let data = self.week_ending(&viewer, viewer.today).await?;
             let today = data.today();
             let goals =
@@ -128,8 +161,19 @@ impl Views {
     }
 
     pub async fn dashboard(&self, user_id: Uuid, warm: bool) -> Result<View, ServiceError> {
+        if !warm {
+            self.read(user_id, Hot::Dashboard);
+        }
+        self.dashboard_for(user_id, !warm).await
+    }
+
+    pub(super) async fn dashboard_for(
+        &self,
+        user_id: Uuid,
+        counted: bool,
+    ) -> Result<View, ServiceError> {
         let viewer = self.viewer(user_id).await?;
-        self.cached_for(&viewer, "dashboard", "", !warm, || async move {
+        self.cached_for(&viewer, "dashboard", "", counted, || async move {
             let data = self.week_ending(&viewer, viewer.today).await?;
             let start = viewer.today - Duration::days(6);
             let week_apps = apps::apps_usage_from_days(start, viewer.today, &data.days.apps);
