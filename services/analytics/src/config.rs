@@ -5,6 +5,8 @@
 //! | `ANALYTICS_ADDR` | `:50051` | gRPC listen address |
 //! | `METRICS_ADDR` | unset | Prometheus `/metrics` admin port, e.g. `:9464` (unset: none) |
 //! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/wellbeing` | PostgreSQL |
+//! | `DATABASE_READ_URL` | unset | a PostgreSQL read replica for the views' event, rollup and snapshot reads (unset: the primary) |
+//! | `READ_REPLICA_GRACE_MS` | `5000` | a user who wrote less than this ago reads the primary (keep it above the replica's lag, at most `NEAR_CACHE_TTL_MS`) |
 //! | `CACHE_URL` | `127.0.0.1:50052` | cache service address(es), comma-separated |
 //! | `CACHE_TTL` | `300` | seconds a cached view lives |
 //! | `VIEW_CACHE` | `on` | `off`: every read computes its view (no near-cache, no cache service reads or writes; writes still invalidate other replicas' views); for benchmarks and diagnosis |
@@ -32,6 +34,9 @@ pub struct AnalyticsConfig {
     /// `RETENTION_DAYS`: older events are refused (0: no limit).
     pub retention_days: u32,
     pub database_url: String,
+    /// `DATABASE_READ_URL`: a read replica for views (None: the primary).
+    pub database_read_url: Option<String>,
+    pub read_replica_grace: Duration,
     pub cache_endpoints: Vec<String>,
     pub cache_ttl_seconds: u32,
     /// False with `VIEW_CACHE=off`: views are always computed.
@@ -56,6 +61,19 @@ impl AnalyticsConfig {
         if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
             return Err(ConfigError::new(
                 "DATABASE_URL",
+                "<hidden>",
+                "expected a postgres:// URL",
+            ));
+        }
+        let database_read_url = source
+            .get("DATABASE_READ_URL")
+            .map(|raw| raw.trim().to_owned())
+            .filter(|raw| !raw.is_empty());
+        if database_read_url.as_deref().is_some_and(|url| {
+            !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        }) {
+            return Err(ConfigError::new(
+                "DATABASE_READ_URL",
                 "<hidden>",
                 "expected a postgres:// URL",
             ));
@@ -89,6 +107,12 @@ impl AnalyticsConfig {
             metrics_addr: wellbeing_common::metrics::addr_from(source)?,
             retention_days: config::parsed(source, "RETENTION_DAYS", 0u32)?,
             database_url,
+            database_read_url,
+            read_replica_grace: Duration::from_millis(config::parsed(
+                source,
+                "READ_REPLICA_GRACE_MS",
+                5_000u64,
+            )?),
             cache_endpoints: config::endpoints(source, "CACHE_URL", "127.0.0.1:50052")?,
             cache_ttl_seconds: config::parsed(source, "CACHE_TTL", 300u32)?,
             view_cache,

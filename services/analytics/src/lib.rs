@@ -45,7 +45,7 @@ use crate::privacy::Privacy;
 use crate::privacy_rights::PrivacyRights;
 use crate::server::AnalyticsService;
 use crate::view_cache::{CacheSettings, ViewCache};
-use crate::views::Views;
+use crate::views::{ReadReplica, Views};
 use wellbeing_common::metrics::{self, GrpcMetrics, Metered, Series};
 
 /// The gRPC service name, as health checks and clients know it.
@@ -130,7 +130,15 @@ impl Application {
             },
         );
         let cache_tasks = cache.spawn_background();
-        let views = Views::new(pool.clone(), cache.clone());
+        let replica = match &config.database_read_url {
+            Some(url) => Some(ReadReplica {
+                pool: store::connect(url, &config.pool)
+                    .context("failed to configure the read replica pool")?,
+                grace: config.read_replica_grace,
+            }),
+            None => None,
+        };
+        let views = Views::new(pool.clone(), replica, cache.clone());
         let service = AnalyticsService {
             pool: pool.clone(),
             accounts: Accounts::new(pool.clone(), config.refresh_token_ttl),

@@ -230,6 +230,13 @@ impl ViewCache {
         self.inner.near.refresh(user_id);
     }
 
+    /// True when the user may have written less than `window` ago (here or on another replica),
+    /// or when that cannot be known (the invalidation stream is down): such a user's reads must
+    /// see the primary database, not a replica that may lag.
+    pub fn written_within(&self, user_id: &str, window: Duration) -> bool {
+        !self.inner.near.is_coherent() || self.inner.near.changed_within(user_id, window)
+    }
+
     /// Deletes every cached view of an erased user.
     pub async fn erase_user(&self, user_id: &str) {
         self.inner.near.bump(user_id);

@@ -109,6 +109,15 @@ impl NearCache {
         }
     }
 
+    /// True when the user's generation changed (a write, here or on another replica) less
+    /// than `window` ago. Generations are pruned after the entry TTL, so `window` should not
+    /// exceed it.
+    pub fn changed_within(&self, user_id: &str, window: Duration) -> bool {
+        self.generations()
+            .get(user_id)
+            .is_some_and(|(_, changed)| changed.elapsed() < window)
+    }
+
     pub fn entries(&self) -> &Cache<String, CachedView> {
         &self.entries
     }

@@ -49,7 +49,7 @@ impl Views {
         let mut rolled_up = BTreeMap::new();
         if first <= last_complete {
             for rollup in rollups::clean(
-                self.pool(),
+                self.read_pool(viewer.user_id),
                 viewer.user_id,
                 first,
                 last_complete,

@@ -40,6 +40,7 @@ pub struct View {
 #[derive(Clone)]
 pub struct Views {
     pool: PgPool,
+    replica: Option<ReadReplica>,
     cache: ViewCache,
     hot: Arc<Mutex<HashMap<Uuid, HotViews>>>,
 }
@@ -64,6 +65,15 @@ const HOT_FOR: Duration = Duration::from_secs(60);
 /// Above this many users, users no longer hot are forgotten.
 const HOT_USERS: usize = 50_000;
 
+/// A PostgreSQL read replica (`DATABASE_READ_URL`) for the events, rollups and snapshots views
+/// read. A user who wrote less than `grace` ago reads the primary, so a replica's lag never hides
+/// their own write (nor gets cached as their view).
+#[derive(Clone)]
+pub struct ReadReplica {
+    pub pool: PgPool,
+    pub grace: Duration,
+}
+
 /// Who is asking, in which zone, and what "today" is for them.
 #[derive(Debug, Clone, Copy)]
 pub struct Viewer {
@@ -73,18 +83,40 @@ pub struct Viewer {
 }
 
 impl Views {
-    pub fn new(pool: PgPool, cache: ViewCache) -> Self {
+    pub fn new(pool: PgPool, replica: Option<ReadReplica>, cache: ViewCache) -> Self {
         let hot = Arc::new(Mutex::new(HashMap::new()));
-        let (refresh_pool, refresh_hot) = (pool.clone(), hot.clone());
+        let (refresh_pool, refresh_replica, refresh_hot) =
+            (pool.clone(), replica.clone(), hot.clone());
         cache.on_refresh(move |cache, user_id| {
             let views = Views {
                 pool: refresh_pool.clone(),
+                replica: refresh_replica.clone(),
                 cache,
                 hot: refresh_hot.clone(),
             };
             tokio::spawn(async move { views.refresh(&user_id).await });
         });
-        Self { pool, cache, hot }
+        Self {
+            pool,
+            replica,
+            cache,
+            hot,
+        }
+    }
+
+    /// Where the user's view data is read: the replica, unless there is none or the user wrote
+    /// within its grace period.
+    pub fn read_pool(&self, user_id: Uuid) -> &PgPool {
+        match &self.replica {
+            Some(replica)
+                if !self
+                    .cache
+                    .written_within(&user_id.to_string(), replica.grace) =>
+            {
+                &replica.pool
+            }
+            _ => &self.pool,
+        }
     }
 
     /// Remembers that the user reads `read` (so it is recomputed after their writes).
@@ -232,7 +264,7 @@ impl Views {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<records::DayEvents, StoreError> {
-        store::events::between(&self.pool, user_id, from, to).await
+        store::events::between(self.read_pool(user_id), user_id, from, to).await
     }
 
     /// Every record touching the local days `first..=last`.

@@ -35,7 +35,9 @@ impl Views {
             "privacy-history",
             &format!("limit={limit}"),
             || async move {
-                let rows = privacy_states::latest(self.pool(), user_id, i64::from(limit)).await?;
+                let rows =
+                    privacy_states::latest(self.read_pool(user_id), user_id, i64::from(limit))
+                        .await?;
                 let history: Vec<Value> = rows
                     .iter()
                     .map(|row| {
@@ -58,7 +60,7 @@ impl Views {
         self.cached(&viewer, "privacy-trend", "", || async move {
             let first = viewer.today - Duration::days(6);
             let (from, _) = time::day_range(first, viewer.timezone);
-            let rows = privacy_states::since(self.pool(), user_id, from).await?;
+            let rows = privacy_states::since(self.read_pool(user_id), user_id, from).await?;
             let mut last_of_day = BTreeMap::new();
             for row in &rows {
                 last_of_day.insert(
@@ -92,7 +94,7 @@ impl Views {
         &self,
         user_id: Uuid,
     ) -> Result<Option<PrivacyScore>, StoreError> {
-        let latest = privacy_states::latest(self.pool(), user_id, 1).await?;
+        let latest = privacy_states::latest(self.read_pool(user_id), user_id, 1).await?;
         Ok(latest
             .first()
             .and_then(|row| domain_state(row).ok())
@@ -101,7 +103,7 @@ impl Views {
 
     /// The privacy score view: the score with its components, or a plain "nothing yet".
     pub async fn privacy_score_value(&self, user_id: Uuid) -> Result<Value, StoreError> {
-        let latest = privacy_states::latest(self.pool(), user_id, 1).await?;
+        let latest = privacy_states::latest(self.read_pool(user_id), user_id, 1).await?;
         let Some(row) = latest.first() else {
             return Ok(json!({
                 "score": null,
