@@ -57,13 +57,23 @@ async fn views_read_the_replica_except_right_after_the_users_own_write() -> anyh
         json!({"app_name": "OnlyOnPrimary", "duration_minutes": 30, "timestamp": minutes_ago(60)}),
     )
     .await?;
-    let fresh = data(&stack.api, "/api/v1/analytics/quick-stats", &user.access_token).await?;
+    let fresh = data(
+        &stack.api,
+        "/api/v1/analytics/quick-stats",
+        &user.access_token,
+    )
+    .await?;
     println!("right after the write: {fresh}");
     assert_eq!(fresh["today_screen_time"], 30.0, "{fresh}");
 
     // Once the grace period is over, a view not computed yet is read from the replica.
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let later = data(&stack.api, "/api/v1/analytics/summary/daily", &user.access_token).await?;
+    let later = data(
+        &stack.api,
+        "/api/v1/analytics/summary/daily",
+        &user.access_token,
+    )
+    .await?;
     println!("after the grace period: {later}");
     assert_eq!(later["total_screen_time_minutes"], 7.0, "{later}");
     assert_eq!(later["top_apps"][0]["app_name"], "OnlyOnReplica", "{later}");
