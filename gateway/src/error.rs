@@ -37,7 +37,14 @@ impl From<ServiceError> for ApiError {
 
 impl From<tonic::Status> for ApiError {
     fn from(status: tonic::Status) -> Self {
-        let error = ServiceError::from_status(&status);
+        let mut error = ServiceError::from_status(&status);
+        // A status made on this side from a transport failure (it has a cause: the connection
+        // was reset mid-call, an HTTP/2 error) is an upstream that did not answer, not a fault
+        // of ours: 503, which the phone retries (a write with its `event_id` is stored once).
+        if error.code == ErrorCode::Internal && std::error::Error::source(&status).is_some() {
+            tracing::warn!(grpc_code = ?status.code(), message = status.message(), "upstream call cut off");
+            error = ServiceError::unavailable("a dependency is unavailable, try again shortly");
+        }
         if error.code == ErrorCode::Internal {
             tracing::error!(grpc_code = ?status.code(), "upstream failed");
         }
@@ -67,5 +74,24 @@ impl IntoResponse for ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_cut_off_in_transport_is_503_and_a_server_fault_500() {
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        let cut = tonic::Status::from_error(Box::new(reset));
+        let answer = ApiError::from(cut).into_response();
+        assert_eq!(answer.status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert!(answer.headers().contains_key(header::RETRY_AFTER));
+        let fault = tonic::Status::internal("boom");
+        assert_eq!(
+            ApiError::from(fault).into_response().status(),
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

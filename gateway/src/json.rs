@@ -35,6 +35,17 @@ where
 
 /// Parses JSON, classifying failures as the contract says.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // JSON text is UTF-8 (RFC 8259). Checked first: skipping a value (below) does not look
+    // inside strings, so invalid bytes there would otherwise surface as a 422 of some field.
+    if let Err(error) = std::str::from_utf8(body) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidJson,
+            format!(
+                "the body is not valid JSON: it is not UTF-8 (invalid byte at offset {})",
+                error.valid_up_to()
+            ),
+        ));
+    }
     if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
         return Err(ApiError::new(
             ErrorCode::InvalidJson,
@@ -217,6 +228,15 @@ mod tests {
     #[test]
     fn not_json_is_400() {
         assert_eq!(field_of("{nope").0, ErrorCode::InvalidJson);
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_400_even_inside_a_string() {
+        let error = parse::<Body>(b"{\"app_name\":\"\xff\xfe\",\"duration_minutes\":1}")
+            .unwrap_err()
+            .0;
+        assert_eq!(error.code, ErrorCode::InvalidJson);
+        assert!(error.detail.contains("offset 13"), "{}", error.detail);
     }
 
     #[test]

@@ -6,13 +6,15 @@
 //! - [`middleware`]: timing headers and slow-request logs, rate limits, the request time bound.
 //! - [`stats`]: request totals and Prometheus series of the gateway's own requests.
 //! - [`auth`]: access tokens and the authenticated-user extractor.
-//! - [`upstream`]: one channel per upstream, deadlines, upstream time.
+//! - [`upstream`]: one channel per upstream, deadlines, upstream time; [`failover`]: between
+//!   the replicas of an upstream.
 //! - [`json`], [`respond`], [`error`]: request parsing, the success envelope, error answers.
 //! - [`openapi`]: the OpenAPI document served at `/openapi.json`.
 
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod failover;
 pub mod json;
 pub mod middleware;
 pub mod openapi;

@@ -1,5 +1,5 @@
-//! One HTTP/2 channel per upstream, shared by every request, balanced over every address
-//! configured. Each call gets a deadline and its duration is added to the request's upstream
+//! One channel per upstream, shared by every request, over every address configured, with
+//! failover between replicas ([`crate::failover`]). Each call gets a deadline and its duration is added to the request's upstream
 //! time (reported as `X-Process-Time`).
 
 use std::future::Future;
@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use wellbeing_common::grpc::TracedChannel;
 use wellbeing_proto::aggregator::v1::aggregator_client::AggregatorClient;
 use wellbeing_proto::analytics::v1::analytics_client::AnalyticsClient;
 use wellbeing_proto::cache::v1::cache_client::CacheClient;
 
 use crate::config::GatewayConfig;
+use crate::failover::Failover;
 use crate::middleware::timing;
 
 /// How long a health probe of an upstream may take.
@@ -21,7 +21,7 @@ const HEALTH_TIMEOUT: Duration = Duration::from_millis(800);
 
 #[derive(Clone)]
 pub struct Upstream {
-    pub channel: TracedChannel,
+    pub channel: Failover,
     pub service_name: &'static str,
 }
 
@@ -55,30 +55,30 @@ impl Upstreams {
     pub fn connect(config: &GatewayConfig) -> Result<Self, tonic::transport::Error> {
         Ok(Self {
             analytics: Upstream {
-                channel: wellbeing_common::grpc::channel(&config.analytics_endpoints)?,
+                channel: Failover::connect(&config.analytics_endpoints)?,
                 service_name: "wellbeing.analytics.v1.Analytics",
             },
             cache: Upstream {
-                channel: wellbeing_common::grpc::channel(&config.cache_endpoints)?,
+                channel: Failover::connect(&config.cache_endpoints)?,
                 service_name: "wellbeing.cache.v1.Cache",
             },
             aggregator: Upstream {
-                channel: wellbeing_common::grpc::channel(&config.aggregator_endpoints)?,
+                channel: Failover::connect(&config.aggregator_endpoints)?,
                 service_name: "wellbeing.aggregator.v1.Aggregator",
             },
             timeout: config.upstream_timeout,
         })
     }
 
-    pub fn analytics(&self) -> AnalyticsClient<TracedChannel> {
+    pub fn analytics(&self) -> AnalyticsClient<Failover> {
         AnalyticsClient::new(self.analytics.channel.clone())
     }
 
-    pub fn cache(&self) -> CacheClient<TracedChannel> {
+    pub fn cache(&self) -> CacheClient<Failover> {
         CacheClient::new(self.cache.channel.clone())
     }
 
-    pub fn aggregator(&self) -> AggregatorClient<TracedChannel> {
+    pub fn aggregator(&self) -> AggregatorClient<Failover> {
         AggregatorClient::new(self.aggregator.channel.clone())
     }
 

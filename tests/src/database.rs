@@ -21,7 +21,12 @@ fn server_url() -> String {
 
 impl TestDatabase {
     pub async fn create() -> anyhow::Result<Self> {
-        let server_url = server_url();
+        Self::create_on(&server_url()).await
+    }
+
+    /// A fresh database on the server at `server_url` (no database in the URL).
+    pub async fn create_on(server_url: &str) -> anyhow::Result<Self> {
+        let server_url = server_url.trim_end_matches('/').to_owned();
         let name = format!("wb_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::connect(&format!("{server_url}/postgres"))
             .await

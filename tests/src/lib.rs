@@ -8,7 +8,11 @@
 pub mod api;
 pub mod database;
 pub mod fixtures;
+pub mod postgres;
+pub mod probe;
+pub mod proxy;
 pub mod redis;
+pub mod traffic;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -36,6 +40,8 @@ pub struct TestStack {
     /// `aggregator`, address), each on its own port 0.
     pub metrics_addrs: Vec<(String, SocketAddr)>,
     pub database: TestDatabase,
+    /// With `StackOptions::analytics_proxies`: the gateway's way to each analytics replica.
+    pub analytics_proxies: Vec<proxy::TcpProxy>,
     cache_config: wellbeing_cache::CacheConfig,
     aggregator_config: wellbeing_aggregator::AggregatorConfig,
     services: Vec<RunningService>,
@@ -61,6 +67,11 @@ pub struct StackOptions {
     pub aggregator_env: Vec<(String, String)>,
     /// Extra gateway settings, e.g. `("PERFORMANCE_THRESHOLD_MS", "1")`.
     pub gateway_env: Vec<(String, String)>,
+    /// Another PostgreSQL server for the test database (e.g. a `postgres::PrivatePostgres`).
+    pub database_server: Option<String>,
+    /// The gateway reaches each analytics replica through a `proxy::TcpProxy`
+    /// (`TestStack::analytics_proxies`), so a test can cut one off as a crash would.
+    pub analytics_proxies: bool,
 }
 
 async fn bind() -> anyhow::Result<(TcpListener, SocketAddr)> {
@@ -76,7 +87,10 @@ impl TestStack {
 
     pub async fn start_with(options: StackOptions) -> anyhow::Result<Self> {
         wellbeing_common::telemetry::init("tests", wellbeing_common::telemetry::LogFormat::Human);
-        let database = TestDatabase::create().await?;
+        let database = match &options.database_server {
+            Some(server) => TestDatabase::create_on(server).await?,
+            None => TestDatabase::create().await?,
+        };
         let redis_url = options.redis_url.unwrap_or_else(|| {
             std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
         });
@@ -98,6 +112,21 @@ impl TestStack {
             .collect::<Vec<_>>()
             .join(",");
         let aggregator_url = format!("http://{aggregator_addr}");
+        let mut analytics_proxies = Vec::new();
+        if options.analytics_proxies {
+            for addr in &analytics_addrs {
+                analytics_proxies.push(proxy::TcpProxy::start(*addr).await?);
+            }
+        }
+        let gateway_analytics_url = if analytics_proxies.is_empty() {
+            analytics_url.clone()
+        } else {
+            analytics_proxies
+                .iter()
+                .map(|proxy| format!("http://{}", proxy.addr))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
 
         let cache_config = wellbeing_cache::CacheConfig::from_source(
             &[
@@ -134,7 +163,7 @@ impl TestStack {
         let aggregator_config =
             wellbeing_aggregator::AggregatorConfig::from_source(&aggregator_env[..])?;
         let mut gateway_env: Vec<(&str, &str)> = vec![
-            ("ANALYTICS_URL", analytics_url.as_str()),
+            ("ANALYTICS_URL", gateway_analytics_url.as_str()),
             ("CACHE_URL", cache_url.as_str()),
             ("AGGREGATOR_URL", aggregator_url.as_str()),
             ("JWT_SECRET", "test-secret-test-secret-test-secret-0123"),
@@ -155,6 +184,7 @@ impl TestStack {
             cache_namespace,
             metrics_addrs: Vec::new(),
             database,
+            analytics_proxies,
             cache_config: cache_config.clone(),
             aggregator_config: aggregator_config.clone(),
             services: Vec::new(),

@@ -107,15 +107,15 @@ async fn screen_time_recorded_over_rest_shows_in_quick_stats_through_the_cache()
     assert_eq!(fresh.json["data"]["today_screen_time"], 50.0);
     assert_ne!(fresh.header("etag"), Some(etag.as_str()));
     let mine = api.get("/api/v1/analytics/cache", token).await?;
-    // 304 revalidation counted as a hit: 2 hits, then the fresh read after the write a miss.
-    assert_eq!(
-        (
-            mine.json["data"]["hits"].as_u64(),
-            mine.json["data"]["misses"].as_u64()
-        ),
-        (Some(2), Some(2)),
-        "{mine:?}"
+    // 304 revalidation counted as a hit: 2 hits. The write makes analytics recompute the views
+    // the user just read (refresh-ahead): the fresh read then waits for that computation (a
+    // hit), or, if it came first, computes it itself (a miss). Either way it is one of 4 reads.
+    let (hits, misses) = (
+        mine.json["data"]["hits"].as_u64().unwrap_or_default(),
+        mine.json["data"]["misses"].as_u64().unwrap_or_default(),
     );
+    assert_eq!(hits + misses, 4, "{mine:?}");
+    assert!((1..=2).contains(&misses), "{mine:?}");
     let stats = cache.stats(StatsRequest {}).await?.into_inner();
     assert_eq!(stats.sets, 2, "the fresh view was stored again: {stats:?}");
 

@@ -17,8 +17,15 @@ pub use crate::traced_channel::TracedChannel;
 /// A tonic server builder whose every call runs in a span named like `analytics.DailySummary`,
 /// a child of the caller's W3C trace context carried in the metadata.
 pub fn server() -> tonic::transport::Server {
-    tonic::transport::Server::builder().trace_fn(crate::trace_context::grpc_server_span)
+    tonic::transport::Server::builder()
+        .trace_fn(crate::trace_context::grpc_server_span)
+        .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
 }
+
+/// Room for an error's details in the trailers: a refused batch of 1000 events carries one
+/// `{index, field, detail}` per event (about 120 KiB once base64-encoded), well over HTTP/2's
+/// usual 16 KiB, which made such an answer a protocol error instead of a 422.
+pub const MAX_HEADER_LIST_BYTES: u32 = 1024 * 1024;
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight calls finish for
 /// at most [`DRAIN_TIMEOUT`].
@@ -100,6 +107,7 @@ fn tuned(endpoint: Endpoint) -> Endpoint {
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_timeout(Duration::from_secs(10))
         .keep_alive_while_idle(true)
+        .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
 }
 
 /// Keeps the balanced endpoints equal to what the names resolve to (plus the literal addresses).

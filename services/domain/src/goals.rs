@@ -101,8 +101,9 @@ impl fmt::Display for GoalType {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown goal type {0:?}: expected daily_screen_time_limit, daily_focus_minutes, \
-     app_daily_limit, daily_notifications_limit, weekly_focus_minutes or custom"
+    "unknown goal type {}: expected daily_screen_time_limit, daily_focus_minutes, \
+     app_daily_limit, daily_notifications_limit, weekly_focus_minutes or custom",
+    crate::validation::shown(.0)
 )]
 pub struct UnknownGoalType(pub String);
 
@@ -142,7 +143,10 @@ impl GoalStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown goal status {0:?}: expected active, completed or exceeded")]
+#[error(
+    "unknown goal status {}: expected active, completed or exceeded",
+    crate::validation::shown(.0)
+)]
 pub struct UnknownGoalStatus(pub String);
 
 impl FromStr for GoalStatus {

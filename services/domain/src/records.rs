@@ -146,7 +146,10 @@ impl fmt::Display for LocationMode {
 
 /// A `location_mode` that is none of the four known ones.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown location mode {0:?}: expected real, approximate, spoofed or random")]
+#[error(
+    "unknown location mode {}: expected real, approximate, spoofed or random",
+    crate::validation::shown(.0)
+)]
 pub struct UnknownLocationMode(pub String);
 
 impl FromStr for LocationMode {

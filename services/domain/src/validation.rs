@@ -224,6 +224,18 @@ pub fn validate_distraction(record: &Distraction, now: DateTime<Utc>) -> Checked
     timestamp(record.at, now)
 }
 
+/// How an error message quotes what a client sent: debug-quoted, at most 40 characters (an
+/// error must stay small whatever the input: it travels in gRPC headers and into logs).
+pub fn shown(text: &str) -> String {
+    const MAX: usize = 40;
+    if text.chars().count() <= MAX {
+        format!("{text:?}")
+    } else {
+        let head: String = text.chars().take(MAX).collect();
+        format!("{head:?}…")
+    }
+}
+
 /// An IANA zone name (`Europe/Paris`, `UTC`).
 pub fn validate_timezone(name: &str) -> Checked {
     no_nul("timezone", name)?;
@@ -231,7 +243,10 @@ pub fn validate_timezone(name: &str) -> Checked {
         Some(_) => Ok(()),
         None => Err(FieldError::new(
             "timezone",
-            format!("unknown timezone {name:?}: use an IANA name such as Europe/Paris"),
+            format!(
+                "unknown timezone {}: use an IANA name such as Europe/Paris",
+                shown(name)
+            ),
         )),
     }
 }

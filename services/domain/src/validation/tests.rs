@@ -390,3 +390,16 @@ fn nul_characters_are_refused_where_text_is_stored() {
     );
     assert_eq!(validate_timezone("UTC\0").unwrap_err().field, "timezone");
 }
+
+#[test]
+fn errors_quote_at_most_forty_characters_of_the_input() {
+    let long = "x".repeat(10_000);
+    let error = validate_timezone(&long).unwrap_err();
+    assert!(error.detail.len() < 120, "{}", error.detail);
+    assert!(error.detail.contains("xxxx\"…"), "{}", error.detail);
+    assert_eq!(shown("UTC+99"), "\"UTC+99\"");
+    let mode = long.parse::<crate::records::LocationMode>().unwrap_err();
+    assert!(mode.to_string().len() < 120);
+    let goal = long.parse::<crate::goals::GoalType>().unwrap_err();
+    assert!(goal.to_string().len() < 200);
+}

@@ -1,0 +1,182 @@
+//! The cache levels broken under concurrent traffic (cache_failures.rs does the same one request
+//! at a time and checks that no stale view is served): a private Redis killed and restarted, and
+//! the cache service stopped and started again, while writers and readers run. Not one read or
+//! write fails, and every acknowledged event is stored once.
+
+use std::time::Duration;
+
+use wellbeing_proto::cache::v1::StatsRequest;
+use wellbeing_tests::probe::Tally;
+use wellbeing_tests::redis::PrivateRedis;
+use wellbeing_tests::traffic::{Outcome, Traffic, TrafficOptions, summary};
+use wellbeing_tests::{StackOptions, TestStack, daytime_zone};
+
+fn tally_of(outcomes: &[Outcome]) -> Tally {
+    let mut tally = Tally::default();
+    for outcome in outcomes {
+        tally.count(outcome.status);
+        if !matches!(outcome.status, 200 | 201) {
+            tally.errors += 1;
+        }
+    }
+    tally
+}
+
+/// Acknowledged events missing from the database, and events stored twice.
+async fn lost_and_duplicated(
+    stack: &TestStack,
+    user_id: &str,
+    outcomes: &[Outcome],
+) -> anyhow::Result<(usize, usize)> {
+    let mut db = stack.database.connect().await?;
+    let rows: Vec<(uuid::Uuid, i64)> = sqlx::query_as(
+        "SELECT event_id, count(*) FROM screen_time WHERE user_id = $1 GROUP BY event_id",
+    )
+    .bind(user_id.parse::<uuid::Uuid>()?)
+    .fetch_all(&mut db)
+    .await?;
+    let stored: std::collections::BTreeMap<String, i64> = rows
+        .into_iter()
+        .map(|(id, count)| (id.to_string(), count))
+        .collect();
+    let lost = outcomes
+        .iter()
+        .filter(|o| o.acknowledged())
+        .flat_map(|o| o.events.iter())
+        .filter(|e| !stored.contains_key(&e.event_id))
+        .count();
+    Ok((lost, stored.values().filter(|count| **count > 1).count()))
+}
+
+/// The final total equals the acknowledged minutes: no stale view after the outage.
+async fn fresh_total(stack: &TestStack, token: &str, outcomes: &[Outcome]) -> anyhow::Result<()> {
+    let expected: f64 = outcomes
+        .iter()
+        .filter(|o| o.acknowledged())
+        .flat_map(|o| o.events.iter())
+        .map(|e| e.minutes)
+        .sum();
+    let answer = stack
+        .api
+        .get("/api/v1/analytics/summary/daily", Some(token))
+        .await?;
+    assert_eq!(
+        answer.json["data"]["total_screen_time_minutes"].as_f64(),
+        Some(expected),
+        "{answer:?}"
+    );
+    Ok(())
+}
+
+async fn backend_is(stack: &TestStack, backend: &str, limit: Duration) -> anyhow::Result<bool> {
+    let mut cache = stack.cache_client().await?;
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Ok(stats) = cache.stats(StatsRequest {}).await
+            && stats.get_ref().backend == backend
+        {
+            return Ok(true);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(false)
+}
+
+#[tokio::test]
+async fn redis_killed_and_restarted_under_traffic_fails_nothing() -> anyhow::Result<()> {
+    let mut redis = PrivateRedis::start()?;
+    let stack = TestStack::start_with(StackOptions {
+        redis_url: Some(redis.url()),
+        ..Default::default()
+    })
+    .await?;
+    let user = stack.api.register_and_login(&daytime_zone()).await?;
+    let traffic = Traffic::start(&stack.api, &user, TrafficOptions::default());
+    assert!(
+        traffic
+            .wait_for(Duration::from_secs(1), Duration::from_secs(20), |o| o
+                .acknowledged())
+            .await
+    );
+    let killed_at = traffic.elapsed();
+    redis.kill();
+    assert!(backend_is(&stack, "memory", Duration::from_secs(20)).await?);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let restarted_at = traffic.elapsed();
+    redis.restart()?;
+    assert!(backend_is(&stack, "redis", Duration::from_secs(20)).await?);
+    let back_at = traffic.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let outcomes = traffic.stop().await;
+    let tally = tally_of(&outcomes);
+    let (lost, duplicated) = lost_and_duplicated(&stack, &user.user_id, &outcomes).await?;
+    let during = outcomes
+        .iter()
+        .filter(|o| o.sent_at >= killed_at && o.sent_at < back_at)
+        .count();
+    tally.report(
+        "faults_cache::redis_killed_and_restarted_under_traffic_fails_nothing",
+        &format!(
+            "redis_down={:?} back_on_redis_after={:?} requests_while_broken={during} lost={lost} duplicated={duplicated} traffic={}",
+            restarted_at - killed_at,
+            back_at - restarted_at,
+            summary(&outcomes)
+        ),
+    );
+    assert_eq!(tally.errors, 0, "{}", summary(&outcomes));
+    assert_eq!((lost, duplicated), (0, 0));
+    fresh_total(&stack, &user.access_token, &outcomes).await?;
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn the_cache_service_stopped_and_restarted_under_traffic_fails_nothing() -> anyhow::Result<()>
+{
+    let mut stack = TestStack::start().await?;
+    let user = stack.api.register_and_login(&daytime_zone()).await?;
+    let traffic = Traffic::start(&stack.api, &user, TrafficOptions::default());
+    assert!(
+        traffic
+            .wait_for(Duration::from_secs(1), Duration::from_secs(20), |o| o
+                .acknowledged())
+            .await
+    );
+    let stopped_at = traffic.elapsed();
+    stack.stop_service("cache").await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let restarted_at = traffic.elapsed();
+    stack.restart_cache().await?;
+    // Used again: views are stored in the cache service.
+    let mut used_again = false;
+    for _ in 0..200 {
+        if let Ok(mut cache) = stack.cache_client().await
+            && let Ok(stats) = cache.stats(StatsRequest {}).await
+            && stats.get_ref().sets > 0
+        {
+            used_again = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let outcomes = traffic.stop().await;
+    let tally = tally_of(&outcomes);
+    let (lost, duplicated) = lost_and_duplicated(&stack, &user.user_id, &outcomes).await?;
+    let during = outcomes
+        .iter()
+        .filter(|o| o.sent_at >= stopped_at && o.sent_at < restarted_at)
+        .count();
+    tally.report(
+        "faults_cache::the_cache_service_stopped_and_restarted_under_traffic_fails_nothing",
+        &format!(
+            "cache_down={:?} requests_while_down={during} used_again={used_again} lost={lost} duplicated={duplicated} traffic={}",
+            restarted_at - stopped_at,
+            summary(&outcomes)
+        ),
+    );
+    assert_eq!(tally.errors, 0, "{}", summary(&outcomes));
+    assert!(used_again);
+    assert_eq!((lost, duplicated), (0, 0));
+    fresh_total(&stack, &user.access_token, &outcomes).await?;
+    stack.stop().await
+}
