@@ -4,7 +4,6 @@
 //! aggregator's lag. Each upstream gets a short deadline; one that does not answer reports
 //! `*_up 0` and no figures, and never fails the scrape. `?format=json` gives a summary.
 
-use std::fmt::Write as _;
 use std::future::Future;
 use std::time::Duration;
 
@@ -16,6 +15,8 @@ use serde_json::{Value, json};
 use wellbeing_proto::aggregator::v1::{StatusRequest, StatusResponse};
 use wellbeing_proto::analytics::v1::{PoolStatsRequest, PoolStatsResponse};
 use wellbeing_proto::cache::v1::{StatsRequest, StatsResponse};
+
+use wellbeing_common::metrics::Series;
 
 use crate::error::ApiError;
 use crate::openapi::MetricsFormatParam;
@@ -252,30 +253,6 @@ fn backend_name(backend: &str) -> &'static str {
         "redis" => "redis",
         "memory" => "memory",
         _ => "unknown",
-    }
-}
-
-/// Writes series in the Prometheus text format.
-struct Series<'a>(&'a mut String);
-
-impl Series<'_> {
-    fn head(&mut self, name: &str, help: &str, kind: &str) {
-        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    }
-
-    fn gauge(&mut self, name: &str, help: &str, value: impl std::fmt::Display) {
-        self.head(name, help, "gauge");
-        let _ = writeln!(self.0, "{name} {value}\n");
-    }
-
-    fn counter(&mut self, name: &str, help: &str, value: u64) {
-        self.head(name, help, "counter");
-        let _ = writeln!(self.0, "{name} {value}\n");
-    }
-
-    fn info(&mut self, name: &str, help: &str, label: &str, value: &str) {
-        self.head(name, help, "gauge");
-        let _ = writeln!(self.0, "{name}{{{label}=\"{value}\"}} 1\n");
     }
 }
 

@@ -156,7 +156,8 @@ fn code_name(code: i32) -> &'static str {
     }
 }
 
-/// Appends series in the Prometheus text format (a service's own figures).
+/// Appends series in the Prometheus text format (a service's own figures; the gateway's
+/// upstream figures). Each series is its HELP and TYPE lines, its sample, and a blank line.
 pub struct Series<'a>(pub &'a mut String);
 
 impl Series<'_> {
@@ -166,12 +167,18 @@ impl Series<'_> {
 
     pub fn gauge(&mut self, name: &str, help: &str, value: impl std::fmt::Display) {
         self.head(name, help, "gauge");
-        let _ = writeln!(self.0, "{name} {value}");
+        let _ = writeln!(self.0, "{name} {value}\n");
     }
 
     pub fn counter(&mut self, name: &str, help: &str, value: u64) {
         self.head(name, help, "counter");
-        let _ = writeln!(self.0, "{name} {value}");
+        let _ = writeln!(self.0, "{name} {value}\n");
+    }
+
+    /// A gauge of 1 whose one label carries the value (e.g. the backend in use).
+    pub fn info(&mut self, name: &str, help: &str, label: &str, value: &str) {
+        self.head(name, help, "gauge");
+        let _ = writeln!(self.0, "{name}{{{label}=\"{value}\"}} 1\n");
     }
 }
 
