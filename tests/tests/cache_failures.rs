@@ -197,8 +197,11 @@ async fn a_stopped_cache_service_fails_no_read_and_leaves_no_stale_view() -> any
     loop {
         assert_eq!(screen_time_today(&stack.api, &user).await?, 17.0);
         let stats = cache.stats(StatsRequest {}).await?.into_inner();
-        if stats.sets > 0 {
-            break; // views are stored in the cache service again
+        // Analytics asks the cache service again. (Whether the first view computed after the
+        // restart is also stored there depends on timing: a view computed while the user's
+        // generation moved, as it does when the invalidation stream reconnects, is not stored.)
+        if stats.hits + stats.misses > 0 {
+            break;
         }
         anyhow::ensure!(
             Instant::now() < deadline,
