@@ -14,6 +14,9 @@
 //! | `REQUEST_TIMEOUT_MS` | `30000` | a request still running then answers 503 (100 to 600000) |
 //! | `RATE_LIMIT_PER_MINUTE` | `1200` | API requests per minute per user (per client address without a valid token) |
 //! | `RATE_LIMIT_BURST` | `RATE_LIMIT_PER_MINUTE` | requests that may come at once before the per-minute refill applies |
+//! | `VIEW_CACHE` | `on` | `off`: every derived read asks analytics (no copy kept in the gateway) |
+//! | `VIEW_CACHE_TTL_MS` | `10000` | bound on the age of a view kept in the gateway |
+//! | `VIEW_CACHE_MAX_MB` | `64` | bound on the bytes of views kept in the gateway |
 //!
 //! `/health` is limited to 100 requests a minute per client address (the contract's figure).
 
@@ -22,6 +25,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use rand::RngCore;
+
+use crate::view_cache::ViewCacheSettings;
 use wellbeing_common::config::{self, ConfigError, Source};
 
 #[derive(Clone)]
@@ -37,6 +42,7 @@ pub struct GatewayConfig {
     pub request_timeout: Duration,
     pub rate_limit_per_minute: u32,
     pub rate_limit_burst: u32,
+    pub view_cache: ViewCacheSettings,
 }
 
 impl std::fmt::Debug for GatewayConfig {
@@ -121,6 +127,18 @@ impl GatewayConfig {
             request_timeout: Duration::from_millis(u64::from(request_timeout_ms)),
             rate_limit_per_minute,
             rate_limit_burst,
+            view_cache: ViewCacheSettings {
+                enabled: config::switch(source, "VIEW_CACHE", true)?,
+                ttl: Duration::from_millis(u64::from(bounded(
+                    source,
+                    "VIEW_CACHE_TTL_MS",
+                    10_000,
+                    1..=3_600_000,
+                )?)),
+                max_bytes: u64::from(bounded(source, "VIEW_CACHE_MAX_MB", 64, 1..=65_536)?)
+                    * 1024
+                    * 1024,
+            },
         })
     }
 }

@@ -8,6 +8,8 @@
 //! - [`auth`]: access tokens and the authenticated-user extractor.
 //! - [`upstream`]: one channel per upstream, deadlines, upstream time; [`failover`]: between
 //!   the replicas of an upstream.
+//! - [`view_cache`]: derived views just served, kept coherent by the invalidation stream, so
+//!   a repeated read answers without a hop.
 //! - [`json`], [`respond`], [`error`]: request parsing, the success envelope, error answers.
 //! - [`openapi`]: the OpenAPI document served at `/openapi.json`.
 
@@ -23,6 +25,7 @@ pub mod routes;
 pub mod state;
 pub mod stats;
 pub mod upstream;
+pub mod view_cache;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -43,6 +46,7 @@ use crate::middleware::rate_limit::RateLimits;
 use crate::state::AppState;
 use crate::stats::GatewayStats;
 use crate::upstream::Upstreams;
+use crate::view_cache::ViewCache;
 
 /// Bodies larger than this answer 413.
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
@@ -53,7 +57,16 @@ pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 /// bound, the body limit; the rate limits sit on the routes they limit.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .nest(routes::API_PREFIX, state.api.clone())
+        .nest(
+            routes::API_PREFIX,
+            state
+                .api
+                .clone()
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    view_cache::bump_writers,
+                )),
+        )
         .merge(routes::operations(&state.limits))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
@@ -92,6 +105,7 @@ pub fn state(config: &GatewayConfig) -> anyhow::Result<AppState> {
         tokens,
         limits,
         stats: Arc::new(GatewayStats::new()),
+        view_cache: Arc::new(ViewCache::new(&config.view_cache)),
         slow_request_threshold: config.slow_request_threshold,
         request_timeout: config.request_timeout,
     })
@@ -106,6 +120,16 @@ async fn housekeeping(state: AppState) {
         interval.tick().await;
         state.limits.forget_idle_callers();
         state.stats.run_upkeep();
+        state.view_cache.run_upkeep();
+    }
+}
+
+/// Sends the view cache's hits to the per-user statistics every second.
+async fn flush_view_cache_hits(state: AppState) {
+    let mut interval = tokio::time::interval(view_cache::STATS_FLUSH_EVERY);
+    loop {
+        interval.tick().await;
+        state.view_cache.flush_hits(&state.upstreams, None).await;
     }
 }
 
@@ -143,6 +167,11 @@ impl Application {
     ) -> anyhow::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
         let _stop_housekeeping = AbortOnDrop(housekeeping);
+        let (cache, upstreams) = (self.state.view_cache.clone(), self.state.upstreams.clone());
+        let invalidations =
+            tokio::spawn(async move { cache.follow_invalidations(upstreams).await });
+        let _stop_invalidations = AbortOnDrop(invalidations);
+        let _stop_hit_flush = AbortOnDrop(tokio::spawn(flush_view_cache_hits(self.state.clone())));
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         tracing::info!(addr = %self.listener.local_addr()?, "gateway listening");
         let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();

@@ -1,5 +1,5 @@
 //! What every handler shares: the upstream clients, the token keys, the limiters, the request
-//! statistics, and the API router itself (for `POST /api/v1/batch`).
+//! statistics, the view cache, and the API router itself (for `POST /api/v1/batch`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use crate::auth::TokenKeys;
 use crate::middleware::rate_limit::RateLimits;
 use crate::stats::GatewayStats;
 use crate::upstream::Upstreams;
+use crate::view_cache::ViewCache;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,6 +20,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     pub limits: RateLimits,
     pub stats: Arc<GatewayStats>,
+    /// Derived views just served, kept to answer the next read without a hop.
+    pub view_cache: Arc<ViewCache>,
     /// The routes under `/api/v1`, limited, without state: a batch runs its requests through
     /// them. (Holding the router with its state here would make a reference cycle.)
     pub api: Router<AppState>,

@@ -44,6 +44,7 @@ pub struct TestStack {
     pub analytics_proxies: Vec<proxy::TcpProxy>,
     cache_config: wellbeing_cache::CacheConfig,
     aggregator_config: wellbeing_aggregator::AggregatorConfig,
+    gateway_config: wellbeing_gateway::GatewayConfig,
     services: Vec<RunningService>,
 }
 
@@ -187,6 +188,7 @@ impl TestStack {
             analytics_proxies,
             cache_config: cache_config.clone(),
             aggregator_config: aggregator_config.clone(),
+            gateway_config: gateway_config.clone(),
             services: Vec::new(),
         };
         let cache = wellbeing_cache::Application::build_with_listener(cache_config, cache_listener)
@@ -260,6 +262,31 @@ impl TestStack {
         );
         self.spawn(&name, |stop| aggregator.run_until_stopped(stop));
         Ok((name, addr))
+    }
+
+    /// Starts one more gateway in front of the same services (as a second pod would be);
+    /// returns a client of it once it answers.
+    pub async fn start_gateway(&mut self) -> anyhow::Result<Api> {
+        let (listener, addr) = bind().await?;
+        let name = format!("gateway-{}", self.services.len());
+        let gateway = wellbeing_gateway::Application::build_with_listener(
+            self.gateway_config.clone(),
+            listener,
+        )?;
+        self.spawn(&name, |stop| gateway.run_until_stopped(stop));
+        let api = Api::new(format!("http://{addr}"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !api
+            .get("/livez", None)
+            .await
+            .is_ok_and(|answer| answer.status == 200)
+        {
+            if Instant::now() > deadline {
+                bail!("{name} did not answer /livez in 10 s");
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Ok(api)
     }
 
     /// Starts the cache service again on its old address (after [`TestStack::stop_service`]).

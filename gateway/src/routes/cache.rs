@@ -32,6 +32,11 @@ pub async fn cache_stats(
     query: ApiQuery,
 ) -> Result<Response, ApiError> {
     query.check_user(&user)?;
+    // Reads the gateway answered itself count too, up to this one.
+    state
+        .view_cache
+        .flush_hits(&state.upstreams, Some(&user.id()))
+        .await;
     let request = state
         .upstreams
         .request(CacheStatsRequest { user_id: user.id() });

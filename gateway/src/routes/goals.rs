@@ -138,13 +138,20 @@ pub async fn list_goals(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     query.check_user(&user)?;
-    let request = state.upstreams.request(ListGoalsRequest {
-        user_id: user.id(),
-        status: query.one_of("status", &STATUSES)?,
-    });
-    let view = timed(state.upstreams.analytics().list_goals(request))
-        .await?
-        .into_inner();
+    let status = query.one_of("status", &STATUSES)?;
+    let params = status.clone().unwrap_or_default();
+    let view = state
+        .view_cache
+        .get_or_fetch(&user.id(), "goals", &params, || async {
+            let request = state.upstreams.request(ListGoalsRequest {
+                user_id: user.id(),
+                status,
+            });
+            Ok(timed(state.upstreams.analytics().list_goals(request))
+                .await?
+                .into_inner())
+        })
+        .await?;
     Ok(derived_view(&headers, &view.json, &view.etag))
 }
 

@@ -59,6 +59,7 @@ pub async fn metrics(State(state): State<AppState>, query: ApiQuery) -> Result<R
         return Ok(Json(summary).into_response());
     }
     let mut text = state.stats.render();
+    write_view_cache(&state, &mut text);
     upstream.write_prometheus(&mut text);
     Ok((
         [(
@@ -68,6 +69,27 @@ pub async fn metrics(State(state): State<AppState>, query: ApiQuery) -> Result<R
         text,
     )
         .into_response())
+}
+
+/// The gateway's own view cache: reads it answered without a hop, and what it holds.
+fn write_view_cache(state: &AppState, out: &mut String) {
+    let (hits, misses, entries) = state.view_cache.figures();
+    let mut series = Series(out);
+    series.counter(
+        "wellbeing_gateway_view_cache_hits_total",
+        "Derived reads the gateway answered from its own view cache",
+        hits,
+    );
+    series.counter(
+        "wellbeing_gateway_view_cache_misses_total",
+        "Derived reads the gateway's view cache sent on to analytics",
+        misses,
+    );
+    series.gauge(
+        "wellbeing_gateway_view_cache_entries",
+        "Views the gateway keeps",
+        entries,
+    );
 }
 
 /// What the upstreams said at this scrape (`None`: no answer in time).

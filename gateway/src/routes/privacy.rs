@@ -129,12 +129,17 @@ pub async fn score(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     query.check_user(&user)?;
-    let request = state
-        .upstreams
-        .request(PrivacyScoreRequest { user_id: user.id() });
-    let view = timed(state.upstreams.analytics().privacy_score(request))
-        .await?
-        .into_inner();
+    let view = state
+        .view_cache
+        .get_or_fetch(&user.id(), "privacy", "", || async {
+            let request = state
+                .upstreams
+                .request(PrivacyScoreRequest { user_id: user.id() });
+            Ok(timed(state.upstreams.analytics().privacy_score(request))
+                .await?
+                .into_inner())
+        })
+        .await?;
     Ok(derived_view(&headers, &view.json, &view.etag))
 }
 
@@ -158,13 +163,24 @@ pub async fn history(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     query.check_user(&user)?;
-    let request = state.upstreams.request(PrivacyHistoryRequest {
-        user_id: user.id(),
-        limit: query.bounded("limit", 1..=100, 10)?,
-    });
-    let view = timed(state.upstreams.analytics().privacy_history(request))
-        .await?
-        .into_inner();
+    let limit = query.bounded("limit", 1..=100, 10)?;
+    let view = state
+        .view_cache
+        .get_or_fetch(
+            &user.id(),
+            "privacy-history",
+            &limit.to_string(),
+            || async {
+                let request = state.upstreams.request(PrivacyHistoryRequest {
+                    user_id: user.id(),
+                    limit,
+                });
+                Ok(timed(state.upstreams.analytics().privacy_history(request))
+                    .await?
+                    .into_inner())
+            },
+        )
+        .await?;
     Ok(derived_view(&headers, &view.json, &view.etag))
 }
 
@@ -188,11 +204,16 @@ pub async fn trend(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     query.check_user(&user)?;
-    let request = state
-        .upstreams
-        .request(PrivacyTrendRequest { user_id: user.id() });
-    let view = timed(state.upstreams.analytics().privacy_trend(request))
-        .await?
-        .into_inner();
+    let view = state
+        .view_cache
+        .get_or_fetch(&user.id(), "privacy-trend", "", || async {
+            let request = state
+                .upstreams
+                .request(PrivacyTrendRequest { user_id: user.id() });
+            Ok(timed(state.upstreams.analytics().privacy_trend(request))
+                .await?
+                .into_inner())
+        })
+        .await?;
     Ok(derived_view(&headers, &view.json, &view.etag))
 }

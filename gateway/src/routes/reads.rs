@@ -1,5 +1,5 @@
-//! `/api/v1/analytics/*` and `/wellbeing/score` reads of derived views: bytes from analytics,
-//! enveloped without parsing, with ETags. Parameters are checked for shape here (a real date, an
+//! `/api/v1/analytics/*` and `/wellbeing/score` reads of derived views: bytes from analytics
+//! (or the copy the gateway's view cache kept), enveloped without parsing, with ETags. Parameters are checked for shape here (a real date, an
 //! integer in range); "today" and weeks are the user's, so analytics resolves them.
 
 use axum::extract::State;
@@ -92,13 +92,19 @@ pub async fn apps_usage(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     query.check_user(&user)?;
-    let request = state.upstreams.request(AppsUsageRequest {
-        user_id: user.id(),
-        days: query.bounded("days", 1..=90, 7)?,
-    });
-    let view = timed(state.upstreams.analytics().apps_usage(request))
-        .await?
-        .into_inner();
+    let days = query.bounded("days", 1..=90, 7)?;
+    let view = state
+        .view_cache
+        .get_or_fetch(&user.id(), "apps", &days.to_string(), || async {
+            let request = state.upstreams.request(AppsUsageRequest {
+                user_id: user.id(),
+                days,
+            });
+            Ok(timed(state.upstreams.analytics().apps_usage(request))
+                .await?
+                .into_inner())
+        })
+        .await?;
     Ok(derived_view(&headers, &view.json, &view.etag))
 }
 
@@ -121,13 +127,18 @@ pub async fn dashboard(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     query.check_user(&user)?;
-    let request = state.upstreams.request(DashboardRequest {
-        user_id: user.id(),
-        warm: false,
-    });
-    let view = timed(state.upstreams.analytics().dashboard(request))
-        .await?
-        .into_inner();
+    let view = state
+        .view_cache
+        .get_or_fetch(&user.id(), "dashboard", "", || async {
+            let request = state.upstreams.request(DashboardRequest {
+                user_id: user.id(),
+                warm: false,
+            });
+            Ok(timed(state.upstreams.analytics().dashboard(request))
+                .await?
+                .into_inner())
+        })
+        .await?;
     Ok(derived_view(&headers, &view.json, &view.etag))
 }
 
@@ -150,13 +161,18 @@ pub async fn quick_stats(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     query.check_user(&user)?;
-    let request = state.upstreams.request(QuickStatsRequest {
-        user_id: user.id(),
-        warm: false,
-    });
-    let view = timed(state.upstreams.analytics().quick_stats(request))
-        .await?
-        .into_inner();
+    let view = state
+        .view_cache
+        .get_or_fetch(&user.id(), "quick-stats", "", || async {
+            let request = state.upstreams.request(QuickStatsRequest {
+                user_id: user.id(),
+                warm: false,
+            });
+            Ok(timed(state.upstreams.analytics().quick_stats(request))
+                .await?
+                .into_inner())
+        })
+        .await?;
     Ok(derived_view(&headers, &view.json, &view.etag))
 }
 
@@ -203,13 +219,19 @@ pub async fn patterns(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     query.check_user(&user)?;
-    let request = state.upstreams.request(PatternsRequest {
-        user_id: user.id(),
-        days: query.bounded("days", 3..=30, 7)?,
-    });
-    let view = timed(state.upstreams.analytics().patterns(request))
-        .await?
-        .into_inner();
+    let days = query.bounded("days", 3..=30, 7)?;
+    let view = state
+        .view_cache
+        .get_or_fetch(&user.id(), "patterns", &days.to_string(), || async {
+            let request = state.upstreams.request(PatternsRequest {
+                user_id: user.id(),
+                days,
+            });
+            Ok(timed(state.upstreams.analytics().patterns(request))
+                .await?
+                .into_inner())
+        })
+        .await?;
     Ok(derived_view(&headers, &view.json, &view.etag))
 }
 
@@ -232,13 +254,20 @@ pub async fn peak_hours(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     query.check_user(&user)?;
-    let request = state.upstreams.request(PeakHoursRequest {
-        user_id: user.id(),
-        date: query.date("date")?,
-    });
-    let view = timed(state.upstreams.analytics().peak_hours(request))
-        .await?
-        .into_inner();
+    let date = query.date("date")?;
+    let params = date.clone().unwrap_or_default();
+    let view = state
+        .view_cache
+        .get_or_fetch(&user.id(), "peak-hours", &params, || async {
+            let request = state.upstreams.request(PeakHoursRequest {
+                user_id: user.id(),
+                date,
+            });
+            Ok(timed(state.upstreams.analytics().peak_hours(request))
+                .await?
+                .into_inner())
+        })
+        .await?;
     Ok(derived_view(&headers, &view.json, &view.etag))
 }
 
@@ -262,12 +291,17 @@ pub async fn comparison(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     query.check_user(&user)?;
-    let request = state
-        .upstreams
-        .request(ComparisonRequest { user_id: user.id() });
-    let view = timed(state.upstreams.analytics().comparison(request))
-        .await?
-        .into_inner();
+    let view = state
+        .view_cache
+        .get_or_fetch(&user.id(), "comparison", "", || async {
+            let request = state
+                .upstreams
+                .request(ComparisonRequest { user_id: user.id() });
+            Ok(timed(state.upstreams.analytics().comparison(request))
+                .await?
+                .into_inner())
+        })
+        .await?;
     Ok(derived_view(&headers, &view.json, &view.etag))
 }
 
@@ -294,14 +328,21 @@ pub async fn wellbeing_score(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     query.check_user(&user)?;
-    let request = state.upstreams.request(WellbeingScoreRequest {
-        user_id: user.id(),
-        date: query.date("date")?,
-        warm: false,
-    });
-    let view = timed(state.upstreams.analytics().wellbeing_score(request))
-        .await?
-        .into_inner();
+    let date = query.date("date")?;
+    let params = date.clone().unwrap_or_default();
+    let view = state
+        .view_cache
+        .get_or_fetch(&user.id(), "wellbeing-score", &params, || async {
+            let request = state.upstreams.request(WellbeingScoreRequest {
+                user_id: user.id(),
+                date,
+                warm: false,
+            });
+            Ok(timed(state.upstreams.analytics().wellbeing_score(request))
+                .await?
+                .into_inner())
+        })
+        .await?;
     Ok(derived_view(&headers, &view.json, &view.etag))
 }
 
@@ -379,13 +420,20 @@ async fn daily(
     query: &ApiQuery,
 ) -> Result<ViewResponse, ApiError> {
     query.check_user(user)?;
-    let request = state.upstreams.request(DailySummaryRequest {
-        user_id: user.id(),
-        date: query.date("date")?,
-    });
-    Ok(timed(state.upstreams.analytics().daily_summary(request))
-        .await?
-        .into_inner())
+    let date = query.date("date")?;
+    let params = date.clone().unwrap_or_default();
+    state
+        .view_cache
+        .get_or_fetch(&user.id(), "daily", &params, || async {
+            let request = state.upstreams.request(DailySummaryRequest {
+                user_id: user.id(),
+                date,
+            });
+            Ok(timed(state.upstreams.analytics().daily_summary(request))
+                .await?
+                .into_inner())
+        })
+        .await
 }
 
 async fn weekly(
@@ -394,13 +442,20 @@ async fn weekly(
     query: &ApiQuery,
 ) -> Result<ViewResponse, ApiError> {
     query.check_user(user)?;
-    let request = state.upstreams.request(WeeklySummaryRequest {
-        user_id: user.id(),
-        end_date: query.date("end_date")?,
-    });
-    Ok(timed(state.upstreams.analytics().weekly_summary(request))
-        .await?
-        .into_inner())
+    let end_date = query.date("end_date")?;
+    let params = end_date.clone().unwrap_or_default();
+    state
+        .view_cache
+        .get_or_fetch(&user.id(), "weekly", &params, || async {
+            let request = state.upstreams.request(WeeklySummaryRequest {
+                user_id: user.id(),
+                end_date,
+            });
+            Ok(timed(state.upstreams.analytics().weekly_summary(request))
+                .await?
+                .into_inner())
+        })
+        .await
 }
 
 async fn insights_view(
@@ -409,13 +464,18 @@ async fn insights_view(
     query: &ApiQuery,
 ) -> Result<ViewResponse, ApiError> {
     query.check_user(user)?;
-    let request = state.upstreams.request(InsightsRequest {
-        user_id: user.id(),
-        warm: false,
-    });
-    Ok(timed(state.upstreams.analytics().insights(request))
-        .await?
-        .into_inner())
+    state
+        .view_cache
+        .get_or_fetch(&user.id(), "insights", "", || async {
+            let request = state.upstreams.request(InsightsRequest {
+                user_id: user.id(),
+                warm: false,
+            });
+            Ok(timed(state.upstreams.analytics().insights(request))
+                .await?
+                .into_inner())
+        })
+        .await
 }
 
 /// `{"status":"success","cached":..,"data":..}`, revalidated like any derived read. The ETag is

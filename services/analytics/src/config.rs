@@ -95,13 +95,7 @@ impl AnalyticsConfig {
                 "must be between 1 and 365",
             ));
         }
-        let view_cache = match config::string(source, "VIEW_CACHE", "on").as_str() {
-            "on" | "true" | "1" => true,
-            "off" | "false" | "0" => false,
-            other => {
-                return Err(ConfigError::new("VIEW_CACHE", other, "must be on or off"));
-            }
-        };
+        let view_cache = config::switch(source, "VIEW_CACHE", true)?;
         Ok(Self {
             listen_addr: config::listen_addr(source, "ANALYTICS_ADDR", ":50051")?,
             metrics_addr: wellbeing_common::metrics::addr_from(source)?,

@@ -407,6 +407,7 @@ fn view(view: Result<View, ServiceError>) -> Answer<ViewResponse> {
         json: view.json,
         cached: view.cached,
         etag: view.etag,
+        fresh_until_unix_ms: view.fresh_until_unix_ms,
     }))
 }
 

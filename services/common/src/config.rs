@@ -65,6 +65,20 @@ where
     }
 }
 
+/// An `on`/`off` switch (also `true`/`false`, `1`/`0`), or `default` when unset or empty.
+pub fn switch(
+    source: &(impl Source + ?Sized),
+    name: &str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match source.get(name).as_deref().map(str::trim) {
+        None | Some("") => Ok(default),
+        Some("on" | "true" | "1") => Ok(true),
+        Some("off" | "false" | "0") => Ok(false),
+        Some(other) => Err(ConfigError::new(name, other, "must be on or off")),
+    }
+}
+
 /// A `host:port` listen address; a bare `:port` means all interfaces.
 pub fn listen_addr(
     source: &(impl Source + ?Sized),

@@ -5,6 +5,7 @@
 //! - [`shutdown`]: one future that resolves on SIGINT or SIGTERM.
 //! - [`health`]: tonic-health reporting driven by real dependency checks.
 //! - [`error`]: the one error vocabulary, mapped to both gRPC and HTTP.
+//! - [`generations`]: per-user generations that keep in-process view caches coherent.
 //! - [`grpc`]: serving on a bound listener, and client channels.
 //! - [`metrics`]: a service's Prometheus series on its admin port.
 //! - [`trace_context`]: W3C trace context across HTTP headers and gRPC metadata.
@@ -12,6 +13,7 @@
 
 pub mod config;
 pub mod error;
+pub mod generations;
 pub mod grpc;
 pub mod health;
 pub mod metrics;

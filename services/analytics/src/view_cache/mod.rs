@@ -96,6 +96,11 @@ impl ViewCache {
         ]
     }
 
+    /// False when `VIEW_CACHE=off`: nothing computed may be kept, here or downstream.
+    pub fn is_enabled(&self) -> bool {
+        self.inner.enabled
+    }
+
     /// The view under `key`, from the near-cache, the cache service, or `compute` (once for all
     /// concurrent callers). `counted` reads add to the user's hit/miss statistics.
     pub async fn get_or_compute<F, Fut>(

@@ -14,13 +14,14 @@
 //! replica) makes the next read ask PostgreSQL again. A cached read then needs no database.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono_tz::Tz;
 use moka::future::Cache;
+use wellbeing_common::generations::Generations;
+pub use wellbeing_common::generations::Stamp;
 
 /// A view as served: bytes, their ETag, and whether they came from the cache.
 #[derive(Debug, Clone)]
@@ -31,20 +32,13 @@ pub struct CachedView {
     pub from_cache: bool,
 }
 
-/// What a user's generation and the flush epoch were at one moment.
-pub type Stamp = (u64, u64);
-
 pub struct NearCache {
     entries: Cache<String, CachedView>,
     /// Per user: the timezone, and the stamp under which it was read.
     zones: Cache<String, (Tz, Stamp)>,
-    /// Per user: local generation and when it last changed.
-    generations: Mutex<HashMap<String, (u64, Instant)>>,
-    /// Bumped to drop everything (stream reconnected, backend switched).
-    flush_epoch: AtomicU64,
-    /// True while the invalidation stream is connected: only then may entries be kept.
-    coherent: AtomicBool,
-    ttl: Duration,
+    /// Per user: local generation; the flush epoch; whether the stream is connected (only
+    /// then may entries be kept).
+    generations: Generations,
     /// Per user: invalidations made by this process that have not come back on the stream yet
     /// (and since when). Their echo does not bump the generation again, so views computed
     /// after the write stay reachable.
@@ -65,28 +59,15 @@ impl NearCache {
                 .max_capacity(max_entries)
                 .time_to_live(ttl.max(Duration::from_millis(1)))
                 .build(),
-            generations: Mutex::new(HashMap::new()),
-            flush_epoch: AtomicU64::new(0),
-            coherent: AtomicBool::new(false),
-            ttl,
+            generations: Generations::new(ttl),
             own_pending: Mutex::new(HashMap::new()),
             refresher: OnceLock::new(),
         }
     }
 
-    fn generations(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, Instant)>> {
-        self.generations
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// The user's generation and the flush epoch now.
     pub fn stamp(&self, user_id: &str) -> Stamp {
-        let generation = self
-            .generations()
-            .get(user_id)
-            .map_or(0, |(generation, _)| *generation);
-        (generation, self.flush_epoch.load(Ordering::Acquire))
+        self.generations.stamp(user_id)
     }
 
     /// The key of a view now; changes when the user is invalidated or everything is flushed.
@@ -113,9 +94,7 @@ impl NearCache {
     /// than `window` ago. Generations are pruned after the entry TTL, so `window` should not
     /// exceed it.
     pub fn changed_within(&self, user_id: &str, window: Duration) -> bool {
-        self.generations()
-            .get(user_id)
-            .is_some_and(|(_, changed)| changed.elapsed() < window)
+        self.generations.changed_within(user_id, window)
     }
 
     pub fn entries(&self) -> &Cache<String, CachedView> {
@@ -130,12 +109,7 @@ impl NearCache {
 
     /// Makes the user's views unreachable here (no echo expected).
     pub fn bump(&self, user_id: &str) {
-        let mut generations = self.generations();
-        let entry = generations
-            .entry(user_id.to_owned())
-            .or_insert((0, Instant::now()));
-        entry.0 += 1;
-        entry.1 = Instant::now();
+        self.generations.bump(user_id);
     }
 
     /// An invalidation from the stream: bumps the user's generation, unless it is the echo of
@@ -194,29 +168,28 @@ impl NearCache {
     }
 
     pub fn flush_all(&self) {
-        self.flush_epoch.fetch_add(1, Ordering::AcqRel);
+        self.generations.flush();
         self.entries.invalidate_all();
         self.zones.invalidate_all();
     }
 
     pub fn set_coherent(&self, coherent: bool) {
-        if self.coherent.swap(coherent, Ordering::AcqRel) != coherent {
+        if self.generations.set_coherent(coherent) {
             // Either way, what is held may have missed invalidations.
             self.own_pending().clear();
-            self.flush_all();
+            self.entries.invalidate_all();
+            self.zones.invalidate_all();
         }
     }
 
     pub fn is_coherent(&self) -> bool {
-        self.coherent.load(Ordering::Acquire)
+        self.generations.is_coherent()
     }
 
     /// Forgets generations that changed longer ago than the entry TTL: every entry made under
     /// an older generation has expired by then, so starting that user at 0 again is safe.
     pub fn prune_generations(&self) {
-        let ttl = self.ttl;
-        self.generations()
-            .retain(|_, (_, changed)| changed.elapsed() <= ttl + Duration::from_secs(1));
+        self.generations.prune();
         // An echo that never came (the stream was down meanwhile, which also flushed all).
         self.own_pending()
             .retain(|_, (_, since)| since.elapsed() <= Duration::from_secs(5));

@@ -35,6 +35,8 @@ pub struct View {
     pub json: Bytes,
     pub cached: bool,
     pub etag: String,
+    /// Until when a copy may be served without asking again (Unix ms; 0: keep no copy).
+    pub fresh_until_unix_ms: i64,
 }
 
 #[derive(Clone)]
@@ -236,10 +238,20 @@ impl Views {
                     .map_err(|error| ServiceError::internal(&error))
             })
             .await?;
+        // A copy stays right until the user's data changes (an invalidation) or their day
+        // ends, when "today" names another date.
+        let fresh_until_unix_ms = if self.cache.is_enabled() {
+            time::day_range(viewer.today, viewer.timezone)
+                .1
+                .timestamp_millis()
+        } else {
+            0
+        };
         Ok(View {
             json: view.json,
             cached: view.from_cache,
             etag: view.etag,
+            fresh_until_unix_ms,
         })
     }
 
@@ -254,6 +266,7 @@ impl Views {
             etag: crate::view_cache::etag_of(&json),
             json,
             cached: false,
+            fresh_until_unix_ms: 0,
         })
     }
 
