@@ -9,7 +9,7 @@
 //! | `READ_REPLICA_GRACE_MS` | `5000` | a user who wrote less than this ago reads the primary (keep it above the replica's lag, at most `NEAR_CACHE_TTL_MS`) |
 //! | `CACHE_URL` | `127.0.0.1:50052` | cache service address(es), comma-separated |
 //! | `CACHE_TTL` | `300` | seconds a cached view lives |
-//! | `VIEW_CACHE` | `on` | `off`: every read computes its view (no near-cache, no cache service reads or writes; writes still invalidate other replicas' views); for benchmarks and diagnosis |
+//! | `VIEW_CACHE` | `on` | `off`: every read computes its view (no near-cache, no cache service reads or writes; writes still invalidate other replicas' views; timezones are still kept in process); for benchmarks and diagnosis |
 //! | `NEAR_CACHE_MAX_ENTRIES` | `10000` | views kept in process (0: none kept, single-flight only) |
 //! | `NEAR_CACHE_TTL_MS` | `10000` | bound on a near-cache entry's age |
 //! | `DB_MIN_CONNECTIONS` | `20` | connections kept open |

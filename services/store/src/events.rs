@@ -6,40 +6,76 @@ use sqlx::PgPool;
 use uuid::Uuid;
 use wellbeing_domain::records::{self, DayEvents};
 
+use crate::StoreError;
 use crate::breaks::BreakRow;
 use crate::distractions::DistractionRow;
 use crate::focus_sessions::FocusSessionRow;
 use crate::notifications::NotificationRow;
 use crate::screen_time::ScreenTimeRow;
 use crate::sessions::SessionRow;
-use crate::{
-    StoreError, breaks, distractions, focus_sessions, notifications, screen_time, sessions,
-};
 
-/// Every record of the user that touches `[from, to)`, the six tables read concurrently.
+/// Every record of the user that touches `[from, to)`, in one statement: the six tables' rows
+/// come back as one JSON document shaped like [`DayEvents`]. One round trip and one pooled
+/// connection per read, where six concurrent statements made reads queue for connections.
+/// Interval records last at most 24 hours, so their index range on the start is bounded by
+/// `from - 24h`.
 pub async fn between(
     pool: &PgPool,
     user_id: Uuid,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<DayEvents, StoreError> {
-    let (screen_time, sessions, focus_sessions, breaks, notifications, distractions) = tokio::try_join!(
-        screen_time::overlapping(pool, user_id, from, to),
-        sessions::overlapping(pool, user_id, from, to),
-        focus_sessions::overlapping(pool, user_id, from, to),
-        breaks::overlapping(pool, user_id, from, to),
-        notifications::overlapping(pool, user_id, from, to),
-        distractions::overlapping(pool, user_id, from, to),
-    )?;
-    Ok(DayEvents {
-        screen_time: screen_time.iter().map(Into::into).collect(),
-        sessions: sessions.iter().map(Into::into).collect(),
-        focus_sessions: focus_sessions.iter().map(Into::into).collect(),
-        breaks: breaks.iter().map(Into::into).collect(),
-        notifications: notifications.iter().map(Into::into).collect(),
-        distractions: distractions.iter().map(Into::into).collect(),
-    })
+    let document: String = sqlx::query_scalar(BETWEEN)
+        .bind(user_id)
+        .bind(from)
+        .bind(to)
+        .fetch_one(pool)
+        .await?;
+    serde_json::from_str(&document)
+        .map_err(|error| StoreError::Other(sqlx::Error::Decode(Box::new(error))))
 }
+
+const BETWEEN: &str = "
+SELECT json_build_object(
+  'screen_time', COALESCE((
+    SELECT json_agg(json_build_object('app_name', app_name, 'category', category,
+                    'start', started_at, 'duration_minutes', duration_minutes)
+                    ORDER BY started_at, id)
+    FROM screen_time
+    WHERE user_id = $1 AND started_at >= $2 - interval '24 hours' AND started_at < $3
+      AND ended_at > $2), '[]'::json),
+  'sessions', COALESCE((
+    SELECT json_agg(json_build_object('start', started_at, 'end', ended_at,
+                    'device_type', device_type) ORDER BY started_at, id)
+    FROM sessions
+    WHERE user_id = $1 AND started_at >= $2 - interval '24 hours' AND started_at < $3
+      AND ended_at > $2), '[]'::json),
+  'focus_sessions', COALESCE((
+    SELECT json_agg(json_build_object('start', started_at, 'end', ended_at,
+                    'quality_score', quality_score, 'task_name', task_name)
+                    ORDER BY started_at, id)
+    FROM focus_sessions
+    WHERE user_id = $1 AND started_at >= $2 - interval '24 hours' AND started_at < $3
+      AND ended_at > $2), '[]'::json),
+  'breaks', COALESCE((
+    SELECT json_agg(json_build_object('start', started_at, 'duration_minutes', duration_minutes,
+                    'break_type', break_type) ORDER BY started_at, id)
+    FROM breaks
+    WHERE user_id = $1 AND started_at >= $2 - interval '24 hours' AND started_at < $3
+      AND ended_at > $2), '[]'::json),
+  'notifications', COALESCE((
+    SELECT json_agg(json_build_object('at', occurred_at, 'app_name', app_name,
+                    'priority', priority, 'was_interacted', was_interacted)
+                    ORDER BY occurred_at, id)
+    FROM notifications
+    WHERE user_id = $1 AND occurred_at >= $2 AND occurred_at < $3), '[]'::json),
+  'distractions', COALESCE((
+    SELECT json_agg(json_build_object('at', occurred_at, 'source', source,
+                    'severity', severity, 'duration_seconds', duration_seconds)
+                    ORDER BY occurred_at, id)
+    FROM distractions
+    WHERE user_id = $1 AND occurred_at >= $2 AND occurred_at < $3), '[]'::json)
+)::text";
 
 /// How many records `events` holds (for throughput figures).
 pub fn count(events: &DayEvents) -> usize {
