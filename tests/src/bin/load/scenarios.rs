@@ -132,6 +132,17 @@ impl<'a> Bench<'a> {
             let measured = self.load(base, connections, next).await?;
             self.push(Row::new(&self.size, &name, connections, &measured));
         }
+        // A complete past day (two UTC days ago is past in every zone): its summary comes
+        // from the aggregator's rollup, where today's is computed from raw records.
+        let name = format!("{label} past daily (rollup)");
+        if self.args.wants(&name) {
+            let date = Utc::now().date_naive() - chrono::Days::new(2);
+            let path: Arc<str> = format!("{}?date={date}", READS[2].1).into();
+            let users = Arc::new(users.to_vec());
+            let next: NextCall = Arc::new(move |rng| Call::get(path.as_ref(), &pick(&users, rng)));
+            let measured = self.load(base, connections, next).await?;
+            self.push(Row::new(&self.size, &name, connections, &measured));
+        }
         Ok(())
     }
 
