@@ -265,14 +265,16 @@ impl ViewCache {
 
 /// Middleware on the API routes: after any request that may change the caller's data (every
 /// method but GET, HEAD and OPTIONS, whatever its answer: a failed call may still have
-/// written), the caller's views kept here are dropped before the answer leaves.
+/// written), the caller's views kept here are dropped before the answer leaves. `POST /batch`
+/// only reads (its GETs are checked), so it keeps them.
 pub async fn bump_writers(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let writer = (!matches!(
+    let may_write = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
-    ))
-    .then(|| bearer_token(request.headers()).and_then(|token| state.tokens.verify(token).ok()))
-    .flatten();
+    ) && !is_read_batch(request.uri().path());
+    let writer = may_write
+        .then(|| bearer_token(request.headers()).and_then(|token| state.tokens.verify(token).ok()))
+        .flatten();
     let response = next.run(request).await;
     if let Some(user_id) = writer {
         state.view_cache.invalidate_user(&user_id.to_string());
@@ -280,9 +282,22 @@ pub async fn bump_writers(State(state): State<AppState>, request: Request, next:
     response
 }
 
+/// `POST /api/v1/batch` (seen as `/batch` inside the API router), not `/analytics/track/batch`.
+fn is_read_batch(path: &str) -> bool {
+    matches!(path.trim_end_matches('/'), "/batch" | "/api/v1/batch")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_read_batch_keeps_the_callers_views() {
+        assert!(is_read_batch("/batch"));
+        assert!(is_read_batch("/api/v1/batch/"));
+        assert!(!is_read_batch("/analytics/track/batch"));
+        assert!(!is_read_batch("/api/v1/analytics/track/batch"));
+    }
 
     fn cache() -> ViewCache {
         let cache = ViewCache::new(&ViewCacheSettings {

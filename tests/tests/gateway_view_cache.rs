@@ -94,6 +94,19 @@ async fn repeated_reads_are_answered_by_the_gateway_and_never_older_than_its_wri
         "statistics {stats:?} miss the gateway's hits"
     );
 
+    // `POST /batch` only reads: the views kept stay kept (and it is answered from them).
+    let batch = api
+        .post(
+            "/api/v1/batch",
+            &json!({"requests": [{"method": "GET", "path": DAILY}]}),
+            Some(&user.access_token),
+        )
+        .await?;
+    assert_eq!(batch.status, 200, "{batch:?}");
+    let hits = gateway_hits(api).await?;
+    screen_time_today(api, &user).await?;
+    assert!(gateway_hits(api).await? > hits, "a read batch dropped the views");
+
     // Another user's identical request is never answered with this user's view.
     let other = api.register_and_login(&daytime_zone()).await?;
     assert_eq!(screen_time_today(api, &other).await?, 0.0);
