@@ -105,7 +105,10 @@ async fn repeated_reads_are_answered_by_the_gateway_and_never_older_than_its_wri
     assert_eq!(batch.status, 200, "{batch:?}");
     let hits = gateway_hits(api).await?;
     screen_time_today(api, &user).await?;
-    assert!(gateway_hits(api).await? > hits, "a read batch dropped the views");
+    assert!(
+        gateway_hits(api).await? > hits,
+        "a read batch dropped the views"
+    );
 
     // Another user's identical request is never answered with this user's view.
     let other = api.register_and_login(&daytime_zone()).await?;
