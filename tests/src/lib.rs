@@ -355,7 +355,9 @@ impl TestStack {
         }
         for service in &mut self.services {
             if let Some(task) = service.task.take() {
-                tokio::time::timeout(Duration::from_secs(30), task)
+                // A graceful stop drains for up to 20 s (DRAIN_TIMEOUT) and then closes the
+                // database pool; on a CI machine loaded by other builds that took over 30 s.
+                tokio::time::timeout(Duration::from_secs(60), task)
                     .await
                     .with_context(|| format!("{} did not stop in time", service.name))?
                     .with_context(|| format!("{} panicked", service.name))??;
