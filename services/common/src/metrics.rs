@@ -12,6 +12,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -35,10 +36,17 @@ const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
+/// How many calls may be recorded between two upkeeps of the recorder. A recorder built with
+/// `build_recorder` keeps every histogram sample until its upkeep folds them into the buckets;
+/// nothing else runs it between scrapes, so without this a service that is never scraped would
+/// grow by a sample per call.
+const CALLS_PER_UPKEEP: u64 = 1024;
+
 /// The gRPC series of one service.
 pub struct GrpcMetrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
+    calls: AtomicU64,
 }
 
 impl GrpcMetrics {
@@ -61,6 +69,7 @@ impl GrpcMetrics {
         Arc::new(Self {
             handle: recorder.handle(),
             recorder,
+            calls: AtomicU64::new(0),
         })
     }
 
@@ -74,6 +83,9 @@ impl GrpcMetrics {
             histogram!(HANDLING_SECONDS, "grpc_service" => service, "grpc_method" => method)
                 .record(elapsed.as_secs_f64());
         });
+        if self.calls.fetch_add(1, Ordering::Relaxed) % CALLS_PER_UPKEEP == CALLS_PER_UPKEEP - 1 {
+            self.handle.run_upkeep();
+        }
     }
 
     /// The gRPC series in the Prometheus text format.
@@ -334,5 +346,24 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("example_gauge 7"), "{text}");
+    }
+
+    /// Upkeeps between scrapes fold samples into the buckets without losing or doubling any.
+    #[test]
+    fn samples_folded_between_scrapes_are_all_counted() {
+        let metrics = GrpcMetrics::new();
+        let calls = 3 * CALLS_PER_UPKEEP + 5;
+        for _ in 0..calls {
+            metrics.record("/pkg.Svc/Call", "OK", Duration::from_micros(300));
+        }
+        let text = metrics.render();
+        let expected = format!(
+            r#"grpc_server_handling_seconds_count{{grpc_service="pkg.Svc",grpc_method="Call"}} {calls}"#
+        );
+        assert!(text.contains(&expected), "{text}");
+        let first_bucket = format!(
+            r#"grpc_server_handling_seconds_bucket{{grpc_service="pkg.Svc",grpc_method="Call",le="0.0005"}} {calls}"#
+        );
+        assert!(text.contains(&first_bucket), "{text}");
     }
 }
