@@ -164,7 +164,7 @@ impl Application {
         worker.abort();
         sweeper.abort();
         upkeep.abort();
-        pool.close().await;
+        wellbeing_store::close(&pool).await;
         served.context("aggregator server failed")
     }
 }

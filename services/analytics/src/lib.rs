@@ -185,7 +185,7 @@ impl Application {
         for task in cache_tasks {
             task.abort();
         }
-        pool.close().await;
+        store::close(&pool).await;
         served.context("analytics server failed")
     }
 }

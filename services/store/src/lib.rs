@@ -106,6 +106,25 @@ pub fn connect(database_url: &str, pool: &PoolConfig) -> Result<PgPool, sqlx::Er
         .connect_lazy_with(options))
 }
 
+/// How long a stopping service waits for its pooled connections to come back.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Closes the pool at shutdown, after the server has drained. `PgPool::close` waits for every
+/// checked-out connection; one still held by a background task (a refresh-ahead computation)
+/// must not keep the process from exiting, so the wait is bounded and the rest are dropped.
+pub async fn close(pool: &PgPool) {
+    if tokio::time::timeout(CLOSE_TIMEOUT, pool.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            in_use = (pool.size() as usize).saturating_sub(pool.num_idle()),
+            timeout_secs = CLOSE_TIMEOUT.as_secs(),
+            "database connections still in use at shutdown; dropping them"
+        );
+    }
+}
+
 /// Answers whether the database takes queries.
 pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
