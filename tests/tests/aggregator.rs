@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use chrono::{NaiveDate, SecondsFormat, TimeZone, Utc};
+use chrono::{NaiveDate, SecondsFormat, TimeZone, Timelike, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -290,6 +290,60 @@ async fn an_event_for_a_rolled_up_day_is_visible_at_once() -> anyhow::Result<()>
     wait_for_empty_queue(&stack).await?;
     let settled = stack.api.get(&path, Some(&user.access_token)).await?;
     assert_eq!(settled.json["data"], after.json["data"]);
+    stack.stop().await
+}
+
+/// Today is read from its rollup while it is clean, and from raw events as soon as a write
+/// marks it dirty. The rollup is altered behind the services' back to see which one answered;
+/// no view is cached anywhere, so every read computes.
+#[tokio::test]
+async fn today_comes_from_its_clean_rollup_and_a_write_makes_it_raw_again() -> anyhow::Result<()> {
+    let off = || vec![("VIEW_CACHE".to_owned(), "off".to_owned())];
+    let stack = TestStack::start_with(StackOptions {
+        analytics_env: off(),
+        gateway_env: off(),
+        ..Default::default()
+    })
+    .await?;
+    // A zone where "five minutes ago" is the same local day, whatever the hour of the run.
+    let zone = if (2..22).contains(&Utc::now().hour()) {
+        "UTC"
+    } else {
+        "Asia/Tokyo"
+    };
+    let user = stack.api.register_and_login(zone).await?;
+    let today = time::local_date(Utc::now(), time::parse_timezone(zone).expect("a zone"));
+    let five_minutes_ago =
+        (Utc::now() - chrono::Duration::minutes(5)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    send_batch(&stack, &user, vec![json!({"type": "screen-time", "app_name": "Reader", "duration_minutes": 1, "timestamp": five_minutes_ago})]).await?;
+    wait_for_empty_queue(&stack).await?;
+    let path = "/api/v1/analytics/summary/daily";
+    let direct = stack.api.get(path, Some(&user.access_token)).await?;
+    assert_eq!(direct.json["data"]["total_screen_time_minutes"], 1.0);
+
+    let mut db = stack.database.connect().await?;
+    let altered = sqlx::query(
+        "UPDATE daily_rollups SET summary = jsonb_set(summary, '{total_screen_time_minutes}', '1000')
+         WHERE day = $1",
+    )
+    .bind(today)
+    .execute(&mut db)
+    .await?;
+    assert_eq!(altered.rows_affected(), 1, "today has a rollup");
+    let from_rollup = stack.api.get(path, Some(&user.access_token)).await?;
+    assert_eq!(
+        from_rollup.json["data"]["total_screen_time_minutes"],
+        1000.0
+    );
+
+    // A write marks today dirty in its own transaction: the next read computes from raw events.
+    send_batch(&stack, &user, vec![json!({"type": "screen-time", "app_name": "Chat", "duration_minutes": 1, "timestamp": five_minutes_ago})]).await?;
+    let after = stack.api.get(path, Some(&user.access_token)).await?;
+    assert_eq!(after.json["data"]["total_screen_time_minutes"], 2.0);
+    wait_for_empty_queue(&stack).await?;
+    let settled = stack.api.get(path, Some(&user.access_token)).await?;
+    assert_eq!(settled.json["data"], after.json["data"]);
+    drop(db);
     stack.stop().await
 }
 

@@ -160,7 +160,7 @@ impl Goals {
             .invalidate_user(&viewer.user_id.to_string())
             .await;
         let data = self.views.week_ending(viewer, viewer.today).await?;
-        let focus = focus_intervals(self.pool(), viewer, &data, std::slice::from_ref(row)).await?;
+        let focus = focus_intervals(self.pool(), viewer, std::slice::from_ref(row)).await?;
         let goal = render(
             row,
             viewer,
@@ -181,7 +181,7 @@ pub async fn render_all(
 ) -> Result<Vec<Value>, StoreError> {
     let rows = goals::list(pool, viewer.user_id).await?;
     let app_minutes = data.days.last_day_app_minutes();
-    let focus = focus_intervals(pool, viewer, data, &rows).await?;
+    let focus = focus_intervals(pool, viewer, &rows).await?;
     Ok(rows
         .iter()
         .map(|row| render(row, viewer, data, &app_minutes, &focus))
@@ -260,27 +260,23 @@ fn focus_target_reached_at(
     target_reached_at(focus, from, to, target)
 }
 
-/// The focus sessions a completed focus goal's `completed_at` is found in: today's are already
-/// loaded; a weekly goal needs the week's, read only when such a goal exists.
+/// The focus sessions a completed focus goal's `completed_at` is found in: today's for a daily
+/// focus goal, the week's for a weekly one, read only when such a goal exists (today's summary
+/// may come from its rollup, without the raw records).
 async fn focus_intervals(
     pool: &PgPool,
     viewer: &Viewer,
-    data: &WeekData,
     rows: &[GoalRow],
 ) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, StoreError> {
-    let weekly = rows
-        .iter()
-        .any(|row| row.goal_type == GoalType::WeeklyFocusMinutes.as_str());
-    if !weekly {
-        return Ok(data
-            .days
-            .raw
-            .focus_sessions
-            .iter()
-            .map(|session| (session.start, session.end))
-            .collect());
-    }
-    let (from, _) = time::day_range(viewer.today - Duration::days(6), viewer.timezone);
+    let has = |goal_type: GoalType| rows.iter().any(|row| row.goal_type == goal_type.as_str());
+    let first_day = if has(GoalType::WeeklyFocusMinutes) {
+        viewer.today - Duration::days(6)
+    } else if has(GoalType::DailyFocusMinutes) {
+        viewer.today
+    } else {
+        return Ok(Vec::new());
+    };
+    let (from, _) = time::day_range(first_day, viewer.timezone);
     let (_, to) = time::day_range(viewer.today, viewer.timezone);
     Ok(
         wellbeing_store::focus_sessions::overlapping(pool, viewer.user_id, from, to)

@@ -1,7 +1,9 @@
-//! The days behind every view: complete past days come from the aggregator's rollups; the rest
-//! (today, days still marked dirty, days never rolled up or rolled up in another zone) are
-//! computed from raw events with the very same domain functions. So a view costs the same
-//! whatever the history size, and equals the direct computation whether or not a rollup exists.
+//! The days behind every view: a day whose rollup is clean (no write since the aggregator
+//! computed it, in the user's current zone) comes from the rollup, today included; the rest
+//! (days marked dirty, never rolled up or rolled up in another zone) are computed from raw events
+//! with the very same domain functions. A day's summary depends only on its records, never on
+//! the clock, and a write marks its days dirty in its own transaction, so a view costs the same
+//! whatever the history size and equals the direct computation whether or not a rollup exists.
 
 use std::collections::BTreeMap;
 
@@ -18,8 +20,6 @@ pub struct Days {
     pub summaries: Vec<DailySummary>,
     /// Per-app use of each day, aligned with `summaries`.
     pub apps: Vec<Vec<DayAppUsage>>,
-    /// Raw records of the days that were computed from raw (always today, when in range).
-    pub raw: DayEvents,
 }
 
 impl Days {
@@ -44,15 +44,13 @@ impl Views {
         last: NaiveDate,
     ) -> Result<Days, StoreError> {
         let timezone_name = viewer.timezone.name();
-        // Today is still being written: never from a rollup.
-        let last_complete = viewer.today.pred_opt().unwrap_or(viewer.today).min(last);
         let mut rolled_up = BTreeMap::new();
-        if first <= last_complete {
+        if first <= last {
             for rollup in rollups::clean(
                 self.read_pool(viewer.user_id),
                 viewer.user_id,
                 first,
-                last_complete,
+                last,
                 timezone_name,
             )
             .await?
@@ -88,10 +86,6 @@ impl Views {
                 }
             }
         }
-        Ok(Days {
-            summaries,
-            apps,
-            raw,
-        })
+        Ok(Days { summaries, apps })
     }
 }
