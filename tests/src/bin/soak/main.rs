@@ -95,6 +95,10 @@ struct Args {
     /// would (0: never, as a deployment nobody scrapes).
     #[arg(long, default_value_t = 0.0)]
     scrape_every: f64,
+    /// Where the server runs with autovacuum off: vacuum the queue and rollup tables every this
+    /// many seconds during the soak, as autovacuum would (0: never).
+    #[arg(long, default_value_t = 60.0)]
+    vacuum_every: f64,
     /// Where the JSON report goes (default: soak-report.json next to this executable).
     #[arg(long)]
     json: Option<PathBuf>,
@@ -152,7 +156,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if autovacuum != "on" {
         eprintln!(
             "note: this PostgreSQL runs with autovacuum {autovacuum}: the aggregator's queue \
-             table (dirty_days) accumulates dead rows during the soak"
+             table (dirty_days) accumulates dead rows during the soak{}",
+            if args.vacuum_every > 0.0 {
+                format!(
+                    "; the soak vacuums it and daily_rollups every {} s instead",
+                    args.vacuum_every
+                )
+            } else {
+                String::new()
+            }
         );
     }
     let pids: Vec<String> = stack
@@ -244,6 +256,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
             Duration::from_secs_f64(args.scrape_every),
         )
     });
+    let vacuum = (autovacuum != "on" && args.vacuum_every > 0.0).then(|| {
+        probes::VacuumStandIn::start(
+            stack.database.url.clone(),
+            Duration::from_secs_f64(args.vacuum_every),
+        )
+    });
     let lag = probes::LagProbe::start(
         stack.api.clone(),
         Duration::from_secs_f64(args.interval.max(2.0) / 2.0),
@@ -273,6 +291,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     .await?;
     drop(sampler);
     drop(scraper);
+    drop(vacuum);
     drop(lag);
     let reads_at_end = stack.cache_reads().await;
     let soak_hits = calibrate::hit_percent(reads_at_start, reads_at_end);
@@ -421,7 +440,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let document = json!({
         "command": std::env::args().collect::<Vec<_>>(),
         "machine": {"cores": cores, "load_average_at_start": load_at_start,
-            "load_average_at_end": load_at_end, "postgres_autovacuum": autovacuum},
+            "load_average_at_end": load_at_end, "postgres_autovacuum": autovacuum, "vacuum_stand_in_every_s": (autovacuum != "on" && args.vacuum_every > 0.0).then_some(args.vacuum_every)},
         "settings": {"minutes": args.minutes, "interval_s": args.interval, "users": args.users,
             "history_days": args.history_days, "fraction": args.fraction,
             "connections": args.connections, "overrides": args.overrides,
