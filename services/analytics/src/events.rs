@@ -54,7 +54,7 @@ impl EventRow {
         }
     }
 
-    fn user_id(&self) -> Uuid {
+    pub fn user_id(&self) -> Uuid {
         match self {
             Self::Session(row) => row.user_id,
             Self::ScreenTime(row) => row.user_id,
@@ -182,7 +182,7 @@ impl EventRow {
 
 /// Fills defaults, assigns ids, checks the domain rules, and gives the row to store.
 pub fn prepare(user_id: Uuid, event: Kind, now: DateTime<Utc>) -> Result<EventRow, FieldError> {
-    let id = Uuid::new_v4();
+    let id = new_id(now);
     match event {
         Kind::Session(event) => {
             let event_id = event_id(event.event_id.as_deref())?;
@@ -309,10 +309,19 @@ pub fn prepare(user_id: Uuid, event: Kind, now: DateTime<Utc>) -> Result<EventRo
     }
 }
 
+/// A time-ordered id (UUIDv7: milliseconds, then 74 random bits): new rows go to the end of
+/// the primary-key index instead of a random page of it, which makes ingestion cheaper; the
+/// random bits come from the thread's generator, not a system call per id.
+fn new_id(now: DateTime<Utc>) -> Uuid {
+    let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+    let random: [u8; 10] = rand::random();
+    uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
+}
+
 /// The client's event id, or a fresh one when none was sent.
 fn event_id(raw: Option<&str>) -> Result<Uuid, FieldError> {
     match raw.map(str::trim) {
-        None | Some("") => Ok(Uuid::new_v4()),
+        None | Some("") => Ok(new_id(Utc::now())),
         Some(text) => Uuid::parse_str(text)
             .map_err(|_| FieldError::new("event_id", "event_id must be a UUID")),
     }

@@ -18,19 +18,19 @@ pub struct DistractionRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Inserts rows in one statement and returns them. The caller has claimed their event ids
-/// (`event_ids::claim`), which is what keeps a re-sent event from being stored twice.
+/// Inserts rows in one statement (nothing is read back: the caller holds the rows). The caller
+/// has claimed their event ids (`event_ids::claim`), which keeps a re-sent event from being
+/// stored twice.
 pub async fn insert_many(
     connection: &mut PgConnection,
-    rows: &[DistractionRow],
-) -> Result<Vec<DistractionRow>, StoreError> {
+    rows: &[&DistractionRow],
+) -> Result<u64, StoreError> {
     if rows.is_empty() {
-        return Ok(Vec::new());
+        return Ok(0);
     }
-    Ok(sqlx::query_as::<_, DistractionRow>(
+    Ok(sqlx::query(
         "INSERT INTO distractions (id, user_id, event_id, occurred_at, source, severity, duration_seconds, created_at)
-         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::text[], $6::int4[], $7::float8[], $8::timestamptz[])
-         RETURNING id, user_id, event_id, occurred_at, source, severity, duration_seconds, created_at",
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::text[], $6::int4[], $7::float8[], $8::timestamptz[])",
     )
     .bind(rows.iter().map(|row| row.id).collect::<Vec<_>>())
     .bind(rows.iter().map(|row| row.user_id).collect::<Vec<_>>())
@@ -40,42 +40,27 @@ pub async fn insert_many(
     .bind(rows.iter().map(|row| row.severity).collect::<Vec<_>>())
     .bind(rows.iter().map(|row| row.duration_seconds).collect::<Vec<_>>())
     .bind(rows.iter().map(|row| row.created_at).collect::<Vec<_>>())
-    .fetch_all(connection)
-    .await?)
+    .execute(connection)
+    .await?
+    .rows_affected())
 }
 
-pub async fn find_by_event_id(
+/// The user's record `id`, which began at `at` (as `event_ids` names it): the primary key
+/// finds it in its month's partition.
+pub async fn find(
     pool: &PgPool,
     user_id: Uuid,
-    event_id: Uuid,
+    id: Uuid,
+    at: DateTime<Utc>,
 ) -> Result<Option<DistractionRow>, StoreError> {
     Ok(sqlx::query_as::<_, DistractionRow>(
         "SELECT id, user_id, event_id, occurred_at, source, severity, duration_seconds, created_at
-         FROM distractions WHERE user_id = $1 AND event_id = $2",
+         FROM distractions WHERE id = $1 AND occurred_at = $2 AND user_id = $3",
     )
+    .bind(id)
+    .bind(at)
     .bind(user_id)
-    .bind(event_id)
     .fetch_optional(pool)
-    .await?)
-}
-
-/// Records of one user that happened in `[from, to)`.
-pub async fn overlapping(
-    pool: &PgPool,
-    user_id: Uuid,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<Vec<DistractionRow>, StoreError> {
-    Ok(sqlx::query_as::<_, DistractionRow>(
-        "SELECT id, user_id, event_id, occurred_at, source, severity, duration_seconds, created_at
-         FROM distractions
-         WHERE user_id = $1 AND occurred_at >= $2 AND occurred_at < $3
-         ORDER BY occurred_at, id",
-    )
-    .bind(user_id)
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
     .await?)
 }
 

@@ -18,19 +18,19 @@ pub struct FocusSessionRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Inserts rows in one statement and returns them. The caller has claimed their event ids
-/// (`event_ids::claim`), which is what keeps a re-sent event from being stored twice.
+/// Inserts rows in one statement (nothing is read back: the caller holds the rows). The caller
+/// has claimed their event ids (`event_ids::claim`), which keeps a re-sent event from being
+/// stored twice.
 pub async fn insert_many(
     connection: &mut PgConnection,
-    rows: &[FocusSessionRow],
-) -> Result<Vec<FocusSessionRow>, StoreError> {
+    rows: &[&FocusSessionRow],
+) -> Result<u64, StoreError> {
     if rows.is_empty() {
-        return Ok(Vec::new());
+        return Ok(0);
     }
-    Ok(sqlx::query_as::<_, FocusSessionRow>(
+    Ok(sqlx::query(
         "INSERT INTO focus_sessions (id, user_id, event_id, started_at, ended_at, quality_score, task_name, created_at)
-         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::timestamptz[], $6::float8[], $7::text[], $8::timestamptz[])
-         RETURNING id, user_id, event_id, started_at, ended_at, quality_score, task_name, created_at",
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::timestamptz[], $6::float8[], $7::text[], $8::timestamptz[])",
     )
     .bind(rows.iter().map(|row| row.id).collect::<Vec<_>>())
     .bind(rows.iter().map(|row| row.user_id).collect::<Vec<_>>())
@@ -40,21 +40,26 @@ pub async fn insert_many(
     .bind(rows.iter().map(|row| row.quality_score).collect::<Vec<_>>())
     .bind(rows.iter().map(|row| row.task_name.as_deref()).collect::<Vec<_>>())
     .bind(rows.iter().map(|row| row.created_at).collect::<Vec<_>>())
-    .fetch_all(connection)
-    .await?)
+    .execute(connection)
+    .await?
+    .rows_affected())
 }
 
-pub async fn find_by_event_id(
+/// The user's record `id`, which began at `at` (as `event_ids` names it): the primary key
+/// finds it in its month's partition.
+pub async fn find(
     pool: &PgPool,
     user_id: Uuid,
-    event_id: Uuid,
+    id: Uuid,
+    at: DateTime<Utc>,
 ) -> Result<Option<FocusSessionRow>, StoreError> {
     Ok(sqlx::query_as::<_, FocusSessionRow>(
         "SELECT id, user_id, event_id, started_at, ended_at, quality_score, task_name, created_at
-         FROM focus_sessions WHERE user_id = $1 AND event_id = $2",
+         FROM focus_sessions WHERE id = $1 AND started_at = $2 AND user_id = $3",
     )
+    .bind(id)
+    .bind(at)
     .bind(user_id)
-    .bind(event_id)
     .fetch_optional(pool)
     .await?)
 }

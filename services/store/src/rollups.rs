@@ -9,23 +9,24 @@ use uuid::Uuid;
 
 use crate::StoreError;
 
-/// Marks days of one user dirty (inside the caller's transaction). A day already marked gets a
-/// new version, so a worker computing the old one will not clear it.
+/// Marks (user, local day) pairs dirty (inside the caller's transaction). A day already marked
+/// gets a new version, so a worker computing the old one will not clear it. `marks` must not
+/// repeat a pair (one statement cannot update a row twice) and should be sorted, so that
+/// concurrent writers lock rows in one order (no deadlock).
 pub async fn mark_dirty(
     connection: &mut PgConnection,
-    user_id: Uuid,
-    days: &[NaiveDate],
+    marks: &[(Uuid, NaiveDate)],
 ) -> Result<(), StoreError> {
-    if days.is_empty() {
+    if marks.is_empty() {
         return Ok(());
     }
     sqlx::query(
         "INSERT INTO dirty_days (user_id, day)
-         SELECT $1, day FROM UNNEST($2::date[]) AS days (day)
+         SELECT * FROM UNNEST($1::uuid[], $2::date[])
          ON CONFLICT (user_id, day) DO UPDATE SET version = dirty_days.version + 1",
     )
-    .bind(user_id)
-    .bind(days)
+    .bind(marks.iter().map(|mark| mark.0).collect::<Vec<_>>())
+    .bind(marks.iter().map(|mark| mark.1).collect::<Vec<_>>())
     .execute(connection)
     .await?;
     Ok(())

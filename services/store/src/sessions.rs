@@ -17,19 +17,19 @@ pub struct SessionRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Inserts rows in one statement and returns them. The caller has claimed their event ids
-/// (`event_ids::claim`), which is what keeps a re-sent event from being stored twice.
+/// Inserts rows in one statement (nothing is read back: the caller holds the rows). The caller
+/// has claimed their event ids (`event_ids::claim`), which keeps a re-sent event from being
+/// stored twice.
 pub async fn insert_many(
     connection: &mut PgConnection,
-    rows: &[SessionRow],
-) -> Result<Vec<SessionRow>, StoreError> {
+    rows: &[&SessionRow],
+) -> Result<u64, StoreError> {
     if rows.is_empty() {
-        return Ok(Vec::new());
+        return Ok(0);
     }
-    Ok(sqlx::query_as::<_, SessionRow>(
+    Ok(sqlx::query(
         "INSERT INTO sessions (id, user_id, event_id, started_at, ended_at, device_type, created_at)
-         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::timestamptz[])
-         RETURNING id, user_id, event_id, started_at, ended_at, device_type, created_at",
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::timestamptz[])",
     )
     .bind(rows.iter().map(|row| row.id).collect::<Vec<_>>())
     .bind(rows.iter().map(|row| row.user_id).collect::<Vec<_>>())
@@ -38,45 +38,27 @@ pub async fn insert_many(
     .bind(rows.iter().map(|row| row.ended_at).collect::<Vec<_>>())
     .bind(rows.iter().map(|row| row.device_type.as_str()).collect::<Vec<_>>())
     .bind(rows.iter().map(|row| row.created_at).collect::<Vec<_>>())
-    .fetch_all(connection)
-    .await?)
+    .execute(connection)
+    .await?
+    .rows_affected())
 }
 
-pub async fn find_by_event_id(
+/// The user's record `id`, which began at `at` (as `event_ids` names it): the primary key
+/// finds it in its month's partition.
+pub async fn find(
     pool: &PgPool,
     user_id: Uuid,
-    event_id: Uuid,
+    id: Uuid,
+    at: DateTime<Utc>,
 ) -> Result<Option<SessionRow>, StoreError> {
     Ok(sqlx::query_as::<_, SessionRow>(
         "SELECT id, user_id, event_id, started_at, ended_at, device_type, created_at
-         FROM sessions WHERE user_id = $1 AND event_id = $2",
+         FROM sessions WHERE id = $1 AND started_at = $2 AND user_id = $3",
     )
+    .bind(id)
+    .bind(at)
     .bind(user_id)
-    .bind(event_id)
     .fetch_optional(pool)
-    .await?)
-}
-
-/// Records of one user that overlap `[from, to)`. Records last at most 24 hours, so the index
-/// range on `started_at` is bounded by `from - 24h`.
-pub async fn overlapping(
-    pool: &PgPool,
-    user_id: Uuid,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<Vec<SessionRow>, StoreError> {
-    Ok(sqlx::query_as::<_, SessionRow>(
-        "SELECT id, user_id, event_id, started_at, ended_at, device_type, created_at
-         FROM sessions
-         WHERE user_id = $1
-           AND started_at >= $2 - interval '24 hours' AND started_at < $3
-           AND ended_at > $2
-         ORDER BY started_at, id",
-    )
-    .bind(user_id)
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
     .await?)
 }
 

@@ -1,7 +1,7 @@
 //! The `users` table.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::StoreError;
@@ -69,6 +69,22 @@ pub async fn timezone(pool: &PgPool, id: Uuid) -> Result<Option<String>, StoreEr
     )
 }
 
+/// The timezone names of those of `ids` that exist (erased users are left out), read inside the
+/// caller's transaction before it writes their events. The rows stay locked FOR KEY SHARE until
+/// it ends (the lock a foreign key's check takes): the event tables have no foreign key, and
+/// this is what keeps an erasure from running between this read and the commit.
+pub async fn timezones(
+    connection: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, String)>, StoreError> {
+    Ok(sqlx::query_as::<_, (Uuid, String)>(
+        "SELECT id, timezone FROM users WHERE id = ANY($1) FOR KEY SHARE",
+    )
+    .bind(ids)
+    .fetch_all(connection)
+    .await?)
+}
+
 /// Changes the username and/or timezone; `None` when the user does not exist.
 pub async fn update_profile(
     pool: &PgPool,
@@ -88,11 +104,33 @@ pub async fn update_profile(
     .await?)
 }
 
-/// Erases a user; every row of theirs goes with it (ON DELETE CASCADE). False when absent.
+/// The rows of a user that no foreign key cascades from (see the migration
+/// `20261124000006_ingest_without_row_checks.sql`): erasure deletes them itself.
+const ERASE_UNCHAINED: [&str; 7] = [
+    "DELETE FROM event_ids WHERE user_id = $1",
+    "DELETE FROM screen_time WHERE user_id = $1",
+    "DELETE FROM sessions WHERE user_id = $1",
+    "DELETE FROM focus_sessions WHERE user_id = $1",
+    "DELETE FROM breaks WHERE user_id = $1",
+    "DELETE FROM notifications WHERE user_id = $1",
+    "DELETE FROM distractions WHERE user_id = $1",
+];
+
+/// Erases a user and every row of theirs, in one transaction: the user's row first (which waits
+/// for ingestion transactions holding it and keeps new ones out), then the event tables; the
+/// other tables follow by ON DELETE CASCADE. False when absent.
 pub async fn delete(pool: &PgPool, id: Uuid) -> Result<bool, StoreError> {
+    let mut transaction = pool.begin().await?;
     let result = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
-        .execute(pool)
+        .execute(&mut *transaction)
         .await?;
+    for statement in ERASE_UNCHAINED {
+        sqlx::query(statement)
+            .bind(id)
+            .execute(&mut *transaction)
+            .await?;
+    }
+    transaction.commit().await?;
     Ok(result.rows_affected() > 0)
 }

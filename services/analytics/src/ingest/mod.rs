@@ -1,0 +1,217 @@
+//! Ingestion: validates events with the domain rules, stores them idempotently, invalidates the
+//! users' cached views, and answers the stored record as the REST contract shows it. A batch is
+//! one transaction; single events of concurrent requests share transactions ([`group`]). Both
+//! run the same statements ([`write`]).
+
+mod group;
+mod write;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+use wellbeing_common::error::ItemError;
+use wellbeing_common::{ErrorCode, ServiceError};
+use wellbeing_domain::validation::FieldError;
+use wellbeing_proto::analytics::v1::track_event::Kind;
+
+use crate::accounts::{account_gone, field_error};
+use crate::events::{EventRow, prepare};
+use crate::view_cache::ViewCache;
+use wellbeing_store::{self as store, StoreError};
+
+/// The most events one batch may carry.
+pub const MAX_BATCH_EVENTS: usize = 1000;
+
+/// A stored record and whether this call stored it (false: the event_id was seen before).
+pub struct Recorded {
+    pub record_json: Vec<u8>,
+    pub created: bool,
+}
+
+/// What a batch did.
+pub struct BatchOutcome {
+    pub accepted: u32,
+    pub duplicates: u32,
+}
+
+#[derive(Clone)]
+pub struct Ingest {
+    pool: PgPool,
+    cache: ViewCache,
+    /// Single events, written in groups.
+    queue: group::Queue,
+    /// `RETENTION_DAYS`: events older than this are refused (they would be removed anyway).
+    retention: Option<chrono::Duration>,
+}
+
+impl Ingest {
+    /// Starts the group writer: call inside the runtime.
+    pub fn new(pool: PgPool, cache: ViewCache, retention_days: u32) -> Self {
+        Self {
+            queue: group::Queue::start(pool.clone(), cache.clone()),
+            pool,
+            cache,
+            retention: (retention_days > 0)
+                .then(|| chrono::Duration::days(i64::from(retention_days))),
+        }
+    }
+
+    /// Fills, checks and stamps one event, refusing one older than the retention period.
+    fn prepare(
+        &self,
+        user_id: Uuid,
+        event: Kind,
+        now: DateTime<Utc>,
+    ) -> Result<EventRow, FieldError> {
+        let row = prepare(user_id, event, now)?;
+        if let Some(retention) = self.retention
+            && row.occurred_at() < now - retention
+        {
+            return Err(FieldError {
+                field: row.time_field(),
+                detail: format!(
+                    "older than the retention period ({} days): such data is not kept",
+                    retention.num_days()
+                ),
+            });
+        }
+        Ok(row)
+    }
+
+    /// Stores one event, or finds the one stored before under the same `event_id`. Answers
+    /// once it is committed and the user's views are invalidated.
+    pub async fn record(&self, user_id: Uuid, event: Kind) -> Result<Recorded, ServiceError> {
+        let prepared = self
+            .prepare(user_id, event, Utc::now())
+            .map_err(field_error)?;
+        let group::Committed {
+            row,
+            created,
+            timezone,
+        } = self.queue.write(prepared).await?;
+        let record = if created {
+            row
+        } else {
+            self.find_existing(user_id, &row).await?.ok_or_else(|| {
+                ServiceError::new(ErrorCode::Conflict, "the event is being stored, retry")
+            })?
+        };
+        let record_json = serde_json::to_vec(&record.to_json(timezone))
+            .map_err(|error| ServiceError::internal(&error))?;
+        Ok(Recorded {
+            record_json,
+            created,
+        })
+    }
+
+    /// Validates every event first; stores all of them in one transaction, or none.
+    pub async fn record_batch(
+        &self,
+        user_id: Uuid,
+        events: Vec<Option<Kind>>,
+    ) -> Result<BatchOutcome, ServiceError> {
+        if events.len() > MAX_BATCH_EVENTS {
+            return Err(ServiceError::invalid(
+                "events",
+                format!("a batch carries at most {MAX_BATCH_EVENTS} events"),
+            ));
+        }
+        let now = Utc::now();
+        let total = events.len();
+        let mut prepared = Vec::with_capacity(total);
+        let mut errors = Vec::new();
+        for (index, event) in events.into_iter().enumerate() {
+            let Some(event) = event else {
+                errors.push(ItemError {
+                    index,
+                    field: "type".to_owned(),
+                    detail: "the event has no type".to_owned(),
+                });
+                continue;
+            };
+            match self.prepare(user_id, event, now) {
+                Ok(event) => prepared.push(event),
+                Err(error) => errors.push(ItemError {
+                    index,
+                    field: error.field.to_owned(),
+                    detail: error.detail,
+                }),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError {
+                errors,
+                ..ServiceError::new(
+                    ErrorCode::ValidationFailed,
+                    "some events are invalid; nothing was stored",
+                )
+            });
+        }
+        if prepared.is_empty() {
+            // Nothing to store; still, only an existing account may send it.
+            crate::accounts::timezone_of(&self.pool, user_id).await?;
+            return Ok(BatchOutcome {
+                accepted: 0,
+                duplicates: 0,
+            });
+        }
+        let rows: Vec<&EventRow> = prepared.iter().collect();
+        let mut transaction = self.pool.begin().await.map_err(StoreError::from)?;
+        let written = write::write(&mut transaction, &rows).await?;
+        if written.zones.is_empty() {
+            return Err(account_gone());
+        }
+        transaction.commit().await.map_err(StoreError::from)?;
+        let accepted = written.stored();
+        if accepted > 0 {
+            self.cache.invalidate_user(&user_id.to_string()).await;
+        }
+        Ok(BatchOutcome {
+            accepted: u32::try_from(accepted).unwrap_or(u32::MAX),
+            duplicates: u32::try_from(total - accepted).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// The record stored before under the event id of `event`, whatever its kind.
+    async fn find_existing(
+        &self,
+        user_id: Uuid,
+        event: &EventRow,
+    ) -> Result<Option<EventRow>, StoreError> {
+        let pool = &self.pool;
+        let named = store::event_ids::find(pool, user_id, event.event_id()).await?;
+        let Some(store::event_ids::Named {
+            kind,
+            record_id: id,
+            occurred_at: Some(at),
+        }) = named
+        else {
+            return Ok(None);
+        };
+        Ok(match kind.as_str() {
+            "session" => store::sessions::find(pool, user_id, id, at)
+                .await?
+                .map(EventRow::Session),
+            "screen-time" => store::screen_time::find(pool, user_id, id, at)
+                .await?
+                .map(EventRow::ScreenTime),
+            "focus-session" => store::focus_sessions::find(pool, user_id, id, at)
+                .await?
+                .map(EventRow::FocusSession),
+            "break" => store::breaks::find(pool, user_id, id, at)
+                .await?
+                .map(EventRow::Break),
+            "notification" => store::notifications::find(pool, user_id, id, at)
+                .await?
+                .map(EventRow::Notification),
+            _ => store::distractions::find(pool, user_id, id, at)
+                .await?
+                .map(EventRow::Distraction),
+        })
+    }
+}
+
+/// RFC 3339 with microseconds and `Z`, as every answer writes instants.
+pub fn rfc3339(instant: DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
