@@ -61,12 +61,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         args.seed,
     )
     .await?;
-    eprintln!(
-        "seeded {} events in {:.1} s ({:.0} events/s)",
-        seeded.events,
-        seeded.seconds,
-        seeded.events as f64 / seeded.seconds
-    );
+    eprintln!("seeded {}", seeded.describe());
     let mut seeding = vec![json!({"events": seeded.events, "seconds": seeded.seconds})];
     let ingest_users = seed::register(&targets.api, 64, count).await?;
     let fresh_users = register_daytime(&targets, 8).await?;

@@ -294,6 +294,18 @@ pub struct Seeded {
     pub seconds: f64,
 }
 
+impl Seeded {
+    /// `N events in S s (R events/s)`, as the tools print it.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} events in {:.1} s ({:.0} events/s)",
+            self.events,
+            self.seconds,
+            self.events as f64 / self.seconds
+        )
+    }
+}
+
 /// Seeds `days` local days ending today for each user, `batch_size` events a request,
 /// `parallel` requests at once. Returns the events stored.
 pub async fn seed(

@@ -195,12 +195,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         args.seed,
     )
     .await?;
-    eprintln!(
-        "seeded {} events in {:.1} s ({:.0} events/s)",
-        seeded.events,
-        seeded.seconds,
-        seeded.events as f64 / seeded.seconds
-    );
+    eprintln!("seeded {}", seeded.describe());
     let drained_s = stack.drain(Duration::from_secs(900)).await?;
     eprintln!("the aggregator rolled the history up in {drained_s:.1} s");
     // A database in its steady state: freshly filled partitions have no statistics nor
