@@ -66,6 +66,16 @@ impl Default for TrafficOptions {
     }
 }
 
+/// Gateway settings that lift the per-user rate limit for a stack under [`Traffic`]: one user's
+/// five clients outrun 1,200 requests a minute on a fast machine, or at once while refusals come
+/// back fast, and a fault test is about its fault, not the limiter (the security suite tests it).
+pub fn unlimited_rate() -> Vec<(String, String)> {
+    vec![
+        ("RATE_LIMIT_PER_MINUTE".into(), "1000000".into()),
+        ("RATE_LIMIT_BURST".into(), "1000000".into()),
+    ]
+}
+
 pub struct Traffic {
     stop: Arc<AtomicBool>,
     started: Instant,

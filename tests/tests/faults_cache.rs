@@ -8,7 +8,7 @@ use std::time::Duration;
 use wellbeing_proto::cache::v1::StatsRequest;
 use wellbeing_tests::probe::Tally;
 use wellbeing_tests::redis::PrivateRedis;
-use wellbeing_tests::traffic::{Outcome, Traffic, TrafficOptions, summary};
+use wellbeing_tests::traffic::{Outcome, Traffic, TrafficOptions, summary, unlimited_rate};
 use wellbeing_tests::{StackOptions, TestStack, daytime_zone};
 
 fn tally_of(outcomes: &[Outcome]) -> Tally {
@@ -87,6 +87,7 @@ async fn redis_killed_and_restarted_under_traffic_fails_nothing() -> anyhow::Res
     let mut redis = PrivateRedis::start()?;
     let stack = TestStack::start_with(StackOptions {
         redis_url: Some(redis.url()),
+        gateway_env: unlimited_rate(),
         ..Default::default()
     })
     .await?;
@@ -132,7 +133,11 @@ async fn redis_killed_and_restarted_under_traffic_fails_nothing() -> anyhow::Res
 #[tokio::test]
 async fn the_cache_service_stopped_and_restarted_under_traffic_fails_nothing() -> anyhow::Result<()>
 {
-    let mut stack = TestStack::start().await?;
+    let mut stack = TestStack::start_with(StackOptions {
+        gateway_env: unlimited_rate(),
+        ..Default::default()
+    })
+    .await?;
     let user = stack.api.register_and_login(&daytime_zone()).await?;
     let traffic = Traffic::start(&stack.api, &user, TrafficOptions::default());
     assert!(

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use wellbeing_tests::postgres::{PrivatePostgres, StopMode};
 use wellbeing_tests::probe::Tally;
-use wellbeing_tests::traffic::{Kind, Outcome, Traffic, TrafficOptions, summary};
+use wellbeing_tests::traffic::{Kind, Outcome, Traffic, TrafficOptions, summary, unlimited_rate};
 use wellbeing_tests::{StackOptions, TestStack, daytime_zone};
 
 /// The longest any answer may take while the database is down: the analytics pool gives up
@@ -31,12 +31,7 @@ async fn outage(mode: StopMode, test: &str) -> anyhow::Result<()> {
     let stack = TestStack::start_with(StackOptions {
         database_server: Some(postgres.url()),
         aggregator_env: vec![("WORKER_LEASE_MS".into(), "2000".into())],
-        // While the database is down refusals come back at once, so one user's traffic can
-        // outrun the per-user limit; this test is about the outage, not the limiter.
-        gateway_env: vec![
-            ("RATE_LIMIT_PER_MINUTE".into(), "1000000".into()),
-            ("RATE_LIMIT_BURST".into(), "1000000".into()),
-        ],
+        gateway_env: unlimited_rate(),
         ..Default::default()
     })
     .await?;

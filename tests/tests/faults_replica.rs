@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use wellbeing_tests::probe::Tally;
-use wellbeing_tests::traffic::{Kind, Outcome, Traffic, TrafficOptions, summary};
+use wellbeing_tests::traffic::{Kind, Outcome, Traffic, TrafficOptions, summary, unlimited_rate};
 use wellbeing_tests::{StackOptions, TestStack, daytime_zone};
 
 fn tally_of(outcomes: &[Outcome]) -> Tally {
@@ -43,6 +43,7 @@ async fn stored(stack: &TestStack, user_id: &str) -> anyhow::Result<BTreeMap<Str
 async fn a_replica_stopped_under_load_fails_no_request() -> anyhow::Result<()> {
     let mut stack = TestStack::start_with(StackOptions {
         analytics_replicas: 2,
+        gateway_env: unlimited_rate(),
         ..Default::default()
     })
     .await?;
@@ -91,6 +92,7 @@ async fn a_replica_killed_under_load_fails_no_read_and_no_write_beyond_one_retry
 -> anyhow::Result<()> {
     let mut stack = TestStack::start_with(StackOptions {
         analytics_replicas: 2,
+        gateway_env: unlimited_rate(),
         analytics_proxies: true,
         ..Default::default()
     })
