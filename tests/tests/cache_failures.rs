@@ -57,6 +57,26 @@ async fn wait_for_backend(stack: &TestStack, backend: &str) -> anyhow::Result<()
     }
 }
 
+/// Polls the cache service until its in-process store holds nothing (it is emptied right after
+/// the switch back to Redis).
+async fn wait_for_empty_memory(stack: &TestStack) -> anyhow::Result<()> {
+    let mut cache = stack.cache_client().await?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let stats = cache.stats(StatsRequest {}).await?.into_inner();
+        if stats.memory_keys == 0 {
+            assert_eq!(stats.failovers, 1, "one outage, one switch: {stats:?}");
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the in-process store still holds {} keys on redis",
+            stats.memory_keys
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn fifty_concurrent_reads_of_a_cold_view_compute_it_once() -> anyhow::Result<()> {
     let stack = TestStack::start().await?;
@@ -125,6 +145,11 @@ async fn a_paused_redis_fails_no_read_and_leaves_no_stale_view() -> anyhow::Resu
         .await?
         .into_inner();
     assert!(stats.degraded && stats.backend == "memory", "{stats:?}");
+    assert_eq!(stats.failovers, 1, "{stats:?}");
+    assert!(
+        stats.memory_keys > 0,
+        "the outage's views are in memory: {stats:?}"
+    );
 
     // Back on Redis: the view cached there before the stall (30) must not come back.
     wait_for_backend(&stack, "redis").await?;
@@ -133,6 +158,8 @@ async fn a_paused_redis_fails_no_read_and_leaves_no_stale_view() -> anyhow::Resu
         reads += 1;
     }
     assert_eq!(reads, 40, "every read answered");
+    // What the outage put in process memory is given back once Redis serves again.
+    wait_for_empty_memory(&stack).await?;
     stack.stop().await
 }
 

@@ -124,6 +124,9 @@ pub struct CacheFigures {
     /// True while a configured Redis does not answer and memory serves.
     #[schema(required = true)]
     degraded: Option<bool>,
+    /// Times Redis stopped answering and memory took over, since the cache service started.
+    #[schema(required = true)]
+    failovers: Option<u64>,
 }
 
 /// The analytics database pool.

@@ -133,6 +133,7 @@ impl UpstreamFigures {
                 "keys": cache.map(|c| c.keys),
                 "errors": cache.map(|c| c.errors),
                 "degraded": cache.map(|c| c.degraded),
+                "failovers": cache.map(|c| c.failovers),
             },
             "database_pool": {
                 "up": pool.is_some(),
@@ -184,6 +185,11 @@ impl UpstreamFigures {
                 "wellbeing_cache_degraded",
                 "1 while a configured Redis does not answer and memory serves",
                 cache.degraded as u8,
+            );
+            series.counter(
+                "wellbeing_cache_failovers_total",
+                "Times Redis stopped answering and the cache service's memory took over",
+                cache.failovers,
             );
             series.info(
                 "wellbeing_cache_backend_info",

@@ -192,6 +192,16 @@ fn render_metrics(
             "1 while Redis is down and views are kept in process memory",
             u8::from(backend.is_degraded()),
         );
+        series.counter(
+            "cache_failovers_total",
+            "Times Redis stopped answering and process memory took over",
+            backend.failovers(),
+        );
+        series.gauge(
+            "cache_memory_keys",
+            "Keys held in process memory (0 while Redis serves)",
+            backend.memory_keys(),
+        );
         Box::pin(std::future::ready(text))
     })
 }

@@ -196,6 +196,8 @@ impl Cache for CacheService {
             keys,
             sets: snapshot.sets,
             degraded: self.backend.is_degraded(),
+            failovers: self.backend.failovers(),
+            memory_keys: self.backend.memory_keys(),
             latency: self
                 .stats
                 .latencies()

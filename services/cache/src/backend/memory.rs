@@ -107,10 +107,18 @@ impl MemoryBackend {
         deleted + (before - counters.len()) as u64
     }
 
-    /// Forgets everything (entering a Redis outage: what this store held may be stale).
+    /// Forgets everything. The entries' memory is freed lazily, by later calls or [`Self::release`].
     pub fn clear(&self) {
         self.entries.invalidate_all();
-        self.lock_counters().clear();
+        let mut counters = self.lock_counters();
+        counters.clear();
+        counters.shrink_to_fit();
+    }
+
+    /// Frees what cleared and expired entries still hold now (the store's housekeeping otherwise
+    /// runs only as it is used, and nothing uses it while Redis serves).
+    pub async fn release(&self) {
+        self.entries.run_pending_tasks().await;
     }
 
     pub fn key_count(&self) -> u64 {
@@ -149,5 +157,23 @@ mod tests {
         assert_eq!(memory.delete_prefixed("u1:").await, 1);
         assert_eq!(memory.delete_prefixed("g").await, 1);
         assert_eq!(memory.counters(&["g".to_owned()]), vec![0]);
+    }
+
+    #[tokio::test]
+    async fn a_released_clear_leaves_nothing_held() {
+        let memory = MemoryBackend::new(100);
+        for index in 0..50 {
+            memory
+                .set(&format!("view:{index}"), Bytes::from(vec![7u8; 4096]), 300)
+                .await;
+        }
+        memory.increment(&[("generation".to_owned(), 1)]);
+        memory.release().await;
+        assert_eq!(memory.key_count(), 51);
+
+        memory.clear();
+        memory.release().await;
+        assert_eq!(memory.key_count(), 0);
+        assert_eq!(memory.get("view:0").await, None);
     }
 }

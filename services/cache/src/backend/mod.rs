@@ -2,7 +2,9 @@
 //! in-process store takes over at once (a read never fails because Redis is down), the service
 //! reports itself degraded, and the health loop switches back when Redis answers again. Coming
 //! back bumps the epoch in every key, because invalidations made during the outage only reached
-//! the in-process store. Without Redis configured, the in-process store is all there is.
+//! the in-process store, and empties that store: what it held is of no use while Redis serves,
+//! and an outage of a minute would otherwise keep its views in memory until the next one.
+//! Without Redis configured, the in-process store is all there is.
 
 pub mod memory;
 pub mod redis;
@@ -33,6 +35,8 @@ pub struct Backend {
     /// that should have been invalidated, so coming back needs a new epoch.
     invalidated_during_outage: AtomicBool,
     epoch: AtomicU64,
+    /// Switches from Redis to the in-process store since start.
+    failovers: AtomicU64,
     /// Called with [`FLUSH_ALL`] when the store switches, so near-caches start over.
     on_switch: tokio::sync::broadcast::Sender<String>,
 }
@@ -60,6 +64,7 @@ impl Backend {
             degraded: AtomicBool::new(degraded),
             invalidated_during_outage: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
+            failovers: AtomicU64::new(0),
             on_switch,
         }
     }
@@ -81,6 +86,16 @@ impl Backend {
         self.epoch.load(Ordering::Acquire)
     }
 
+    /// How many times Redis stopped answering and the in-process store took over.
+    pub fn failovers(&self) -> u64 {
+        self.failovers.load(Ordering::Relaxed)
+    }
+
+    /// Entries and counters held in process memory (0 while Redis serves, after the switch back).
+    pub fn memory_keys(&self) -> u64 {
+        self.memory.key_count()
+    }
+
     pub fn redis(&self) -> Option<&RedisBackend> {
         self.redis.as_ref()
     }
@@ -95,7 +110,9 @@ impl Backend {
     /// Redis failed a command: serve from memory until the health loop sees it answer again.
     fn fail_over(&self, error: &BackendError) {
         if !self.degraded.swap(true, Ordering::AcqRel) {
-            // Whatever memory held from an earlier outage may be stale by now.
+            self.failovers.fetch_add(1, Ordering::Relaxed);
+            // Whatever memory held from an earlier outage may be stale by now (it is emptied on the
+            // switch back, but a write in flight then can still land in it).
             self.memory.clear();
             let _ = self.on_switch.send(FLUSH_ALL.to_owned());
             tracing::warn!(%error, "redis failed; serving from the in-process store");
@@ -128,6 +145,9 @@ impl Backend {
                         .store(false, Ordering::Release);
                 }
                 if was_degraded {
+                    // Nothing reads the in-process store while Redis serves: give its memory back.
+                    self.memory.clear();
+                    self.memory.release().await;
                     tracing::info!(epoch, "redis answers; serving from redis");
                 }
                 if was_degraded || previous != epoch {

@@ -351,6 +351,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "cache service hit ratio during the soak: {soak_hits:.0} % (reads that missed analytics' \
          near-cache)"
     );
+    // A switch to memory drops every near-cache and, with invalidations during it, every view
+    // in Redis; the store it filled is emptied on the way back.
+    println!(
+        "cache service: {:.0} switches from Redis to process memory since it started (Redis \
+         commands slower than 250 ms), {:.0} keys held in process memory at the end",
+        probes::counter_sum(&scraped[0], "cache_failovers_total"),
+        probes::counter_sum(&scraped[0], "cache_memory_keys"),
+    );
     println!(
         "tables with the most dead rows at the end (live, dead, autovacuums, autoanalyzes): {}",
         tables
