@@ -289,6 +289,11 @@ impl TestStack {
         Ok(api)
     }
 
+    /// The Redis the cache service uses (`None`: its in-process store).
+    pub fn redis_url(&self) -> Option<&str> {
+        self.cache_config.redis_url.as_deref()
+    }
+
     /// Starts the cache service again on its old address (after [`TestStack::stop_service`]).
     pub async fn restart_cache(&mut self) -> anyhow::Result<()> {
         let listener = TcpListener::bind(self.cache_addr)

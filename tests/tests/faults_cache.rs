@@ -1,8 +1,10 @@
 //! The cache levels broken under concurrent traffic (cache_failures.rs does the same one request
-//! at a time and checks that no stale view is served): a private Redis killed and restarted, and
-//! the cache service stopped and started again, while writers and readers run. Not one read or
-//! write fails, and every acknowledged event is stored once.
+//! at a time and checks that no stale view is served): a private Redis killed and restarted, the
+//! cache service killed (SIGKILL, as its own process) and started again, and the cache service
+//! stopped and started again, while writers and readers run. Not one read or write fails, and
+//! every acknowledged event is stored once.
 
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use wellbeing_proto::cache::v1::StatsRequest;
@@ -80,6 +82,104 @@ async fn backend_is(stack: &TestStack, backend: &str, limit: Duration) -> anyhow
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(false)
+}
+
+/// Polls the cache service until it has stored a view (a view read by the traffic missed and was
+/// stored there): it is in use.
+async fn stores_views(stack: &TestStack, limit: Duration) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Ok(mut cache) = stack.cache_client().await
+            && let Ok(stats) = cache.stats(StatsRequest {}).await
+            && stats.get_ref().sets > 0
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// The cache service as a process of its own on the stack's cache address and Redis namespace;
+/// killed with SIGKILL when dropped.
+struct CacheProcess(Child);
+
+impl CacheProcess {
+    fn start(stack: &TestStack) -> anyhow::Result<Self> {
+        let child = Command::new(env!("CARGO_BIN_EXE_cache_process"))
+            .env("CACHE_ADDR", stack.cache_addr.to_string())
+            .env("REDIS_URL", stack.redis_url().unwrap_or(""))
+            .env("CACHE_NAMESPACE", &stack.cache_namespace)
+            .env("RUST_LOG", "warn")
+            .env_remove("METRICS_ADDR")
+            .stdout(Stdio::null())
+            .spawn()?;
+        Ok(Self(child))
+    }
+
+    /// SIGKILL: no drain, connections reset mid-call.
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for CacheProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test]
+async fn the_cache_service_killed_and_restarted_under_traffic_fails_nothing() -> anyhow::Result<()>
+{
+    let mut stack = TestStack::start_with(StackOptions {
+        gateway_env: unlimited_rate(),
+        ..Default::default()
+    })
+    .await?;
+    // The in-process cache service gives its address to a process that can be killed.
+    stack.stop_service("cache").await?;
+    let mut cache = CacheProcess::start(&stack)?;
+    let user = stack.api.register_and_login(&daytime_zone()).await?;
+    let traffic = Traffic::start(&stack.api, &user, TrafficOptions::default());
+    assert!(
+        traffic
+            .wait_for(Duration::from_secs(1), Duration::from_secs(20), |o| o
+                .acknowledged())
+            .await
+    );
+    assert!(
+        stores_views(&stack, Duration::from_secs(20)).await,
+        "the cache process is in use before it is killed"
+    );
+    let killed_at = traffic.elapsed();
+    cache.kill();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let restarted_at = traffic.elapsed();
+    let _cache = CacheProcess::start(&stack)?;
+    let used_again = stores_views(&stack, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let outcomes = traffic.stop().await;
+    let tally = tally_of(&outcomes);
+    let (lost, duplicated) = lost_and_duplicated(&stack, &user.user_id, &outcomes).await?;
+    let during = outcomes
+        .iter()
+        .filter(|o| o.sent_at >= killed_at && o.sent_at < restarted_at)
+        .count();
+    tally.report(
+        "faults_cache::the_cache_service_killed_and_restarted_under_traffic_fails_nothing",
+        &format!(
+            "cache_down={:?} requests_while_down={during} used_again={used_again} lost={lost} duplicated={duplicated} traffic={}",
+            restarted_at - killed_at,
+            summary(&outcomes)
+        ),
+    );
+    assert_eq!(tally.errors, 0, "{}", summary(&outcomes));
+    assert_eq!((lost, duplicated), (0, 0));
+    assert!(used_again, "the restarted cache service stores views again");
+    fresh_total(&stack, &user.access_token, &outcomes).await?;
+    stack.stop().await
 }
 
 #[tokio::test]
