@@ -11,6 +11,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<()> {
     let log_format = telemetry::log_format_from_env()?;
     let _tracing = telemetry::init_with_tracing("cache", log_format)?;
+    wellbeing_common::process::disable_transparent_huge_pages();
     let config = CacheConfig::from_env()?;
     Application::build(config)
         .await?

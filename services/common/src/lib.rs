@@ -8,6 +8,7 @@
 //! - [`generations`]: per-user generations that keep in-process view caches coherent.
 //! - [`grpc`]: serving on a bound listener, and client channels.
 //! - [`metrics`]: a service's Prometheus series on its admin port.
+//! - [`process`]: process-wide settings (transparent huge pages off, for the cache service).
 //! - [`trace_context`]: W3C trace context across HTTP headers and gRPC metadata.
 //! - [`traced_channel`]: a client span around every outgoing gRPC call.
 
@@ -17,6 +18,7 @@ pub mod generations;
 pub mod grpc;
 pub mod health;
 pub mod metrics;
+pub mod process;
 pub mod shutdown;
 pub mod telemetry;
 pub mod trace_context;
