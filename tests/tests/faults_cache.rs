@@ -11,7 +11,7 @@ use wellbeing_proto::cache::v1::StatsRequest;
 use wellbeing_tests::probe::Tally;
 use wellbeing_tests::redis::PrivateRedis;
 use wellbeing_tests::traffic::{Outcome, Traffic, TrafficOptions, summary, unlimited_rate};
-use wellbeing_tests::{StackOptions, TestStack, daytime_zone};
+use wellbeing_tests::{Session, StackOptions, TestStack, daytime_zone};
 
 fn tally_of(outcomes: &[Outcome]) -> Tally {
     let mut tally = Tally::default();
@@ -82,6 +82,38 @@ async fn backend_is(stack: &TestStack, backend: &str, limit: Duration) -> anyhow
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(false)
+}
+
+/// Stops the traffic (a second after the fault is over) and checks its record: not one request
+/// failed, every acknowledged event is stored once, and today's total equals them. Prints the
+/// test's RELIABILITY line: `detail`, then the requests sent between `broken_from` and
+/// `broken_until`.
+async fn stop_and_check(
+    stack: &TestStack,
+    user: &Session,
+    traffic: Traffic,
+    test: &str,
+    (broken_from, broken_until): (Duration, Duration),
+    detail: String,
+) -> anyhow::Result<()> {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let outcomes = traffic.stop().await;
+    let tally = tally_of(&outcomes);
+    let (lost, duplicated) = lost_and_duplicated(stack, &user.user_id, &outcomes).await?;
+    let during = outcomes
+        .iter()
+        .filter(|o| o.sent_at >= broken_from && o.sent_at < broken_until)
+        .count();
+    tally.report(
+        &format!("faults_cache::{test}"),
+        &format!(
+            "{detail} requests_while_broken={during} lost={lost} duplicated={duplicated} traffic={}",
+            summary(&outcomes)
+        ),
+    );
+    assert_eq!(tally.errors, 0, "{}", summary(&outcomes));
+    assert_eq!((lost, duplicated), (0, 0));
+    fresh_total(stack, &user.access_token, &outcomes).await
 }
 
 /// Polls the cache service until it has stored a view (a view read by the traffic missed and was
@@ -159,26 +191,19 @@ async fn the_cache_service_killed_and_restarted_under_traffic_fails_nothing() ->
     let restarted_at = traffic.elapsed();
     let _cache = CacheProcess::start(&stack)?;
     let used_again = stores_views(&stack, Duration::from_secs(20)).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let outcomes = traffic.stop().await;
-    let tally = tally_of(&outcomes);
-    let (lost, duplicated) = lost_and_duplicated(&stack, &user.user_id, &outcomes).await?;
-    let during = outcomes
-        .iter()
-        .filter(|o| o.sent_at >= killed_at && o.sent_at < restarted_at)
-        .count();
-    tally.report(
-        "faults_cache::the_cache_service_killed_and_restarted_under_traffic_fails_nothing",
-        &format!(
-            "cache_down={:?} requests_while_down={during} used_again={used_again} lost={lost} duplicated={duplicated} traffic={}",
-            restarted_at - killed_at,
-            summary(&outcomes)
+    stop_and_check(
+        &stack,
+        &user,
+        traffic,
+        "the_cache_service_killed_and_restarted_under_traffic_fails_nothing",
+        (killed_at, restarted_at),
+        format!(
+            "cache_down={:?} used_again={used_again}",
+            restarted_at - killed_at
         ),
-    );
-    assert_eq!(tally.errors, 0, "{}", summary(&outcomes));
-    assert_eq!((lost, duplicated), (0, 0));
+    )
+    .await?;
     assert!(used_again, "the restarted cache service stores views again");
-    fresh_total(&stack, &user.access_token, &outcomes).await?;
     stack.stop().await
 }
 
@@ -207,26 +232,19 @@ async fn redis_killed_and_restarted_under_traffic_fails_nothing() -> anyhow::Res
     redis.restart()?;
     assert!(backend_is(&stack, "redis", Duration::from_secs(20)).await?);
     let back_at = traffic.elapsed();
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let outcomes = traffic.stop().await;
-    let tally = tally_of(&outcomes);
-    let (lost, duplicated) = lost_and_duplicated(&stack, &user.user_id, &outcomes).await?;
-    let during = outcomes
-        .iter()
-        .filter(|o| o.sent_at >= killed_at && o.sent_at < back_at)
-        .count();
-    tally.report(
-        "faults_cache::redis_killed_and_restarted_under_traffic_fails_nothing",
-        &format!(
-            "redis_down={:?} back_on_redis_after={:?} requests_while_broken={during} lost={lost} duplicated={duplicated} traffic={}",
+    stop_and_check(
+        &stack,
+        &user,
+        traffic,
+        "redis_killed_and_restarted_under_traffic_fails_nothing",
+        (killed_at, back_at),
+        format!(
+            "redis_down={:?} back_on_redis_after={:?}",
             restarted_at - killed_at,
-            back_at - restarted_at,
-            summary(&outcomes)
+            back_at - restarted_at
         ),
-    );
-    assert_eq!(tally.errors, 0, "{}", summary(&outcomes));
-    assert_eq!((lost, duplicated), (0, 0));
-    fresh_total(&stack, &user.access_token, &outcomes).await?;
+    )
+    .await?;
     stack.stop().await
 }
 
@@ -251,37 +269,19 @@ async fn the_cache_service_stopped_and_restarted_under_traffic_fails_nothing() -
     tokio::time::sleep(Duration::from_secs(2)).await;
     let restarted_at = traffic.elapsed();
     stack.restart_cache().await?;
-    // Used again: views are stored in the cache service.
-    let mut used_again = false;
-    for _ in 0..200 {
-        if let Ok(mut cache) = stack.cache_client().await
-            && let Ok(stats) = cache.stats(StatsRequest {}).await
-            && stats.get_ref().sets > 0
-        {
-            used_again = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let outcomes = traffic.stop().await;
-    let tally = tally_of(&outcomes);
-    let (lost, duplicated) = lost_and_duplicated(&stack, &user.user_id, &outcomes).await?;
-    let during = outcomes
-        .iter()
-        .filter(|o| o.sent_at >= stopped_at && o.sent_at < restarted_at)
-        .count();
-    tally.report(
-        "faults_cache::the_cache_service_stopped_and_restarted_under_traffic_fails_nothing",
-        &format!(
-            "cache_down={:?} requests_while_down={during} used_again={used_again} lost={lost} duplicated={duplicated} traffic={}",
-            restarted_at - stopped_at,
-            summary(&outcomes)
+    let used_again = stores_views(&stack, Duration::from_secs(20)).await;
+    stop_and_check(
+        &stack,
+        &user,
+        traffic,
+        "the_cache_service_stopped_and_restarted_under_traffic_fails_nothing",
+        (stopped_at, restarted_at),
+        format!(
+            "cache_down={:?} used_again={used_again}",
+            restarted_at - stopped_at
         ),
-    );
-    assert_eq!(tally.errors, 0, "{}", summary(&outcomes));
-    assert!(used_again);
-    assert_eq!((lost, duplicated), (0, 0));
-    fresh_total(&stack, &user.access_token, &outcomes).await?;
+    )
+    .await?;
+    assert!(used_again, "the restarted cache service stores views again");
     stack.stop().await
 }
