@@ -147,6 +147,17 @@ impl Traffic {
         self.outcomes.lock().expect("not poisoned").clone()
     }
 
+    /// Waits (at most 20 s) until a write sent after the first second is acknowledged: the
+    /// traffic runs in steady state and a fault test may break something.
+    pub async fn steady(&self) -> bool {
+        self.wait_for(
+            Duration::from_secs(1),
+            Duration::from_secs(20),
+            Outcome::acknowledged,
+        )
+        .await
+    }
+
     /// Waits until `predicate` holds for an outcome sent after `after`, or `limit` passes.
     pub async fn wait_for(
         &self,

@@ -176,10 +176,8 @@ async fn the_cache_service_killed_and_restarted_under_traffic_fails_nothing() ->
     let user = stack.api.register_and_login(&daytime_zone()).await?;
     let traffic = Traffic::start(&stack.api, &user, TrafficOptions::default());
     assert!(
-        traffic
-            .wait_for(Duration::from_secs(1), Duration::from_secs(20), |o| o
-                .acknowledged())
-            .await
+        traffic.steady().await,
+        "writes are acknowledged before the fault"
     );
     assert!(
         stores_views(&stack, Duration::from_secs(20)).await,
@@ -219,10 +217,8 @@ async fn redis_killed_and_restarted_under_traffic_fails_nothing() -> anyhow::Res
     let user = stack.api.register_and_login(&daytime_zone()).await?;
     let traffic = Traffic::start(&stack.api, &user, TrafficOptions::default());
     assert!(
-        traffic
-            .wait_for(Duration::from_secs(1), Duration::from_secs(20), |o| o
-                .acknowledged())
-            .await
+        traffic.steady().await,
+        "writes are acknowledged before the fault"
     );
     let killed_at = traffic.elapsed();
     redis.kill();
@@ -259,10 +255,8 @@ async fn the_cache_service_stopped_and_restarted_under_traffic_fails_nothing() -
     let user = stack.api.register_and_login(&daytime_zone()).await?;
     let traffic = Traffic::start(&stack.api, &user, TrafficOptions::default());
     assert!(
-        traffic
-            .wait_for(Duration::from_secs(1), Duration::from_secs(20), |o| o
-                .acknowledged())
-            .await
+        traffic.steady().await,
+        "writes are acknowledged before the fault"
     );
     let stopped_at = traffic.elapsed();
     stack.stop_service("cache").await?;

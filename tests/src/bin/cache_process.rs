@@ -8,6 +8,7 @@ use wellbeing_common::{shutdown::shutdown_signal, telemetry};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init("cache", telemetry::log_format_from_env()?);
+    wellbeing_common::process::disable_transparent_huge_pages();
     Application::build(CacheConfig::from_env()?)
         .await?
         .run_until_stopped(shutdown_signal())
