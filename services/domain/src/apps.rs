@@ -10,9 +10,9 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::{aggregate, aggregate_day};
 use crate::numbers::{round1, round2};
-use crate::records::ScreenTime;
-use crate::time::{day_start, overlap_minutes};
+use crate::records::{DayEvents, ScreenTime};
 
 /// How many apps the view lists.
 pub const TOP_APPS_USAGE: usize = 20;
@@ -73,31 +73,11 @@ pub fn day_app_usage(
     timezone: Tz,
     screen_time: &[ScreenTime],
 ) -> Vec<DayAppUsage> {
-    let day_start_at = day_start(date, timezone);
-    let day_end_at = day_start(date.succ_opt().unwrap_or(date), timezone);
-    let mut by_app: BTreeMap<&str, Tally> = BTreeMap::new();
-    for use_ in screen_time {
-        let minutes = overlap_minutes(use_.start, use_.end(), day_start_at, day_end_at);
-        let started_here = use_.start >= day_start_at && use_.start < day_end_at;
-        if minutes <= 0.0 && !started_here {
-            continue;
-        }
-        let tally = by_app.entry(use_.app_name.as_str()).or_default();
-        tally.minutes += minutes;
-        tally.categories.insert(use_.category.clone());
-        if started_here {
-            tally.sessions += 1;
-        }
-    }
-    by_app
-        .into_iter()
-        .map(|(app_name, tally)| DayAppUsage {
-            app_name: app_name.to_owned(),
-            minutes: tally.minutes,
-            sessions: tally.sessions,
-            categories: tally.categories.into_iter().collect(),
-        })
-        .collect()
+    let events = DayEvents {
+        screen_time: screen_time.to_vec(),
+        ..DayEvents::default()
+    };
+    aggregate_day(date, timezone, &events).app_usage()
 }
 
 /// Apps usage of the local days `start_date..=end_date`, from raw screen-time records.
@@ -107,10 +87,15 @@ pub fn apps_usage(
     timezone: Tz,
     screen_time: &[ScreenTime],
 ) -> AppsUsage {
+    let events = DayEvents {
+        screen_time: screen_time.to_vec(),
+        ..DayEvents::default()
+    };
+    let all = aggregate(timezone, &events);
     let days: Vec<Vec<DayAppUsage>> = start_date
         .iter_days()
         .take_while(|date| *date <= end_date)
-        .map(|date| day_app_usage(date, timezone, screen_time))
+        .map(|date| all.get(&date).map(|day| day.app_usage()).unwrap_or_default())
         .collect();
     apps_usage_from_days(start_date, end_date, &days)
 }

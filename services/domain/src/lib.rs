@@ -2,6 +2,7 @@
 //! the aggregator both compute from these functions, so a number is the same wherever it is made.
 //!
 //! - [`time`]: local days and hours; every interval is split at local hour boundaries.
+//! - [`aggregate`]: day aggregates, the exact sums every view is composed from.
 //! - [`records`]: the input records, one type per tracked event kind, and the privacy state.
 //! - [`summary`], [`weekly`], [`apps`]: the daily, weekly and apps-usage read views.
 //! - [`scores`]: productivity, trend, wellbeing and privacy formulas.
@@ -15,6 +16,7 @@
 //! `utoipa::ToSchema`, so the gateway's OpenAPI document describes the very types analytics
 //! serialises. Without it this crate has no such dependency.
 
+pub mod aggregate;
 pub mod apps;
 pub mod goals;
 pub mod insights;

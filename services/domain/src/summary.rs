@@ -15,14 +15,14 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::{DayAggregate, aggregate_day, minutes};
 use crate::numbers::{round1, round2};
 use crate::records::{DayEvents, ScreenTime};
 use crate::scores::productivity_score;
-use crate::time::{local_date, split_by_local_hour};
 
 /// How many apps `top_apps` lists.
 pub const TOP_APPS: usize = 5;
@@ -73,7 +73,7 @@ pub struct DailySummary {
 impl DailySummary {
     /// The summary of a day with nothing recorded.
     pub fn empty(date: NaiveDate) -> Self {
-        daily_summary(date, Tz::UTC, &DayEvents::default())
+        DayAggregate::default().summary(date)
     }
 }
 
@@ -82,133 +82,58 @@ pub fn hour_label(hour: u32) -> String {
     format!("{hour:02}:00")
 }
 
-/// Minutes of `[start, end)` on local `date`, per wall-clock hour.
-fn add_minutes_on(
-    hours: &mut [f64; 24],
-    date: NaiveDate,
-    timezone: Tz,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> f64 {
-    let mut on_date = 0.0;
-    for slice in split_by_local_hour(start, end, timezone) {
-        if slice.date == date {
-            hours[slice.hour as usize] += slice.minutes;
-            on_date += slice.minutes;
-        }
-    }
-    on_date
-}
-
-/// Minutes of `[start, end)` on local `date`.
-fn minutes_on(date: NaiveDate, timezone: Tz, start: DateTime<Utc>, end: DateTime<Utc>) -> f64 {
-    add_minutes_on(&mut [0.0; 24], date, timezone, start, end)
-}
-
-fn count(iter: impl Iterator<Item = bool>) -> u32 {
-    u32::try_from(iter.filter(|hit| *hit).count()).unwrap_or(u32::MAX)
-}
-
 /// The summary of local `date` in `timezone`. `events` may hold records of other days too:
 /// only the minutes that fall on `date`, and the records that start on it, are counted.
 pub fn daily_summary(date: NaiveDate, timezone: Tz, events: &DayEvents) -> DailySummary {
-    let starts_on_date = |instant: DateTime<Utc>| local_date(instant, timezone) == date;
+    aggregate_day(date, timezone, events).summary(date)
+}
 
-    // Screen time: the only source of total screen minutes, top apps and the hourly breakdown.
-    let mut hours = [0.0_f64; 24];
-    let mut by_app: BTreeMap<&str, f64> = BTreeMap::new();
-    for use_ in &events.screen_time {
-        let minutes = add_minutes_on(&mut hours, date, timezone, use_.start, use_.end());
-        if minutes > 0.0 {
-            *by_app.entry(use_.app_name.as_str()).or_default() += minutes;
+impl DayAggregate {
+    /// The daily summary of `date`, whose aggregate this is.
+    pub fn summary(&self, date: NaiveDate) -> DailySummary {
+        let total_focus = minutes(self.focus_us);
+        let average_quality = self.average_focus_quality();
+        let received = self.notifications_received;
+        let interacted = self.notifications_interacted;
+        let interaction_rate = if received == 0 {
+            0.0
+        } else {
+            f64::from(interacted) / f64::from(received) * 100.0
+        };
+        let by_app: BTreeMap<&str, f64> = self
+            .apps
+            .iter()
+            .filter(|(_, app)| app.screen_us > 0)
+            .map(|(name, app)| (name.as_str(), minutes(app.screen_us)))
+            .collect();
+        DailySummary {
+            date,
+            total_screen_time_minutes: round2(minutes(self.screen_total_us())),
+            total_focus_time_minutes: round2(total_focus),
+            total_break_time_minutes: round2(minutes(self.break_us)),
+            average_focus_quality: round2(average_quality),
+            productivity_score: productivity_score(
+                total_focus,
+                average_quality,
+                self.distractions,
+                self.break_count,
+            ),
+            sessions_count: self.sessions,
+            focus_sessions_count: self.focus_count,
+            breaks_count: self.break_count,
+            notifications_received: received,
+            notifications_interacted: interacted,
+            notification_interaction_rate: round1(interaction_rate),
+            distractions_count: self.distractions,
+            top_apps: top_apps(by_app, TOP_APPS),
+            hourly_breakdown: (0..24)
+                .map(|hour| HourlyMinutes {
+                    hour,
+                    time_label: hour_label(hour),
+                    minutes: round2(minutes(self.screen_us[hour as usize])),
+                })
+                .collect(),
         }
-    }
-    let total_screen: f64 = hours.iter().sum();
-
-    let total_focus: f64 = events
-        .focus_sessions
-        .iter()
-        .map(|focus| minutes_on(date, timezone, focus.start, focus.end))
-        .sum();
-    let qualities: Vec<f64> = events
-        .focus_sessions
-        .iter()
-        .filter(|focus| starts_on_date(focus.start))
-        .map(|focus| focus.quality_score)
-        .collect();
-    let average_quality = if qualities.is_empty() {
-        0.0
-    } else {
-        qualities.iter().sum::<f64>() / qualities.len() as f64
-    };
-
-    let total_break: f64 = events
-        .breaks
-        .iter()
-        .map(|pause| minutes_on(date, timezone, pause.start, pause.end()))
-        .sum();
-    let breaks_count = count(
-        events
-            .breaks
-            .iter()
-            .map(|pause| starts_on_date(pause.start)),
-    );
-    let distractions_count = count(
-        events
-            .distractions
-            .iter()
-            .map(|distraction| starts_on_date(distraction.at)),
-    );
-    let received = count(
-        events
-            .notifications
-            .iter()
-            .map(|note| starts_on_date(note.at)),
-    );
-    let interacted = count(
-        events
-            .notifications
-            .iter()
-            .map(|note| starts_on_date(note.at) && note.was_interacted),
-    );
-    let interaction_rate = if received == 0 {
-        0.0
-    } else {
-        f64::from(interacted) / f64::from(received) * 100.0
-    };
-
-    DailySummary {
-        date,
-        total_screen_time_minutes: round2(total_screen),
-        total_focus_time_minutes: round2(total_focus),
-        total_break_time_minutes: round2(total_break),
-        average_focus_quality: round2(average_quality),
-        productivity_score: productivity_score(
-            total_focus,
-            average_quality,
-            distractions_count,
-            breaks_count,
-        ),
-        sessions_count: count(
-            events
-                .sessions
-                .iter()
-                .map(|session| starts_on_date(session.start)),
-        ),
-        focus_sessions_count: u32::try_from(qualities.len()).unwrap_or(u32::MAX),
-        breaks_count,
-        notifications_received: received,
-        notifications_interacted: interacted,
-        notification_interaction_rate: round1(interaction_rate),
-        distractions_count,
-        top_apps: top_apps(by_app, TOP_APPS),
-        hourly_breakdown: (0..24)
-            .map(|hour| HourlyMinutes {
-                hour,
-                time_label: hour_label(hour),
-                minutes: round2(hours[hour as usize]),
-            })
-            .collect(),
     }
 }
 
@@ -218,14 +143,11 @@ pub fn app_minutes(
     timezone: Tz,
     screen_time: &[ScreenTime],
 ) -> BTreeMap<String, f64> {
-    let mut by_app = BTreeMap::new();
-    for use_ in screen_time {
-        let minutes = minutes_on(date, timezone, use_.start, use_.end());
-        if minutes > 0.0 {
-            *by_app.entry(use_.app_name.clone()).or_default() += minutes;
-        }
-    }
-    by_app
+    let events = DayEvents {
+        screen_time: screen_time.to_vec(),
+        ..DayEvents::default()
+    };
+    aggregate_day(date, timezone, &events).app_minutes()
 }
 
 /// The `limit` apps with most minutes; equal minutes in app-name order.

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::numbers::{round1, round2};
 use crate::records::DayEvents;
 use crate::scores::{Trend, trend};
-use crate::summary::{DailySummary, daily_summary};
+use crate::aggregate::aggregate;
+use crate::summary::DailySummary;
 
 /// Days in a week view.
 pub const WEEK_DAYS: u64 = 7;
@@ -77,15 +78,14 @@ pub fn week_dates(end_date: NaiveDate) -> Vec<NaiveDate> {
 
 /// The weekly summary from already computed daily summaries. Days of the week missing from
 /// `days` are filled with empty summaries; days outside the week are ignored.
-pub fn weekly_summary(end_date: NaiveDate, timezone: Tz, days: Vec<DailySummary>) -> WeeklySummary {
-    let empty = DayEvents::default();
+pub fn weekly_summary(end_date: NaiveDate, days: Vec<DailySummary>) -> WeeklySummary {
     let daily_summaries: Vec<DailySummary> = week_dates(end_date)
         .into_iter()
         .map(|date| {
             days.iter()
                 .find(|day| day.date == date)
                 .cloned()
-                .unwrap_or_else(|| daily_summary(date, timezone, &empty))
+                .unwrap_or_else(|| DailySummary::empty(date))
         })
         .collect();
     summarise_week(daily_summaries)
@@ -97,9 +97,10 @@ pub fn weekly_summary_from_events(
     timezone: Tz,
     events: &DayEvents,
 ) -> WeeklySummary {
+    let days = aggregate(timezone, events);
     let daily_summaries = week_dates(end_date)
         .into_iter()
-        .map(|date| daily_summary(date, timezone, events))
+        .map(|date| days.get(&date).cloned().unwrap_or_default().summary(date))
         .collect();
     summarise_week(daily_summaries)
 }
@@ -186,7 +187,7 @@ mod tests {
             day("2026-03-03", 140.0, 50.0, 300.0),
             day("2026-03-07", 70.0, 41.0, 120.0),
         ];
-        let week = weekly_summary(date("2026-03-07"), Tz::UTC, days);
+        let week = weekly_summary(date("2026-03-07"), days);
         assert_eq!(
             week.period,
             Period {
@@ -232,7 +233,7 @@ mod tests {
                 )
             })
             .collect();
-        let week = weekly_summary(date("2026-03-07"), Tz::UTC, days);
+        let week = weekly_summary(date("2026-03-07"), days);
         assert_eq!(week.trends.productivity, Trend::Improving);
         assert_eq!(week.trends.focus_time, Trend::Stable);
         assert_eq!(week.best_day.date, date("2026-03-07"));
@@ -245,7 +246,7 @@ mod tests {
     #[test]
     fn days_outside_the_week_are_ignored() {
         let days = vec![day("2026-02-28", 500.0, 90.0, 0.0)];
-        let week = weekly_summary(date("2026-03-07"), Tz::UTC, days);
+        let week = weekly_summary(date("2026-03-07"), days);
         assert_eq!(week.weekly_averages.focus_time_minutes, 0.0);
         assert_eq!(week.weekly_averages.productivity_score, 20.0);
     }

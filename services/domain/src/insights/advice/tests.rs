@@ -1,5 +1,4 @@
 use chrono::{Days, NaiveDate};
-use chrono_tz::Tz;
 
 use super::*;
 use crate::summary::DailySummary;
@@ -17,7 +16,7 @@ fn week(make: impl Fn(u32, DailySummary) -> DailySummary) -> WeeklySummary {
             make(index, DailySummary::empty(date))
         })
         .collect();
-    weekly_summary(first_day() + Days::new(6), Tz::UTC, days)
+    weekly_summary(first_day() + Days::new(6), days)
 }
 
 fn actions(found: &Insights) -> Vec<(&str, Priority)> {
