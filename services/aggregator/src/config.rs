@@ -5,13 +5,13 @@
 //! | `AGGREGATOR_ADDR` | `:50053` | gRPC listen address |
 //! | `METRICS_ADDR` | unset | Prometheus `/metrics` admin port, e.g. `:9464` (unset: none) |
 //! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/wellbeing` | PostgreSQL (schema owned by analytics) |
-//! | `ANALYTICS_URL` | `127.0.0.1:50051` | analytics address(es), for cache warming |
 //! | `AGGREGATOR_DB_MAX_CONNECTIONS` | `5` | pool size of one worker |
-//! | `WORKER_BATCH_SIZE` | `100` | dirty days claimed at once |
+//! | `WORKER_BATCH_SIZE` | `100` | marked days claimed at once |
 //! | `WORKER_LEASE_MS` | `30000` | a claim not completed by then is retried by another worker |
 //! | `WORKER_IDLE_POLL_MS` | `200` | wait between polls of an empty queue |
-//! | `WORKER_WARM_CACHE` | `true` | refresh users' dashboard and quick stats after recomputing |
-//! | `SWEEP_INTERVAL_SECS` | `60` | how often the sweep looks for zones past local midnight |
+//! | `WORKER_REBUILD_LEASE_SECS` | `600` | a rebuild of a user's aggregates not finished by then is retried by another worker |
+//! | `SWEEP_INTERVAL_SECS` | `60` | how often the sweep checks sampled day aggregates against raw records |
+//! | `SWEEP_SAMPLE` | `20` | day aggregates the sweep checks each time (0: none) |
 //! | `RETENTION_DAYS` | `0` | events older than this many days are removed (whole month partitions are dropped); 0 keeps everything |
 //! | `PARTITIONS_AHEAD_MONTHS` | `2` | month partitions of the event tables created ahead of the current one |
 //! | `PARTITION_MAINTENANCE_SECS` | `3600` | how often partitions are created ahead and retention applied |
@@ -27,13 +27,13 @@ pub struct AggregatorConfig {
     /// `METRICS_ADDR`: the Prometheus admin port (none when unset).
     pub metrics_addr: Option<SocketAddr>,
     pub database_url: String,
-    pub analytics_endpoints: Vec<String>,
     pub max_connections: u32,
     pub batch_size: u32,
     pub lease: Duration,
     pub idle_poll: Duration,
-    pub warm_cache: bool,
+    pub rebuild_lease: Duration,
     pub sweep_interval: Duration,
+    pub sweep_sample: i64,
     pub retention_days: u32,
     pub partitions_ahead_months: u32,
     pub partition_maintenance: Duration,
@@ -85,7 +85,6 @@ impl AggregatorConfig {
             listen_addr: config::listen_addr(source, "AGGREGATOR_ADDR", ":50053")?,
             metrics_addr: wellbeing_common::metrics::addr_from(source)?,
             database_url,
-            analytics_endpoints: config::endpoints(source, "ANALYTICS_URL", "127.0.0.1:50051")?,
             max_connections,
             batch_size,
             lease: Duration::from_millis(lease_ms),
@@ -94,10 +93,13 @@ impl AggregatorConfig {
                 "WORKER_IDLE_POLL_MS",
                 200u64,
             )?),
-            warm_cache: config::parsed(source, "WORKER_WARM_CACHE", true)?,
+            rebuild_lease: Duration::from_secs(
+                config::parsed(source, "WORKER_REBUILD_LEASE_SECS", 600u64)?.max(1),
+            ),
             sweep_interval: Duration::from_secs(
                 config::parsed(source, "SWEEP_INTERVAL_SECS", 60u64)?.max(1),
             ),
+            sweep_sample: i64::from(config::parsed(source, "SWEEP_SAMPLE", 20u32)?),
             retention_days: config::parsed(source, "RETENTION_DAYS", 0u32)?,
             partitions_ahead_months: partitions_ahead_months(source)?,
             partition_maintenance: Duration::from_secs(
@@ -135,7 +137,7 @@ mod tests {
             AggregatorConfig::from_source(bad).unwrap_err().name,
             "WORKER_LEASE_MS"
         );
-        let bad: &[(&str, &str)] = &[("WORKER_WARM_CACHE", "maybe")];
+        let bad: &[(&str, &str)] = &[("SWEEP_SAMPLE", "some")];
         assert!(AggregatorConfig::from_source(bad).is_err());
         assert_eq!(config.retention_days, 0);
         assert_eq!(config.partitions_ahead_months, 2);

@@ -1,17 +1,18 @@
-//! The aggregation worker: it drains the queue of dirty (user, local day) pairs that ingestion
-//! marks, recomputes each day's rollup from raw events, and warms the users' most read views.
-//! Several replicas share the queue (SKIP LOCKED claims with a lease).
+//! The aggregation worker: what the deltas of ingestion cannot do. It recomputes from raw records
+//! the days a write could not update by a delta (the `dirty_days` queue), rebuilds a user's day
+//! aggregates after a timezone change, and checks sampled days against raw records. Several
+//! replicas share the queues (SKIP LOCKED claims with a lease).
 //!
 //! - [`config`]: environment variables and their defaults.
-//! - [`rollup`]: recomputing one day with the domain functions.
-//! - [`worker`]: the claim / compute / complete loop and its figures.
-//! - [`sweep`]: warming the new day's views when local midnight passes.
+//! - [`recompute`]: days recomputed, rebuilt or checked from raw records with the domain functions.
+//! - [`worker`]: the claim / recompute loop and its figures.
+//! - [`sweep`]: the periodic check of sampled day aggregates against raw records.
 //! - [`partitions`]: month partitions of the event tables created ahead, and retention.
 //! - [`server`]: the tonic service (status, recomputation).
 
 pub mod config;
 pub mod partitions;
-pub mod rollup;
+pub mod recompute;
 pub mod server;
 pub mod sweep;
 pub mod worker;
@@ -22,7 +23,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
 use wellbeing_common::metrics::{self, GrpcMetrics, Metered, Series};
 use wellbeing_proto::aggregator::v1::aggregator_server::AggregatorServer;
@@ -90,29 +90,32 @@ impl Application {
             config,
             metrics_listener,
         } = self;
-        let pool = PgPoolOptions::new()
-            .max_connections(config.max_connections)
-            .acquire_timeout(Duration::from_secs(5))
-            .test_before_acquire(true)
-            .connect_lazy(&config.database_url)
-            .context("failed to configure the database pool")?;
+        // The store's pool: the same settings (TLS choice, slow-statement log) as analytics.
+        let pool = wellbeing_store::connect(
+            &config.database_url,
+            &wellbeing_store::PoolConfig {
+                min_connections: 0,
+                max_connections: config.max_connections,
+                acquire_timeout: Duration::from_secs(5),
+                max_lifetime: Duration::from_secs(30 * 60),
+                slow_query_threshold_ms: 1000,
+            },
+        )
+        .context("failed to configure the database pool")?;
         let state = Arc::new(WorkerState::default());
-        let analytics = if config.warm_cache {
-            let channel = wellbeing_common::grpc::channel(&config.analytics_endpoints)
-                .context("failed to configure the analytics channel")?;
-            Some(wellbeing_proto::analytics::v1::analytics_client::AnalyticsClient::new(channel))
-        } else {
-            None
-        };
         let worker = Arc::new(Worker {
             pool: pool.clone(),
             state: state.clone(),
-            analytics,
             batch_size: i64::from(config.batch_size),
             lease: config.lease,
+            rebuild_lease: config.rebuild_lease,
             idle_poll: config.idle_poll,
         });
-        let sweeper = tokio::spawn(sweep::run(worker.clone(), config.sweep_interval));
+        let sweeper = tokio::spawn(sweep::run(
+            worker.clone(),
+            config.sweep_interval,
+            config.sweep_sample,
+        ));
         let upkeep = tokio::spawn(partitions::run(
             pool.clone(),
             partitions::Upkeep {
@@ -195,15 +198,25 @@ fn render_metrics(
                 load(&state.events_processed),
             );
             series.counter(
-                "aggregator_items_requeued_total",
-                "Days that changed while being recomputed (done again)",
-                load(&state.items_requeued),
+                "aggregator_days_checked_total",
+                "Day aggregates the sweep compared with their raw records",
+                load(&state.days_checked),
+            );
+            series.counter(
+                "aggregator_aggregate_repairs_total",
+                "Day aggregates the sweep found different from their raw records (should stay 0)",
+                load(&state.aggregate_repairs),
+            );
+            series.counter(
+                "aggregator_rebuilds_total",
+                "Users whose day aggregates this worker rebuilt",
+                load(&state.rebuilds_done),
             );
             // The queue is shared by every worker; a scrape that cannot read it leaves it out.
-            if let Ok((depth, oldest)) = wellbeing_store::rollups::queue_depth(&pool).await {
+            if let Ok((depth, oldest)) = wellbeing_store::dirty_days::queue_depth(&pool).await {
                 series.gauge(
                     "aggregator_queue_depth",
-                    "Days waiting to be recomputed",
+                    "Marked days waiting to be recomputed",
                     depth,
                 );
                 let age = oldest.map_or(0.0, |oldest| {
@@ -213,6 +226,13 @@ fn render_metrics(
                     "aggregator_oldest_pending_seconds",
                     "Age of the oldest day waiting",
                     age,
+                );
+            }
+            if let Ok(waiting) = wellbeing_store::aggregates::rebuilds_waiting(&pool).await {
+                series.gauge(
+                    "aggregator_rebuilds_waiting",
+                    "Users whose day aggregates wait to be rebuilt (after a timezone change)",
+                    waiting,
                 );
             }
             text

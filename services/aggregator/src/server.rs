@@ -13,7 +13,7 @@ use wellbeing_proto::aggregator::v1::aggregator_server::Aggregator;
 use wellbeing_proto::aggregator::v1::{
     RecomputeRequest, RecomputeResponse, StatusRequest, StatusResponse,
 };
-use wellbeing_store::rollups;
+use wellbeing_store::{aggregates, dirty_days};
 
 use crate::worker::WorkerState;
 
@@ -31,7 +31,10 @@ impl Aggregator for AggregatorService {
         &self,
         _request: Request<StatusRequest>,
     ) -> Result<Response<StatusResponse>, Status> {
-        let (depth, oldest) = rollups::queue_depth(&self.pool)
+        let (depth, oldest) = dirty_days::queue_depth(&self.pool)
+            .await
+            .map_err(ServiceError::from)?;
+        let rebuilds_waiting = aggregates::rebuilds_waiting(&self.pool)
             .await
             .map_err(ServiceError::from)?;
         let (items_per_second, events_per_second) = self.state.rates();
@@ -55,7 +58,8 @@ impl Aggregator for AggregatorService {
                 nanos: 0,
             }),
             events_processed: self.state.events_processed.load(Ordering::Relaxed),
-            items_requeued: self.state.items_requeued.load(Ordering::Relaxed),
+            aggregate_repairs: self.state.aggregate_repairs.load(Ordering::Relaxed),
+            rebuilds_waiting: u64::try_from(rebuilds_waiting).unwrap_or(0),
         }))
     }
 
@@ -75,7 +79,7 @@ impl Aggregator for AggregatorService {
             )
             .into());
         }
-        let marked = rollups::mark_range(&self.pool, user_id, from, to)
+        let marked = dirty_days::mark_range(&self.pool, user_id, from, to)
             .await
             .map_err(|error| match error {
                 // The user does not exist (foreign key): nothing to recompute.

@@ -1,50 +1,48 @@
-//! The scheduled sweep. Nothing written is ever missed (marks are transactional and a dead
-//! worker's claims come back when their lease ends), so what is left to sweep is the clock: when
-//! local midnight passes in a timezone, yesterday's "today" views stop being read and the new
-//! day's are cold. The sweep warms the dashboard and quick stats of that zone's recently active
-//! users, so their first read of the day is a hit.
+//! The sweep: every interval, a sample of recent day aggregates is compared with what their raw
+//! records say, under the user's lock. A difference would be a bug in the delta path; it is
+//! repaired and counted (`aggregator_aggregate_repairs_total`, which should stay 0).
 
-use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use chrono::{NaiveDate, Utc};
-use wellbeing_domain::time;
-use wellbeing_store::rollups;
+use chrono::Utc;
+use wellbeing_store::{StoreError, aggregates};
 
+use crate::recompute;
 use crate::worker::Worker;
 
-/// Users active in the last this many days are warmed at their midnight.
-const ACTIVE_DAYS: i64 = 7;
+/// Days of this age or younger are sampled (older ones rarely change).
+const RECENT_DAYS: i64 = 7;
 
-/// Runs forever: every `interval`, warms the users of every zone whose local date changed.
-pub async fn run(worker: std::sync::Arc<Worker>, interval: Duration) {
-    let mut last_dates: HashMap<String, NaiveDate> = HashMap::new();
+/// Runs forever: every `interval`, checks `sample` days.
+pub async fn run(worker: Arc<Worker>, interval: Duration, sample: i64) {
     loop {
-        if let Err(error) = sweep_once(&worker, &mut last_dates).await {
+        tokio::time::sleep(interval).await;
+        if let Err(error) = sweep_once(&worker, sample).await {
             tracing::warn!(%error, "sweep failed");
         }
-        tokio::time::sleep(interval).await;
     }
 }
 
-async fn sweep_once(
-    worker: &Worker,
-    last_dates: &mut HashMap<String, NaiveDate>,
-) -> Result<(), wellbeing_store::StoreError> {
-    for zone_name in rollups::zones(&worker.pool).await? {
-        let zone = time::parse_timezone(&zone_name).unwrap_or(chrono_tz::Tz::UTC);
-        let today = time::local_date(Utc::now(), zone);
-        let previous = last_dates.insert(zone_name.clone(), today);
-        if previous.is_none_or(|date| date == today) {
-            continue;
+/// Checks `sample` randomly chosen recent days; returns how many differed.
+pub async fn sweep_once(worker: &Worker, sample: i64) -> Result<u64, StoreError> {
+    let since = Utc::now().date_naive() - chrono::Duration::days(RECENT_DAYS);
+    let mut repaired = 0;
+    for (user_id, day) in aggregates::sample(&worker.pool, since, sample).await? {
+        match recompute::check(&worker.pool, user_id, day).await? {
+            Some(differed) => {
+                worker.state.days_checked.fetch_add(1, Ordering::Relaxed);
+                if differed {
+                    repaired += 1;
+                    worker
+                        .state
+                        .aggregate_repairs
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            None => {}
         }
-        let since = today - chrono::Duration::days(ACTIVE_DAYS);
-        let users: BTreeSet<_> = rollups::active_users_in_zone(&worker.pool, &zone_name, since)
-            .await?
-            .into_iter()
-            .collect();
-        tracing::info!(zone = %zone_name, users = users.len(), "new local day; warming views");
-        worker.warm(users).await;
     }
-    Ok(())
+    Ok(repaired)
 }

@@ -1,9 +1,9 @@
-//! The worker loop: claim dirty days (SKIP LOCKED, with a lease), recompute each from raw
-//! events, store the rollup and clear the mark unless a newer event re-marked the day, then
-//! warm the users' most read views. A worker that dies mid-batch leaves its claims to expire and
-//! be taken by another; recomputation is idempotent, so nothing is counted twice.
+//! The worker loop: claim marked days (SKIP LOCKED, with a lease) and recompute them from raw
+//! records, then claim a pending rebuild (after a timezone change) and do it. A worker that dies
+//! mid-batch leaves its claims to expire and be taken by another; recomputation replaces what it
+//! computes, so nothing is counted twice.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -12,14 +12,10 @@ use chrono::Utc;
 use sqlx::PgPool;
 use tracing::Instrument as _;
 use uuid::Uuid;
-use wellbeing_common::grpc::TracedChannel;
-use wellbeing_proto::analytics::v1::analytics_client::AnalyticsClient;
-use wellbeing_proto::analytics::v1::{
-    DashboardRequest, InsightsRequest, QuickStatsRequest, WellbeingScoreRequest,
-};
-use wellbeing_store::rollups::{self, Claim, Rollup};
+use wellbeing_store::dirty_days::{self, Claim};
+use wellbeing_store::{StoreError, aggregates};
 
-use crate::rollup::compute_day;
+use crate::recompute::{self, Outcome};
 
 /// Throughput is reported over this window.
 const RATE_WINDOW: Duration = Duration::from_secs(60);
@@ -29,7 +25,10 @@ pub struct WorkerState {
     pub started_at: chrono::DateTime<Utc>,
     pub items_processed: AtomicU64,
     pub events_processed: AtomicU64,
-    pub items_requeued: AtomicU64,
+    /// Days the sweep compared with their raw records, and those it found different.
+    pub days_checked: AtomicU64,
+    pub aggregate_repairs: AtomicU64,
+    pub rebuilds_done: AtomicU64,
     pub last_error: Mutex<String>,
     /// (when, items, events) of recent batches.
     recent: Mutex<VecDeque<(Instant, u64, u64)>>,
@@ -41,7 +40,9 @@ impl Default for WorkerState {
             started_at: Utc::now(),
             items_processed: AtomicU64::new(0),
             events_processed: AtomicU64::new(0),
-            items_requeued: AtomicU64::new(0),
+            days_checked: AtomicU64::new(0),
+            aggregate_repairs: AtomicU64::new(0),
+            rebuilds_done: AtomicU64::new(0),
             last_error: Mutex::new(String::new()),
             recent: Mutex::new(VecDeque::new()),
         }
@@ -49,7 +50,7 @@ impl Default for WorkerState {
 }
 
 impl WorkerState {
-    fn record_batch(&self, items: u64, events: u64) {
+    pub fn record_batch(&self, items: u64, events: u64) {
         self.items_processed.fetch_add(items, Ordering::Relaxed);
         self.events_processed.fetch_add(events, Ordering::Relaxed);
         let mut recent = self
@@ -85,7 +86,7 @@ impl WorkerState {
         (items as f64 / window, events as f64 / window)
     }
 
-    fn failed(&self, error: impl std::fmt::Display) {
+    pub fn failed(&self, error: impl std::fmt::Display) {
         tracing::warn!(%error, "aggregation failed");
         *self
             .last_error
@@ -97,9 +98,10 @@ impl WorkerState {
 pub struct Worker {
     pub pool: PgPool,
     pub state: std::sync::Arc<WorkerState>,
-    pub analytics: Option<AnalyticsClient<TracedChannel>>,
     pub batch_size: i64,
     pub lease: Duration,
+    /// A rebuild may take long for a heavy user; its claim lasts this long.
+    pub rebuild_lease: Duration,
     pub idle_poll: Duration,
 }
 
@@ -107,7 +109,11 @@ impl Worker {
     /// Works until the task is dropped (aborted on shutdown; claims then expire).
     pub async fn run(&self) {
         loop {
-            match self.run_batch().await {
+            let done = match self.run_batch().await {
+                Ok(marked) => self.run_rebuild().await.map(|rebuilt| marked + rebuilt),
+                Err(error) => Err(error),
+            };
+            match done {
                 Ok(0) => tokio::time::sleep(self.idle_poll).await,
                 Ok(_) => {}
                 Err(error) => {
@@ -120,119 +126,65 @@ impl Worker {
         }
     }
 
-    /// Claims and processes one batch; returns how many items it claimed.
-    pub async fn run_batch(&self) -> Result<usize, wellbeing_store::StoreError> {
-        let claims = rollups::claim(&self.pool, self.batch_size, self.lease).await?;
+    /// Claims and recomputes one batch of marked days; returns how many it claimed.
+    pub async fn run_batch(&self) -> Result<usize, StoreError> {
+        let claims = dirty_days::claim(&self.pool, self.batch_size, self.lease).await?;
         if claims.is_empty() {
             return Ok(0);
         }
-        // One trace per batch, one span per day recomputed (its SQL statements under it).
+        // One trace per batch, one span per user recomputed (its SQL statements under it).
         let batch = tracing::info_span!(
             "batch",
             otel.name = "aggregator.batch",
             items = claims.len()
         );
-        let mut events = 0u64;
-        let mut done = 0u64;
-        let mut warm_users = BTreeSet::new();
+        let mut by_user: BTreeMap<Uuid, Vec<&Claim>> = BTreeMap::new();
         for claim in &claims {
-            let item = tracing::info_span!(parent: &batch, "item", otel.name = "aggregator.rollup_day", day = %claim.day);
-            match self.process(claim).instrument(item).await {
-                Ok(Some(item_events)) => {
-                    events += item_events;
-                    done += 1;
-                    warm_users.insert(claim.user_id);
+            by_user.entry(claim.user_id).or_default().push(claim);
+        }
+        let (mut days, mut events) = (0u64, 0u64);
+        for (user_id, claims) in by_user {
+            let marked: Vec<_> = claims.iter().map(|claim| claim.day).collect();
+            let span = tracing::info_span!(parent: &batch, "item", otel.name = "aggregator.recompute_days", days = marked.len());
+            match recompute::days(&self.pool, user_id, &marked)
+                .instrument(span)
+                .await
+            {
+                Ok(Outcome::Done(recomputed)) => {
+                    days += recomputed.days;
+                    events += recomputed.events;
                 }
-                Ok(None) => {}
+                Ok(Outcome::Gone) => {
+                    for claim in claims {
+                        dirty_days::forget(&self.pool, claim).await?;
+                    }
+                }
+                // The rebuild clears these marks; the claims expire meanwhile (no busy loop).
+                Ok(Outcome::AwaitingRebuild) => {}
                 Err(error) => {
                     self.state.failed(&error);
-                    // Leave it for another try (the lease would expire anyway).
-                    let _ = rollups::release(&self.pool, claim).await;
+                    for claim in claims {
+                        let _ = dirty_days::release(&self.pool, claim).await;
+                    }
                 }
             }
         }
-        self.state.record_batch(done, events);
-        self.warm(warm_users).instrument(batch).await;
+        self.state.record_batch(days, events);
         Ok(claims.len())
     }
 
-    /// Recomputes one day; `Some(events read)` when its rollup was stored.
-    async fn process(&self, claim: &Claim) -> Result<Option<u64>, wellbeing_store::StoreError> {
-        let Some(day) = compute_day(&self.pool, claim.user_id, claim.day).await? else {
-            rollups::forget(&self.pool, claim).await?;
-            return Ok(None);
-        };
-        let rollup = Rollup {
-            timezone: day.timezone.name(),
-            summary: day.summary,
-            apps: day.apps,
-            events: i32::try_from(day.events).unwrap_or(i32::MAX),
-        };
-        if !rollups::complete(&self.pool, claim, &rollup).await? {
-            self.state.items_requeued.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(Some(day.events as u64))
-    }
-
-    /// Asks analytics to compute and cache the users' dashboard and quick stats, so their next
-    /// read is a hit. Best effort: a failure only costs that read a computation.
-    pub async fn warm(&self, users: BTreeSet<Uuid>) {
-        let Some(analytics) = &self.analytics else {
-            return;
-        };
-        let span = tracing::info_span!("warm", otel.name = "aggregator.warm", users = users.len());
-        Self::warm_users(analytics, users).instrument(span).await;
-    }
-
-    /// The dashboard (with insights and scores), quick stats, insights and today's wellbeing score:
-    /// what the app reads most, computed here so that the user's next reads are hits.
-    async fn warm_users(analytics: &AnalyticsClient<TracedChannel>, users: BTreeSet<Uuid>) {
-        for user_id in users {
-            let dashboard = timed(tonic::Request::new(DashboardRequest {
-                user_id: user_id.to_string(),
-                warm: true,
-            }));
-            let quick = timed(tonic::Request::new(QuickStatsRequest {
-                user_id: user_id.to_string(),
-                warm: true,
-            }));
-            let insights = timed(tonic::Request::new(InsightsRequest {
-                user_id: user_id.to_string(),
-                warm: true,
-            }));
-            let wellbeing = timed(tonic::Request::new(WellbeingScoreRequest {
-                user_id: user_id.to_string(),
-                date: None,
-                warm: true,
-            }));
-            let mut clients = [
-                analytics.clone(),
-                analytics.clone(),
-                analytics.clone(),
-                analytics.clone(),
-            ];
-            let [first, second, third, fourth] = &mut clients;
-            let (dashboard, quick, insights, wellbeing) = tokio::join!(
-                first.dashboard(dashboard),
-                second.quick_stats(quick),
-                third.insights(insights),
-                fourth.wellbeing_score(wellbeing),
-            );
-            let failed = [
-                dashboard.err(),
-                quick.err(),
-                insights.err(),
-                wellbeing.err(),
-            ];
-            if let Some(status) = failed.into_iter().flatten().next() {
-                tracing::debug!(code = ?status.code(), "cache warming skipped");
+    /// Claims one pending rebuild and does it; returns how many it claimed (0 or 1).
+    pub async fn run_rebuild(&self) -> Result<usize, StoreError> {
+        let claimed = aggregates::claim_rebuilds(&self.pool, 1, self.rebuild_lease).await?;
+        for (user_id, requested_at) in &claimed {
+            let span = tracing::info_span!("rebuild", otel.name = "aggregator.rebuild");
+            if recompute::rebuild(&self.pool, *user_id, *requested_at)
+                .instrument(span)
+                .await?
+            {
+                self.state.rebuilds_done.fetch_add(1, Ordering::Relaxed);
             }
         }
+        Ok(claimed.len())
     }
-}
-
-/// A request with the warming deadline.
-fn timed<T>(mut request: tonic::Request<T>) -> tonic::Request<T> {
-    request.set_timeout(Duration::from_secs(2));
-    request
 }

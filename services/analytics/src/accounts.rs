@@ -157,17 +157,10 @@ impl Accounts {
         if let Some(timezone) = timezone {
             validation::validate_timezone(timezone).map_err(field_error)?;
         }
-        let before = users::find_by_id(&self.pool, user_id)
+        // A new zone also queues the rebuild of the user's day aggregates in it (same statement).
+        users::update_profile(&self.pool, user_id, username, timezone)
             .await?
-            .ok_or_else(account_gone)?;
-        let user = users::update_profile(&self.pool, user_id, username, timezone)
-            .await?
-            .ok_or_else(account_gone)?;
-        if user.timezone != before.timezone {
-            // Every rollup was computed in the old zone: recompute them in the new one.
-            wellbeing_store::rollups::mark_all_rolled_up(&self.pool, user_id).await?;
-        }
-        Ok(user)
+            .ok_or_else(account_gone)
     }
 
     async fn issue_refresh_token(

@@ -7,6 +7,7 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 use uuid::Uuid;
 use wellbeing_domain::validation::{self, FieldError};
+use wellbeing_domain::aggregate::{Contributes, Days};
 use wellbeing_domain::{records, time};
 use wellbeing_proto::Timestamp;
 use wellbeing_proto::analytics::v1::track_event::Kind;
@@ -109,23 +110,51 @@ impl EventRow {
         }
     }
 
-    /// The local days the record touches: every day of an interval, the day of a point event.
-    pub fn local_days(&self, timezone: Tz) -> Vec<chrono::NaiveDate> {
-        let (start, end) = match self {
-            Self::Session(row) => (row.started_at, row.ended_at),
-            Self::ScreenTime(row) => (row.started_at, row.ended_at),
-            Self::FocusSession(row) => (row.started_at, row.ended_at),
-            Self::Break(row) => (row.started_at, row.ended_at),
-            Self::Notification(row) => (row.occurred_at, row.occurred_at),
-            Self::Distraction(row) => (row.occurred_at, row.occurred_at),
-        };
-        let first = time::local_date(start, timezone);
-        // An interval ending exactly at midnight does not touch the next day.
-        let last = time::local_date(
-            (end - chrono::Duration::microseconds(1)).max(start),
-            timezone,
-        );
-        first.iter_days().take_while(|day| *day <= last).collect()
+    /// Adds what the record contributes to the aggregates of the local days it touches
+    /// (`wellbeing_domain::aggregate`), exactly as the same row read back from its table would.
+    pub fn contribute(&self, timezone: Tz, days: &mut Days) {
+        match self {
+            Self::Session(row) => records::Session {
+                start: row.started_at,
+                end: row.ended_at,
+                device_type: String::new(),
+            }
+            .contribute(timezone, days),
+            Self::ScreenTime(row) => records::ScreenTime {
+                app_name: row.app_name.clone(),
+                category: row.category.clone(),
+                start: row.started_at,
+                duration_minutes: row.duration_minutes,
+            }
+            .contribute(timezone, days),
+            Self::FocusSession(row) => records::FocusSession {
+                start: row.started_at,
+                end: row.ended_at,
+                quality_score: row.quality_score,
+                task_name: None,
+            }
+            .contribute(timezone, days),
+            Self::Break(row) => records::Break {
+                start: row.started_at,
+                duration_minutes: row.duration_minutes,
+                break_type: String::new(),
+            }
+            .contribute(timezone, days),
+            Self::Notification(row) => records::Notification {
+                at: row.occurred_at,
+                app_name: String::new(),
+                priority: row.priority,
+                was_interacted: row.was_interacted,
+            }
+            .contribute(timezone, days),
+            Self::Distraction(row) => records::Distraction {
+                at: row.occurred_at,
+                source: String::new(),
+                severity: row.severity,
+                duration_seconds: row.duration_seconds,
+            }
+            .contribute(timezone, days),
+        }
     }
 
     /// `{id, event_id, type, user_id, <fields>, date, hour, duration_minutes, created_at}`; `date`

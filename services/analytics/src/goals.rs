@@ -19,8 +19,8 @@ use crate::accounts::field_error;
 use crate::ingest::rfc3339;
 use crate::view_cache::ViewCache;
 use crate::views::summaries::WeekData;
+use crate::views::days::Needs;
 use crate::views::{View, Viewer, Views, date_param};
-use wellbeing_store::StoreError;
 use wellbeing_store::goals::{self, GoalRow};
 
 /// Which goals a list shows.
@@ -37,6 +37,12 @@ pub struct GoalChanges {
     pub deadline: Option<String>,
     pub current_value: Option<f64>,
 }
+
+/// What goal views read besides the days.
+const GOALS: Needs = Needs {
+    goals: true,
+    privacy: false,
+};
 
 #[derive(Clone)]
 pub struct Goals {
@@ -147,8 +153,8 @@ impl Goals {
         let params = format!("status={}", status.unwrap_or(""));
         self.views
             .cached(&viewer, "goals", &params, || async move {
-                let data = self.views.week_ending(&viewer, viewer.today).await?;
-                let goals = render_all(self.pool(), &viewer, &data, filter).await?;
+                let data = self.views.week_ending(&viewer, viewer.today, GOALS).await?;
+                let goals = render_all(&viewer, &data, filter);
                 Ok(json!({"count": goals.len(), "goals": goals}))
             })
             .await
@@ -159,37 +165,30 @@ impl Goals {
         self.cache
             .invalidate_user(&viewer.user_id.to_string())
             .await;
-        let data = self.views.week_ending(viewer, viewer.today).await?;
-        let focus = focus_intervals(self.pool(), viewer, std::slice::from_ref(row)).await?;
+        let data = self.views.week_ending(viewer, viewer.today, GOALS).await?;
         let goal = render(
             row,
             viewer,
             &data,
             &data.days.last_day_app_minutes(),
-            &focus,
+            &data.days.focus,
         );
         serde_json::to_vec(&goal).map_err(|error| ServiceError::internal(&error))
     }
 }
 
-/// Every goal of the viewer with its progress in the current period.
-pub async fn render_all(
-    pool: &PgPool,
-    viewer: &Viewer,
-    data: &WeekData,
-    filter: GoalStatusFilter,
-) -> Result<Vec<Value>, StoreError> {
-    let rows = goals::list(pool, viewer.user_id).await?;
+/// Every goal of the viewer with its progress in the current period (`data` read with the goals).
+pub fn render_all(viewer: &Viewer, data: &WeekData, filter: GoalStatusFilter) -> Vec<Value> {
     let app_minutes = data.days.last_day_app_minutes();
-    let focus = focus_intervals(pool, viewer, &rows).await?;
-    Ok(rows
+    data.days
+        .goals
         .iter()
-        .map(|row| render(row, viewer, data, &app_minutes, &focus))
+        .map(|row| render(row, viewer, data, &app_minutes, &data.days.focus))
         .filter(|goal| match filter {
             GoalStatusFilter::All => true,
             GoalStatusFilter::Only(status) => goal["status"] == status.as_str(),
         })
-        .collect())
+        .collect()
 }
 
 fn render(
@@ -258,33 +257,6 @@ fn focus_target_reached_at(
     let (from, _) = time::day_range(first_day, viewer.timezone);
     let (_, to) = time::day_range(viewer.today, viewer.timezone);
     target_reached_at(focus, from, to, target)
-}
-
-/// The focus sessions a completed focus goal's `completed_at` is found in: today's for a daily
-/// focus goal, the week's for a weekly one, read only when such a goal exists (today's summary
-/// may come from its rollup, without the raw records).
-async fn focus_intervals(
-    pool: &PgPool,
-    viewer: &Viewer,
-    rows: &[GoalRow],
-) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, StoreError> {
-    let has = |goal_type: GoalType| rows.iter().any(|row| row.goal_type == goal_type.as_str());
-    let first_day = if has(GoalType::WeeklyFocusMinutes) {
-        viewer.today - Duration::days(6)
-    } else if has(GoalType::DailyFocusMinutes) {
-        viewer.today
-    } else {
-        return Ok(Vec::new());
-    };
-    let (from, _) = time::day_range(first_day, viewer.timezone);
-    let (_, to) = time::day_range(viewer.today, viewer.timezone);
-    Ok(
-        wellbeing_store::focus_sessions::overlapping(pool, viewer.user_id, from, to)
-            .await?
-            .iter()
-            .map(|session| (session.started_at, session.ended_at))
-            .collect(),
-    )
 }
 
 fn parse_goal_type(text: &str) -> Result<GoalType, ServiceError> {

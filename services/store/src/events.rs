@@ -2,7 +2,6 @@
 //! of time (what a day's summary is computed from).
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use uuid::Uuid;
 use wellbeing_domain::records::{self, DayEvents};
 
@@ -20,7 +19,7 @@ use crate::sessions::SessionRow;
 /// Interval records last at most 24 hours, so their index range on the start is bounded by
 /// `from - 24h`.
 pub async fn between(
-    pool: &PgPool,
+    executor: impl sqlx::PgExecutor<'_>,
     user_id: Uuid,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -29,7 +28,7 @@ pub async fn between(
         .bind(user_id)
         .bind(from)
         .bind(to)
-        .fetch_one(pool)
+        .fetch_one(executor)
         .await?;
     serde_json::from_str(&document)
         .map_err(|error| StoreError::Other(sqlx::Error::Decode(Box::new(error))))

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::StoreError;
 
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct GoalRow {
     pub id: Uuid,
     pub user_id: Uuid,

@@ -1,7 +1,7 @@
 //! The `users` table.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::StoreError;
@@ -27,8 +27,8 @@ pub struct NewUser<'a> {
 /// Inserts a user; [`StoreError::AlreadyExists`] when the email is taken.
 pub async fn insert(pool: &PgPool, user: NewUser<'_>) -> Result<UserRow, StoreError> {
     let row = sqlx::query_as::<_, UserRow>(
-        "INSERT INTO users (id, username, email, password_hash, timezone)
-         VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO users (id, username, email, password_hash, timezone, aggregates_timezone)
+         VALUES ($1, $2, $3, $4, $5, $5)
          RETURNING id, username, email, password_hash, timezone, created_at",
     )
     .bind(user.id)
@@ -69,23 +69,8 @@ pub async fn timezone(pool: &PgPool, id: Uuid) -> Result<Option<String>, StoreEr
     )
 }
 
-/// The timezone names of those of `ids` that exist (erased users are left out), read inside the
-/// caller's transaction before it writes their events. The rows stay locked FOR KEY SHARE until
-/// it ends (the lock a foreign key's check takes): the event tables have no foreign key, and
-/// this is what keeps an erasure from running between this read and the commit.
-pub async fn timezones(
-    connection: &mut PgConnection,
-    ids: &[Uuid],
-) -> Result<Vec<(Uuid, String)>, StoreError> {
-    Ok(sqlx::query_as::<_, (Uuid, String)>(
-        "SELECT id, timezone FROM users WHERE id = ANY($1) FOR KEY SHARE",
-    )
-    .bind(ids)
-    .fetch_all(connection)
-    .await?)
-}
-
-/// Changes the username and/or timezone; `None` when the user does not exist.
+/// Changes the username and/or timezone; `None` when the user does not exist. A new timezone
+/// asks the aggregator, in the same statement, to rebuild the user's day aggregates in it.
 pub async fn update_profile(
     pool: &PgPool,
     id: Uuid,
@@ -93,9 +78,20 @@ pub async fn update_profile(
     timezone: Option<&str>,
 ) -> Result<Option<UserRow>, StoreError> {
     Ok(sqlx::query_as::<_, UserRow>(
-        "UPDATE users SET username = COALESCE($2, username), timezone = COALESCE($3, timezone)
-         WHERE id = $1
-         RETURNING id, username, email, password_hash, timezone, created_at",
+        "WITH updated AS (
+             UPDATE users SET username = COALESCE($2, username), timezone = COALESCE($3, timezone),
+                 -- A new zone: writes stop adding deltas until the rebuild is done.
+                 aggregates_timezone = CASE WHEN $3 IS NOT NULL AND $3 <> timezone THEN NULL
+                                            ELSE aggregates_timezone END
+             WHERE id = $1
+             RETURNING id, username, email, password_hash, timezone, created_at, aggregates_timezone
+         ),
+         rebuild AS (
+             INSERT INTO aggregate_rebuilds (user_id)
+             SELECT id FROM updated WHERE aggregates_timezone IS DISTINCT FROM timezone
+             ON CONFLICT (user_id) DO UPDATE SET requested_at = now(), claimed_until = NULL
+         )
+         SELECT id, username, email, password_hash, timezone, created_at FROM updated",
     )
     .bind(id)
     .bind(username)

@@ -1,9 +1,10 @@
 //! Group commit of single events. Concurrent requests, of any users, are gathered for at most
-//! [`GATHER`] or [`MAX_GROUP`] events and written in one transaction: one set of statements and
-//! one WAL flush for all of them instead of one each. Every caller is answered only after that
+//! [`GATHER`] or [`MAX_GROUP`] events and written in one statement (its own transaction): one
+//! round trip and one WAL flush for all of them instead of one each. Every caller is answered only after that
 //! COMMIT and after its user's views were invalidated, so an acknowledged event is durable and
 //! visible to the next read, exactly as when each request had its own transaction.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +42,8 @@ pub struct Committed {
 
 struct Pending {
     row: EventRow,
+    /// The zone of the event's user as the caller knows it.
+    zone: Tz,
     reply: oneshot::Sender<Result<Committed, ServiceError>>,
 }
 
@@ -59,11 +62,11 @@ impl Queue {
     }
 
     /// Writes one event with whatever else is waiting; answers once it is committed.
-    pub async fn write(&self, row: EventRow) -> Result<Committed, ServiceError> {
+    pub async fn write(&self, row: EventRow, zone: Tz) -> Result<Committed, ServiceError> {
         let stopped = || ServiceError::unavailable("the service is stopping, try again");
         let (reply, answer) = oneshot::channel();
         self.sender
-            .send(Pending { row, reply })
+            .send(Pending { row, zone, reply })
             .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -100,7 +103,13 @@ async fn gather(pool: PgPool, cache: ViewCache, mut receiver: mpsc::Receiver<Pen
 /// only that caller), then invalidates each user with new events once and answers everyone.
 async fn commit(pool: PgPool, cache: ViewCache, group: Vec<Pending>, writer: OwnedSemaphorePermit) {
     let rows: Vec<&EventRow> = group.iter().map(|pending| &pending.row).collect();
-    let outcomes: Vec<Result<(bool, Tz), ServiceError>> = match transaction(&pool, &rows).await {
+    let zones: HashMap<Uuid, Tz> = group
+        .iter()
+        .map(|pending| (pending.row.user_id(), pending.zone))
+        .collect();
+    let outcomes: Vec<Result<(bool, Tz), ServiceError>> = match statement(&pool, &rows, &zones)
+        .await
+    {
         Ok(written) => (0..rows.len())
             .map(|index| outcome(&written, rows[index], index))
             .collect(),
@@ -117,7 +126,7 @@ async fn commit(pool: PgPool, cache: ViewCache, group: Vec<Pending>, writer: Own
             );
             let mut outcomes = Vec::with_capacity(rows.len());
             for row in &rows {
-                outcomes.push(match transaction(&pool, std::slice::from_ref(row)).await {
+                outcomes.push(match statement(&pool, std::slice::from_ref(row), &zones).await {
                     Ok(written) => outcome(&written, row, 0),
                     Err(error) => Err(error.into()),
                 });
@@ -154,11 +163,14 @@ async fn commit(pool: PgPool, cache: ViewCache, group: Vec<Pending>, writer: Own
     }
 }
 
-async fn transaction(pool: &PgPool, rows: &[&EventRow]) -> Result<Written, StoreError> {
-    let mut transaction = pool.begin().await?;
-    let written = write(&mut transaction, rows).await?;
-    transaction.commit().await?;
-    Ok(written)
+/// The write is one statement, its own transaction: committed when it returns.
+async fn statement(
+    pool: &PgPool,
+    rows: &[&EventRow],
+    zones: &HashMap<Uuid, Tz>,
+) -> Result<Written, StoreError> {
+    let mut connection = pool.acquire().await?;
+    write(&mut connection, rows, zones).await
 }
 
 /// The answer of event `index` of a write: created or not, in its user's zone; a user that no

@@ -6,6 +6,8 @@
 mod group;
 mod write;
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -84,11 +86,12 @@ impl Ingest {
         let prepared = self
             .prepare(user_id, event, Utc::now())
             .map_err(field_error)?;
+        let assumed = self.zone_of(user_id).await?;
         let group::Committed {
             row,
             created,
             timezone,
-        } = self.queue.write(prepared).await?;
+        } = self.queue.write(prepared, assumed).await?;
         let record = if created {
             row
         } else {
@@ -155,13 +158,15 @@ impl Ingest {
                 duplicates: 0,
             });
         }
+        let assumed = HashMap::from([(user_id, self.zone_of(user_id).await?)]);
         let rows: Vec<&EventRow> = prepared.iter().collect();
-        let mut transaction = self.pool.begin().await.map_err(StoreError::from)?;
-        let written = write::write(&mut transaction, &rows).await?;
+        // One statement, its own transaction: committed when it returns.
+        let mut connection = self.pool.acquire().await.map_err(StoreError::from)?;
+        let written = write::write(&mut connection, &rows, &assumed).await?;
+        drop(connection);
         if written.zones.is_empty() {
             return Err(account_gone());
         }
-        transaction.commit().await.map_err(StoreError::from)?;
         let accepted = written.stored();
         if accepted > 0 {
             self.cache.invalidate_user(&user_id.to_string()).await;
@@ -170,6 +175,16 @@ impl Ingest {
             accepted: u32::try_from(accepted).unwrap_or(u32::MAX),
             duplicates: u32::try_from(total - accepted).unwrap_or(u32::MAX),
         })
+    }
+
+    /// The user's zone as this process knows it (kept until an invalidation of the user); the
+    /// write checks it against the stored one.
+    async fn zone_of(&self, user_id: Uuid) -> Result<chrono_tz::Tz, ServiceError> {
+        self.cache
+            .timezone(&user_id.to_string(), || {
+                crate::accounts::timezone_of(&self.pool, user_id)
+            })
+            .await
     }
 
     /// The record stored before under the event id of `event`, whatever its kind.

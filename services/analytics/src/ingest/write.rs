@@ -1,14 +1,16 @@
-//! The statements of one ingestion transaction, for the events of one user (a batch) or of many
-//! (a group of single events): the users' zones, the event-id claims, one insert per table, and
-//! the dirty-day marks. A fixed number of statements whatever the number of events or users.
+//! One ingestion write, for the events of one user (a batch) or of many (a group of single
+//! events): what each new event contributes to its user's day aggregates is computed here, in
+//! the zone the caller assumed for the user, and the store adds it in the statement that stores
+//! the events (`store::ingest`), so an acknowledged event is already in the aggregates.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use chrono::NaiveDate;
 use chrono_tz::Tz;
 use sqlx::PgConnection;
 use uuid::Uuid;
+use wellbeing_domain::aggregate::Days;
 use wellbeing_store::event_ids::NewEventId;
+use wellbeing_store::ingest::NewEvents;
 use wellbeing_store::{self as store, StoreError};
 
 use crate::events::EventRow;
@@ -28,105 +30,73 @@ impl Written {
     }
 }
 
-/// Stores the events whose event id is still free (the first of repeats wins) and marks the
-/// local days they touch, inside the caller's transaction. Events of users that no longer exist
-/// are left out. Claims and marks go in (user, ...) order, so concurrent writers wait for each
-/// other's rows in one order and cannot deadlock.
+/// Stores the events whose event id is still free (the first of repeats wins) with their
+/// contributions to the day aggregates. `assumed` holds the zone of every user of `events` as
+/// this process knows it; a zone that changed meanwhile costs only exactness work later (the
+/// store marks those days to be recomputed), never a wrong aggregate.
 pub async fn write(
     connection: &mut PgConnection,
     events: &[&EventRow],
+    assumed: &HashMap<Uuid, Tz>,
 ) -> Result<Written, StoreError> {
-    let mut users: Vec<Uuid> = events.iter().map(|event| event.user_id()).collect();
-    users.sort_unstable();
-    users.dedup();
-    let zones: HashMap<Uuid, Tz> = store::users::timezones(connection, &users)
-        .await?
-        .into_iter()
-        .map(|(id, name)| {
-            let zone = wellbeing_domain::time::parse_timezone(&name).unwrap_or(Tz::UTC);
-            (id, zone)
-        })
-        .collect();
-
     // A stable sort, then only the first of repeats of one (user, event id) is sent: the record
-    // claimed is the first one's, whatever order the statement inserts rows in.
-    let mut order: Vec<usize> = (0..events.len())
-        .filter(|&index| zones.contains_key(&events[index].user_id()))
-        .collect();
+    // claimed is the first one's. Sorted, so concurrent writers lock rows in one order.
+    let mut order: Vec<usize> = (0..events.len()).collect();
     let key = |index: usize| (events[index].user_id(), events[index].event_id());
     order.sort_by_key(|&index| key(index));
     order.dedup_by_key(|index| key(*index));
-    let entries: Vec<NewEventId<'_>> = order
-        .iter()
-        .map(|&index| {
-            let event = events[index];
-            NewEventId {
-                user_id: event.user_id(),
-                event_id: event.event_id(),
-                kind: event.kind(),
-                record_id: event.id(),
-                occurred_at: event.occurred_at(),
-            }
-        })
-        .collect();
-    let mut free: HashSet<(Uuid, Uuid)> = store::event_ids::claim(connection, &entries)
-        .await?
-        .into_iter()
-        .collect();
-    let created: Vec<bool> = events
-        .iter()
-        .map(|event| free.remove(&(event.user_id(), event.event_id())))
-        .collect();
 
-    let new = || {
-        events
+    let mut new = NewEvents {
+        zones: assumed
             .iter()
-            .zip(&created)
-            .filter(|(_, created)| **created)
-            .map(|(event, _)| *event)
+            .map(|(user, zone)| (*user, zone.name()))
+            .collect(),
+        ..NewEvents::default()
     };
-    insert(connection, new()).await?;
-    let mut marks: Vec<(Uuid, NaiveDate)> = new()
-        .flat_map(|event| {
-            let user_id = event.user_id();
-            event
-                .local_days(zones[&user_id])
-                .into_iter()
-                .map(move |day| (user_id, day))
-        })
-        .collect();
-    marks.sort_unstable();
-    marks.dedup();
-    store::rollups::mark_dirty(connection, &marks).await?;
-    Ok(Written { created, zones })
-}
-
-/// One insert per table that has new rows.
-async fn insert<'a>(
-    connection: &mut PgConnection,
-    events: impl Iterator<Item = &'a EventRow>,
-) -> Result<(), StoreError> {
-    let mut sessions = Vec::new();
-    let mut screen_time = Vec::new();
-    let mut focus_sessions = Vec::new();
-    let mut breaks = Vec::new();
-    let mut notifications = Vec::new();
-    let mut distractions = Vec::new();
-    for event in events {
+    for &index in &order {
+        let event = events[index];
+        let user_id = event.user_id();
+        let Some(zone) = assumed.get(&user_id) else {
+            continue;
+        };
+        new.claims.push(NewEventId {
+            user_id,
+            event_id: event.event_id(),
+            kind: event.kind(),
+            record_id: event.id(),
+            occurred_at: event.occurred_at(),
+        });
         match event {
-            EventRow::Session(row) => sessions.push(row),
-            EventRow::ScreenTime(row) => screen_time.push(row),
-            EventRow::FocusSession(row) => focus_sessions.push(row),
-            EventRow::Break(row) => breaks.push(row),
-            EventRow::Notification(row) => notifications.push(row),
-            EventRow::Distraction(row) => distractions.push(row),
+            EventRow::Session(row) => new.sessions.push(row),
+            EventRow::ScreenTime(row) => new.screen_time.push(row),
+            EventRow::FocusSession(row) => new.focus_sessions.push(row),
+            EventRow::Break(row) => new.breaks.push(row),
+            EventRow::Notification(row) => new.notifications.push(row),
+            EventRow::Distraction(row) => new.distractions.push(row),
+        }
+        let mut days = Days::new();
+        event.contribute(*zone, &mut days);
+        for (day, contribution) in days {
+            new.touches.push((event.id(), user_id, day));
+            new.deltas
+                .entry((user_id, day))
+                .or_default()
+                .add(&contribution);
         }
     }
-    store::sessions::insert_many(connection, &sessions).await?;
-    store::screen_time::insert_many(connection, &screen_time).await?;
-    store::focus_sessions::insert_many(connection, &focus_sessions).await?;
-    store::breaks::insert_many(connection, &breaks).await?;
-    store::notifications::insert_many(connection, &notifications).await?;
-    store::distractions::insert_many(connection, &distractions).await?;
-    Ok(())
+    let stored = store::ingest::store(connection, &new).await?;
+    // Record ids are new for every event, so only the first of repeats can have been stored.
+    let created = events
+        .iter()
+        .map(|event| stored.created.contains(&event.id()))
+        .collect();
+    let zones = stored
+        .zones
+        .into_iter()
+        .map(|(user, name)| {
+            let zone = wellbeing_domain::time::parse_timezone(&name).unwrap_or(Tz::UTC);
+            (user, zone)
+        })
+        .collect();
+    Ok(Written { created, zones })
 }

@@ -208,30 +208,15 @@ impl ViewCache {
         Ok(zone)
     }
 
-    /// Calls `refresh` with a handle of this cache and a user id once a write of this process
-    /// has invalidated that user everywhere (refresh-ahead of the user's hot views).
-    pub fn on_refresh(&self, refresh: impl Fn(ViewCache, String) + Send + Sync + 'static) {
-        if !self.inner.enabled {
-            return;
-        }
-        let weak = Arc::downgrade(&self.inner);
-        self.inner.near.set_refresher(Box::new(move |user_id| {
-            if let Some(inner) = weak.upgrade() {
-                refresh(ViewCache { inner }, user_id);
-            }
-        }));
-    }
-
     /// Makes every cached view of the user unreachable, here at once and everywhere through the
     /// cache service. If the cache service cannot be told, the user's remote views are bypassed
-    /// until a retry succeeds. The user's hot views are then recomputed in the background.
+    /// until a retry succeeds.
     pub async fn invalidate_user(&self, user_id: &str) {
         self.inner.near.invalidate_user_here(user_id);
         if !self.inner.remote.invalidate_user(user_id).await {
             self.inner.near.echo_lost(user_id);
             lock(&self.inner.unconfirmed_invalidations).insert(user_id.to_owned());
         }
-        self.inner.near.refresh(user_id);
     }
 
     /// True when the user may have written less than `window` ago (here or on another replica),

@@ -14,7 +14,7 @@
 //! replica) makes the next read ask PostgreSQL again. A cached read then needs no database.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -43,7 +43,6 @@ pub struct NearCache {
     /// (and since when). Their echo does not bump the generation again, so views computed
     /// after the write stay reachable.
     own_pending: Mutex<HashMap<String, (u32, Instant)>>,
-    refresher: OnceLock<Box<dyn Fn(String) + Send + Sync>>,
 }
 
 impl NearCache {
@@ -61,7 +60,6 @@ impl NearCache {
                 .build(),
             generations: Generations::new(ttl),
             own_pending: Mutex::new(HashMap::new()),
-            refresher: OnceLock::new(),
         }
     }
 
@@ -151,20 +149,6 @@ impl NearCache {
                 pending.remove(user_id);
             }
         }
-    }
-
-    /// Asks for the user's hot views to be recomputed (when a refresher is set).
-    pub fn refresh(&self, user_id: &str) {
-        if let Some(refresh) = self.refresher.get()
-            && self.is_coherent()
-        {
-            refresh(user_id.to_owned());
-        }
-    }
-
-    /// What to call with a user id when their views should be recomputed (set once).
-    pub fn set_refresher(&self, refresher: Box<dyn Fn(String) + Send + Sync>) {
-        let _ = self.refresher.set(refresher);
     }
 
     pub fn flush_all(&self) {

@@ -1,25 +1,44 @@
-//! The days behind every view: a day whose rollup is clean (no write since the aggregator
-//! computed it, in the user's current zone) comes from the rollup, today included; the rest
-//! (days marked dirty, never rolled up or rolled up in another zone) are computed from raw events
-//! with the very same domain functions. A day's summary depends only on its records, never on
-//! the clock, and a write marks its days dirty in its own transaction, so a view costs the same
-//! whatever the history size and equals the direct computation whether or not a rollup exists.
+//! The days behind every view, from the day aggregates: one statement reads the aggregates of
+//! the period with whatever else the view needs (goals, the latest privacy report, focus sessions
+//! for focus goals), and the view is composed in memory. Raw records are read only for days the
+//! aggregates cannot answer exactly: a day a write marked dirty, every day while the user's
+//! aggregates are being rebuilt after a timezone change, or when the zone this process knew is
+//! no longer the user's. A day computed from raw records goes through the same domain
+//! functions, so both paths give the same numbers to the last bit.
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
-use wellbeing_domain::apps::{DayAppUsage, day_app_usage};
-use wellbeing_domain::records::DayEvents;
-use wellbeing_domain::summary::{DailySummary, daily_summary};
-use wellbeing_store::{StoreError, rollups};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use wellbeing_common::ServiceError;
+use wellbeing_domain::aggregate::{DayAggregate, aggregate};
+use wellbeing_domain::apps::DayAppUsage;
+use wellbeing_domain::summary::DailySummary;
+use wellbeing_store::aggregates::{self, Extras};
+use wellbeing_store::goals::GoalRow;
+use wellbeing_store::privacy_states::PrivacyStateRow;
 
 use super::{Viewer, Views};
+use crate::accounts::account_gone;
 
-/// The local days `first..=last` of one user, oldest first.
+/// What a view reads besides the days.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Needs {
+    /// The user's goals, with the focus sessions of the week ending today when one is a focus goal.
+    pub goals: bool,
+    /// The latest privacy report.
+    pub privacy: bool,
+}
+
+/// The local days `first..=last` of one user, oldest first, and what else the view asked for.
+#[derive(Default)]
 pub struct Days {
     pub summaries: Vec<DailySummary>,
     /// Per-app use of each day, aligned with `summaries`.
     pub apps: Vec<Vec<DayAppUsage>>,
+    pub goals: Vec<GoalRow>,
+    pub privacy: Option<PrivacyStateRow>,
+    /// Focus sessions (start, end) touching the week ending today, when the user has a focus goal.
+    pub focus: Vec<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 impl Days {
@@ -29,6 +48,7 @@ impl Days {
             .last()
             .map(|apps| {
                 apps.iter()
+                    .filter(|app| app.minutes > 0.0)
                     .map(|app| (app.app_name.clone(), app.minutes))
                     .collect()
             })
@@ -42,50 +62,65 @@ impl Views {
         viewer: &Viewer,
         first: NaiveDate,
         last: NaiveDate,
-    ) -> Result<Days, StoreError> {
-        let timezone_name = viewer.timezone.name();
-        let mut rolled_up = BTreeMap::new();
-        if first <= last {
-            for rollup in rollups::clean(
-                self.read_pool(viewer.user_id),
-                viewer.user_id,
-                first,
-                last,
-                timezone_name,
-            )
+    ) -> Result<Days, ServiceError> {
+        self.period(viewer, first, last, Needs::default()).await
+    }
+
+    pub async fn period(
+        &self,
+        viewer: &Viewer,
+        first: NaiveDate,
+        last: NaiveDate,
+        needs: Needs,
+    ) -> Result<Days, ServiceError> {
+        let focus = needs.goals.then(|| {
+            let (from, _) = wellbeing_domain::time::day_range(
+                viewer.today - Duration::days(6),
+                viewer.timezone,
+            );
+            let (_, to) = wellbeing_domain::time::day_range(viewer.today, viewer.timezone);
+            (from, to)
+        });
+        let extras = Extras {
+            goals: needs.goals,
+            privacy: needs.privacy,
+            focus,
+        };
+        let pool = self.read_pool(viewer.user_id);
+        let mut period = aggregates::read_period(pool, viewer.user_id, first, last, extras)
             .await?
-            {
-                let summary = serde_json::from_value::<DailySummary>(rollup.summary);
-                let apps = serde_json::from_value::<Vec<DayAppUsage>>(rollup.apps);
-                if let (Ok(summary), Ok(apps)) = (summary, apps) {
-                    rolled_up.insert(rollup.day, (summary, apps));
-                }
-            }
-        }
+            .ok_or_else(account_gone)?;
+
         let all_days: Vec<NaiveDate> = first.iter_days().take_while(|day| *day <= last).collect();
-        let missing: Vec<NaiveDate> = all_days
+        let trusted = period.complete && period.timezone == viewer.timezone.name();
+        let from_raw: Vec<NaiveDate> = all_days
             .iter()
             .copied()
-            .filter(|day| !rolled_up.contains_key(day))
+            .filter(|day| !trusted || period.dirty.contains(day))
             .collect();
-        let raw = match (missing.first(), missing.last()) {
-            (Some(from), Some(to)) => self.events_of_days(viewer, *from, *to).await?,
-            _ => DayEvents::default(),
-        };
-        let mut summaries = Vec::with_capacity(all_days.len());
-        let mut apps = Vec::with_capacity(all_days.len());
-        for day in all_days {
-            match rolled_up.remove(&day) {
-                Some((summary, day_apps)) => {
-                    summaries.push(summary);
-                    apps.push(day_apps);
-                }
-                None => {
-                    summaries.push(daily_summary(day, viewer.timezone, &raw));
-                    apps.push(day_app_usage(day, viewer.timezone, &raw.screen_time));
-                }
+        if let (Some(from), Some(to)) = (from_raw.first(), from_raw.last()) {
+            let raw = self.events_of_days(viewer, *from, *to).await?;
+            let mut computed = aggregate(viewer.timezone, &raw);
+            for day in &from_raw {
+                period
+                    .days
+                    .insert(*day, computed.remove(day).unwrap_or_default());
             }
         }
-        Ok(Days { summaries, apps })
+
+        let empty = DayAggregate::default();
+        let mut days = Days {
+            summaries: Vec::with_capacity(all_days.len()),
+            apps: Vec::with_capacity(all_days.len()),
+            goals: period.goals,
+            privacy: period.privacy,
+            focus: period.focus,
+        };
+        for day in all_days {
+            let aggregate = period.days.get(&day).unwrap_or(&empty);
+            days.summaries.push(aggregate.summary(day));
+            days.apps.push(aggregate.app_usage());
+        }
+        Ok(days)
     }
 }

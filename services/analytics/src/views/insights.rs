@@ -7,6 +7,7 @@ use wellbeing_common::ServiceError;
 use wellbeing_domain::insights::{comparison, insights, patterns, peak_hours};
 use wellbeing_domain::scores::wellbeing_from_summary;
 
+use super::days::Needs;
 use super::{View, Views, count_param, date_param};
 
 impl Views {
@@ -15,7 +16,10 @@ impl Views {
         let viewer = self.viewer(user_id).await?;
         self.cached_for(&viewer, "insights", "", !warm, || async move {
             Ok(insights(
-                &self.week_ending(&viewer, viewer.today).await?.week,
+                &self
+                    .week_ending(&viewer, viewer.today, Needs::default())
+                    .await?
+                    .week,
             ))
         })
         .await
@@ -61,7 +65,10 @@ impl Views {
     pub async fn comparison(&self, user_id: Uuid) -> Result<View, ServiceError> {
         let viewer = self.viewer(user_id).await?;
         self.cached(&viewer, "comparison", "", || async move {
-            let week = self.week_ending(&viewer, viewer.today).await?.week;
+            let week = self
+                .week_ending(&viewer, viewer.today, Needs::default())
+                .await?
+                .week;
             Ok(comparison(&week.weekly_averages))
         })
         .await

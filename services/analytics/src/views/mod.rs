@@ -12,9 +12,7 @@ pub mod insights;
 pub mod privacy;
 pub mod summaries;
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -44,30 +42,9 @@ pub struct Views {
     pool: PgPool,
     replica: Option<ReadReplica>,
     cache: ViewCache,
-    hot: Arc<Mutex<HashMap<Uuid, HotViews>>>,
 }
 
-/// A read the phone makes again and again (refreshed ahead after the user's writes).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Hot {
-    QuickStats,
-    Dashboard,
-    Daily(Option<String>),
-    Weekly(Option<String>),
-}
-
-/// The hot reads of one user, and when they last read.
-struct HotViews {
-    last_read: Instant,
-    reads: HashSet<Hot>,
-}
-
-/// A user who has not read for this long gets no refresh after a write.
-const HOT_FOR: Duration = Duration::from_secs(60);
-/// Above this many users, users no longer hot are forgotten.
-const HOT_USERS: usize = 50_000;
-
-/// A PostgreSQL read replica (`DATABASE_READ_URL`) for the events, rollups and snapshots views
+/// A PostgreSQL read replica (`DATABASE_READ_URL`) for the aggregates, events and snapshots views
 /// read. A user who wrote less than `grace` ago reads the primary, so a replica's lag never hides
 /// their own write (nor gets cached as their view).
 #[derive(Clone)]
@@ -86,23 +63,10 @@ pub struct Viewer {
 
 impl Views {
     pub fn new(pool: PgPool, replica: Option<ReadReplica>, cache: ViewCache) -> Self {
-        let hot = Arc::new(Mutex::new(HashMap::new()));
-        let (refresh_pool, refresh_replica, refresh_hot) =
-            (pool.clone(), replica.clone(), hot.clone());
-        cache.on_refresh(move |cache, user_id| {
-            let views = Views {
-                pool: refresh_pool.clone(),
-                replica: refresh_replica.clone(),
-                cache,
-                hot: refresh_hot.clone(),
-            };
-            tokio::spawn(async move { views.refresh(&user_id).await });
-        });
         Self {
             pool,
             replica,
             cache,
-            hot,
         }
     }
 
@@ -118,54 +82,6 @@ impl Views {
                 &replica.pool
             }
             _ => &self.pool,
-        }
-    }
-
-    /// Remembers that the user reads `read` (so it is recomputed after their writes).
-    fn read(&self, user_id: Uuid, read: Hot) {
-        let mut hot = lock(&self.hot);
-        if hot.len() > HOT_USERS {
-            hot.retain(|_, views| views.last_read.elapsed() < HOT_FOR);
-        }
-        let views = hot.entry(user_id).or_insert_with(|| HotViews {
-            last_read: Instant::now(),
-            reads: HashSet::new(),
-        });
-        views.last_read = Instant::now();
-        if !views.reads.contains(&read) {
-            views.reads.insert(read);
-        }
-    }
-
-    /// Refresh-ahead: after a write of this process has invalidated the user everywhere,
-    /// recompute the views they read recently (not counted as their reads), so that their next
-    /// reads are hits. Concurrent reads of the same view wait for this computation.
-    async fn refresh(&self, user_id: &str) {
-        let Ok(user) = Uuid::parse_str(user_id) else {
-            return;
-        };
-        let reads: Vec<Hot> = {
-            let hot = lock(&self.hot);
-            match hot.get(&user) {
-                Some(views) if views.last_read.elapsed() < HOT_FOR => {
-                    views.reads.iter().cloned().collect()
-                }
-                _ => return,
-            }
-        };
-        // All at once: a read arriving meanwhile waits for the computation of its view.
-        let refreshes = reads.into_iter().map(|read| async move {
-            match read {
-                Hot::QuickStats => self.quick_stats_for(user, false).await,
-                Hot::Dashboard => self.dashboard_for(user, false).await,
-                Hot::Daily(date) => self.daily_summary_for(user, date.as_deref(), false).await,
-                Hot::Weekly(end) => self.weekly_summary_for(user, end.as_deref(), false).await,
-            }
-        });
-        for result in futures_util::future::join_all(refreshes).await {
-            if let Err(error) = result {
-                tracing::debug!(%user, ?error, "refresh-ahead failed");
-            }
         }
     }
 
@@ -209,8 +125,8 @@ impl Views {
         self.cached_for(viewer, view, params, true, compute).await
     }
 
-    /// [`Views::cached`], saying whether the read counts in the user's statistics (warming by
-    /// the aggregator does not).
+    /// [`Views::cached`], saying whether the read counts in the user's statistics (a read made
+    /// ahead of the user, by a worker, does not).
     pub async fn cached_for<T, F, Fut>(
         &self,
         viewer: &Viewer,
@@ -291,12 +207,6 @@ impl Views {
         let (_, to) = time::day_range(last, viewer.timezone);
         self.events_between(viewer.user_id, from, to).await
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A `YYYY-MM-DD` parameter, or `default` when absent; impossible dates are a 422 naming it.

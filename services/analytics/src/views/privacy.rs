@@ -14,7 +14,7 @@ use wellbeing_domain::{round1, time};
 use super::{View, Views, count_param};
 use crate::ingest::rfc3339;
 use crate::privacy::domain_state;
-use wellbeing_store::{StoreError, privacy_states};
+use wellbeing_store::privacy_states::{self, PrivacyStateRow};
 
 const NOTHING_REPORTED: &str = "no privacy state has been reported yet";
 
@@ -22,7 +22,8 @@ impl Views {
     pub async fn privacy_score(&self, user_id: Uuid) -> Result<View, ServiceError> {
         let viewer = self.viewer(user_id).await?;
         self.cached(&viewer, "privacy", "", || async move {
-            self.privacy_score_value(user_id).await.map_err(Into::into)
+            let latest = privacy_states::latest(self.read_pool(user_id), user_id, 1).await?;
+            Ok(privacy_score_value(latest.first()))
         })
         .await
     }
@@ -88,37 +89,32 @@ impl Views {
         })
         .await
     }
+}
 
-    /// The score of the latest report, or `None` before the first.
-    pub async fn latest_privacy_score(
-        &self,
-        user_id: Uuid,
-    ) -> Result<Option<PrivacyScore>, StoreError> {
-        let latest = privacy_states::latest(self.read_pool(user_id), user_id, 1).await?;
-        Ok(latest
-            .first()
-            .and_then(|row| domain_state(row).ok())
-            .map(|state| privacy_score(&state)))
-    }
+/// The score of the latest report, or `None` before the first.
+pub fn latest_privacy_score(latest: Option<&PrivacyStateRow>) -> Option<PrivacyScore> {
+    latest
+        .and_then(|row| domain_state(row).ok())
+        .map(|state| privacy_score(&state))
+}
 
-    /// The privacy score view: the score with its components, or a plain "nothing yet".
-    pub async fn privacy_score_value(&self, user_id: Uuid) -> Result<Value, StoreError> {
-        let latest = privacy_states::latest(self.read_pool(user_id), user_id, 1).await?;
-        let Some(row) = latest.first() else {
-            return Ok(json!({
-                "score": null,
-                "level": null,
-                "components": null,
-                "recommendations": [],
-                "reported_at": null,
-                "message": NOTHING_REPORTED,
-            }));
-        };
-        let mut value = match domain_state(row) {
-            Ok(state) => serde_json::to_value(privacy_score(&state)).unwrap_or(Value::Null),
-            Err(_) => Value::Null,
-        };
-        value["reported_at"] = json!(rfc3339(row.reported_at));
-        Ok(value)
-    }
+/// The privacy score view of the latest report: the score with its components, or a plain
+/// "nothing yet".
+pub fn privacy_score_value(latest: Option<&PrivacyStateRow>) -> Value {
+    let Some(row) = latest else {
+        return json!({
+            "score": null,
+            "level": null,
+            "components": null,
+            "recommendations": [],
+            "reported_at": null,
+            "message": NOTHING_REPORTED,
+        });
+    };
+    let mut value = match domain_state(row) {
+        Ok(state) => serde_json::to_value(privacy_score(&state)).unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
+    value["reported_at"] = json!(rfc3339(row.reported_at));
+    value
 }

@@ -13,10 +13,16 @@ use wellbeing_domain::weekly::{
     DayHighlight, WeeklyAverages, WeeklySummary, WeeklyTrends, weekly_summary,
 };
 
-use super::days::Days;
-use super::{Hot, View, Viewer, Views, count_param, date_param};
+use super::days::{Days, Needs};
+use super::privacy::{latest_privacy_score, privacy_score_value};
+use super::{View, Viewer, Views, count_param, date_param};
 use crate::goals::{self, GoalStatusFilter};
-use wellbeing_store::StoreError;
+
+/// Goals and the privacy report besides the days: what the home-screen views show.
+const EVERYTHING: Needs = Needs {
+    goals: true,
+    privacy: true,
+};
 
 /// The `data` of `GET /analytics/quick-stats`.
 #[derive(Debug, Serialize)]
@@ -71,20 +77,10 @@ impl Views {
         user_id: Uuid,
         date: Option<&str>,
     ) -> Result<View, ServiceError> {
-        self.read(user_id, Hot::Daily(date.map(str::to_owned)));
-        self.daily_summary_for(user_id, date, true).await
-    }
-
-    pub(super) async fn daily_summary_for(
-        &self,
-        user_id: Uuid,
-        date: Option<&str>,
-        counted: bool,
-    ) -> Result<View, ServiceError> {
         let viewer = self.viewer(user_id).await?;
         let date = date_param("date", date, viewer.today)?;
         let params = format!("date={date}");
-        self.cached_for(&viewer, "daily", &params, counted, || async move {
+        self.cached(&viewer, "daily", &params, || async move {
             let mut days = self.days(&viewer, date, date).await?;
             Ok(days.summaries.pop())
         })
@@ -96,21 +92,11 @@ impl Views {
         user_id: Uuid,
         end_date: Option<&str>,
     ) -> Result<View, ServiceError> {
-        self.read(user_id, Hot::Weekly(end_date.map(str::to_owned)));
-        self.weekly_summary_for(user_id, end_date, true).await
-    }
-
-    pub(super) async fn weekly_summary_for(
-        &self,
-        user_id: Uuid,
-        end_date: Option<&str>,
-        counted: bool,
-    ) -> Result<View, ServiceError> {
         let viewer = self.viewer(user_id).await?;
         let end = date_param("end_date", end_date, viewer.today)?;
         let params = format!("end={end}");
-        self.cached_for(&viewer, "weekly", &params, counted, || async move {
-            Ok(self.week_ending(&viewer, end).await?.week)
+        self.cached(&viewer, "weekly", &params, || async move {
+            Ok(self.week_ending(&viewer, end, Needs::default()).await?.week)
         })
         .await
     }
@@ -126,25 +112,14 @@ impl Views {
         .await
     }
 
+    /// Quick stats; `warm`: computed ahead by a worker, not counted as the user's read.
     pub async fn quick_stats(&self, user_id: Uuid, warm: bool) -> Result<View, ServiceError> {
-        if !warm {
-            self.read(user_id, Hot::QuickStats);
-        }
-        self.quick_stats_for(user_id, !warm).await
-    }
-
-    pub(super) async fn quick_stats_for(
-        &self,
-        user_id: Uuid,
-        counted: bool,
-    ) -> Result<View, ServiceError> {
         let viewer = self.viewer(user_id).await?;
-        self.cached_for(&viewer, "quick-stats", "", counted, || async move {
-            let data = self.week_ending(&viewer, viewer.today).await?;
+        self.cached_for(&viewer, "quick-stats", "", !warm, || async move {
+            let data = self.week_ending(&viewer, viewer.today, EVERYTHING).await?;
             let today = data.today();
-            let goals =
-                goals::render_all(self.pool(), &viewer, &data, GoalStatusFilter::All).await?;
-            let privacy = self.latest_privacy_score(user_id).await?;
+            let goals = goals::render_all(&viewer, &data, GoalStatusFilter::All);
+            let privacy = latest_privacy_score(data.days.privacy.as_ref());
             Ok(QuickStats {
                 today_screen_time: today.total_screen_time_minutes,
                 today_focus_time: today.total_focus_time_minutes,
@@ -160,26 +135,15 @@ impl Views {
         .await
     }
 
+    /// The dashboard; `warm` as for [`Views::quick_stats`].
     pub async fn dashboard(&self, user_id: Uuid, warm: bool) -> Result<View, ServiceError> {
-        if !warm {
-            self.read(user_id, Hot::Dashboard);
-        }
-        self.dashboard_for(user_id, !warm).await
-    }
-
-    pub(super) async fn dashboard_for(
-        &self,
-        user_id: Uuid,
-        counted: bool,
-    ) -> Result<View, ServiceError> {
         let viewer = self.viewer(user_id).await?;
-        self.cached_for(&viewer, "dashboard", "", counted, || async move {
-            let data = self.week_ending(&viewer, viewer.today).await?;
+        self.cached_for(&viewer, "dashboard", "", !warm, || async move {
+            let data = self.week_ending(&viewer, viewer.today, EVERYTHING).await?;
             let start = viewer.today - Duration::days(6);
             let week_apps = apps::apps_usage_from_days(start, viewer.today, &data.days.apps);
-            let goals =
-                goals::render_all(self.pool(), &viewer, &data, GoalStatusFilter::All).await?;
-            let privacy = self.privacy_score_value(user_id).await?;
+            let goals = goals::render_all(&viewer, &data, GoalStatusFilter::All);
+            let privacy = privacy_score_value(data.days.privacy.as_ref());
             let today = data.today().clone();
             Ok(Dashboard {
                 wellbeing: wellbeing_from_summary(&today),
@@ -206,15 +170,16 @@ impl Views {
         .await
     }
 
-    /// The week ending `end` with the records behind it (one read of each table).
+    /// The week ending `end`, with what else the view needs (one statement).
     pub async fn week_ending(
         &self,
         viewer: &Viewer,
         end: chrono::NaiveDate,
-    ) -> Result<WeekData, StoreError> {
+        needs: Needs,
+    ) -> Result<WeekData, ServiceError> {
         let start = end - Duration::days(6);
-        let days = self.days(viewer, start, end).await?;
-        let week = weekly_summary(end, viewer.timezone, days.summaries.clone());
+        let days = self.period(viewer, start, end, needs).await?;
+        let week = weekly_summary(end, days.summaries.clone());
         Ok(WeekData { days, week })
     }
 }
