@@ -6,7 +6,7 @@
 # Knobs: GATEWAY_ADDR (127.0.0.1:8080), DATABASE_NAME (wellbeing), LOG_FORMAT, RUST_LOG,
 # JWT_SECRET (kept in .run/jwt-secret when unset, so tokens survive restarts),
 # ANALYTICS_REPLICAS (1) and AGGREGATOR_REPLICAS (1): how many of each to start; the gateway
-# (and the workers) balance over every analytics replica.
+# balances over every analytics replica (the workers call no service, only PostgreSQL).
 #
 # Ports: gateway $GATEWAY_ADDR; cache 50052; analytics 50051, then 50101, 50102, ...; aggregator
 # 50053, then 50201, ...; Prometheus metrics of the gRPC services: analytics 9461 (then 9501, ...),

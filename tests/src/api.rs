@@ -192,6 +192,21 @@ impl Api {
     }
 }
 
+impl Api {
+    /// Sends `events` through `POST /track/batch`; fails unless they were taken (201 or 200).
+    pub async fn track_batch(&self, token: &str, events: &[Value]) -> anyhow::Result<Answer> {
+        let body = json!({"events": events});
+        let answer = self
+            .post("/api/v1/analytics/track/batch", &body, Some(token))
+            .await?;
+        anyhow::ensure!(
+            matches!(answer.status, 200 | 201),
+            "batch refused: {answer:?}"
+        );
+        Ok(answer)
+    }
+}
+
 /// An IANA zone in which the local time is now between 08:00 and 20:00, so that a test can put
 /// events "earlier today" without crossing local midnight. `Etc/GMT-5` is UTC+5.
 pub fn daytime_zone() -> String {

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod database;
+pub mod exact;
 pub mod fixtures;
 pub mod postgres;
 pub mod probe;
@@ -150,12 +151,8 @@ impl TestStack {
             wellbeing_analytics::AnalyticsConfig::from_source(&analytics_env[..])?;
         let mut aggregator_env: Vec<(&str, &str)> = vec![
             ("DATABASE_URL", database.url.as_str()),
-            ("ANALYTICS_URL", analytics_url.as_str()),
             ("AGGREGATOR_DB_MAX_CONNECTIONS", "3"),
             ("WORKER_IDLE_POLL_MS", "50"),
-            // Warming adds cache reads and writes at times of the worker's choosing; tests that
-            // count hits and misses need them to be their own. The warming test turns it on.
-            ("WORKER_WARM_CACHE", "false"),
         ];
         for (name, value) in &options.aggregator_env {
             aggregator_env.retain(|(existing, _)| existing != name);

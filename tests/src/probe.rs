@@ -43,9 +43,13 @@ pub async fn send_bytes(
     })
 }
 
-/// Tables whose content changes by itself (the aggregator's queue and rollups, the migration
-/// log): left out of [`fingerprint`].
-const MOVING_TABLES: [&str; 3] = ["dirty_days", "daily_rollups", "_sqlx_migrations"];
+/// Tables whose content changes by itself, left out of [`fingerprint`]: the aggregator's queues
+/// (`dirty_days`, whose marks it clears; `aggregate_rebuilds`, whose requests it ends) and the
+/// migration log. The day aggregates (`day_aggregates`, `day_app_aggregates`) stay in: writes add
+/// to them in the statement that stores their events, so a refused request must leave them as
+/// they were. The aggregator rewrites them only for marked days, a rebuild after a timezone
+/// change, or a sweep that found a difference (a bug), none of which a refused request causes.
+const MOVING_TABLES: [&str; 3] = ["dirty_days", "aggregate_rebuilds", "_sqlx_migrations"];
 
 /// Every stored row of every table of the public schema (but the worker's own), as one md5 per
 /// table. Two equal fingerprints: nothing was inserted, changed or deleted in between.

@@ -250,8 +250,10 @@ async fn an_erasure_during_ingestion_leaves_no_row_behind() -> anyhow::Result<()
     Ok(())
 }
 
-/// Every table holding rows of a user by `user_id`.
-const TABLES_OF_A_USER: [&str; 9] = [
+/// Every table ingestion or the aggregator writes rows of a user to, by `user_id`: the event ids,
+/// the six event tables, the day aggregates the ingestion statement adds to, the days it marks
+/// instead, and the rebuilds the aggregator works through.
+const TABLES_OF_A_USER: [&str; 11] = [
     "event_ids",
     "screen_time",
     "sessions",
@@ -259,6 +261,8 @@ const TABLES_OF_A_USER: [&str; 9] = [
     "breaks",
     "notifications",
     "distractions",
+    "day_aggregates",
+    "day_app_aggregates",
     "dirty_days",
-    "daily_rollups",
+    "aggregate_rebuilds",
 ];

@@ -269,8 +269,12 @@ async fn a_dashboard_request_is_one_trace_from_the_gateway_to_sql_and_redis() ->
         assert!(!text.contains(&user.user_id), "no values in {text}");
     }
     assert!(
-        sql.iter().any(|span| span.name == "SELECT screen_time"),
-        "the screen-time read is named by verb and table"
+        sql.iter().any(|span| span.name == "SELECT day_aggregates"),
+        "the read of the day aggregates is named by verb and table"
+    );
+    assert!(
+        !sql.iter().any(|span| span.name == "SELECT screen_time"),
+        "a view reads aggregates, never raw records"
     );
 
     // Redis commands under the cache service's server spans.

@@ -248,7 +248,7 @@ impl UpstreamFigures {
             );
             series.gauge(
                 "wellbeing_aggregator_events_per_second",
-                "Events folded into rollups per second, recently",
+                "Raw events read by the aggregator's recomputations per second, recently",
                 aggregator.events_per_second,
             );
         }

@@ -82,7 +82,11 @@ pub async fn days(pool: &PgPool, user_id: Uuid, days: &[NaiveDate]) -> Result<Ou
 
 /// Checks one day against its raw records under the user's lock; repairs it when it differs.
 /// Returns whether it differed (`None`: not checkable now, the user is gone or being rebuilt).
-pub async fn check(pool: &PgPool, user_id: Uuid, day: NaiveDate) -> Result<Option<bool>, StoreError> {
+pub async fn check(
+    pool: &PgPool,
+    user_id: Uuid,
+    day: NaiveDate,
+) -> Result<Option<bool>, StoreError> {
     let mut transaction = pool.begin().await?;
     let Some(zones) = aggregates::lock_writers(&mut transaction, user_id).await? else {
         return Ok(None);
@@ -142,8 +146,14 @@ pub async fn rebuild(
             let mut transaction = pool.begin().await?;
             let (computed, _) =
                 from_raw(&mut transaction, user_id, timezone, chunk_first, chunk_last).await?;
-            aggregates::replace(&mut transaction, user_id, chunk_first, chunk_last, &computed)
-                .await?;
+            aggregates::replace(
+                &mut transaction,
+                user_id,
+                chunk_first,
+                chunk_last,
+                &computed,
+            )
+            .await?;
             transaction.commit().await?;
             written.extend(chunk_first.iter_days().take_while(|day| *day <= chunk_last));
             chunk_first = chunk_last + Duration::days(1);

@@ -30,18 +30,16 @@ pub async fn sweep_once(worker: &Worker, sample: i64) -> Result<u64, StoreError>
     let since = Utc::now().date_naive() - chrono::Duration::days(RECENT_DAYS);
     let mut repaired = 0;
     for (user_id, day) in aggregates::sample(&worker.pool, since, sample).await? {
-        match recompute::check(&worker.pool, user_id, day).await? {
-            Some(differed) => {
-                worker.state.days_checked.fetch_add(1, Ordering::Relaxed);
-                if differed {
-                    repaired += 1;
-                    worker
-                        .state
-                        .aggregate_repairs
-                        .fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            None => {}
+        let Some(differed) = recompute::check(&worker.pool, user_id, day).await? else {
+            continue; // gone, being rebuilt or already marked: nothing to check
+        };
+        worker.state.days_checked.fetch_add(1, Ordering::Relaxed);
+        if differed {
+            repaired += 1;
+            worker
+                .state
+                .aggregate_repairs
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
     Ok(repaired)

@@ -18,8 +18,8 @@ use wellbeing_domain::{time, validation};
 use crate::accounts::field_error;
 use crate::ingest::rfc3339;
 use crate::view_cache::ViewCache;
-use crate::views::summaries::WeekData;
 use crate::views::days::Needs;
+use crate::views::summaries::WeekData;
 use crate::views::{View, Viewer, Views, date_param};
 use wellbeing_store::goals::{self, GoalRow};
 

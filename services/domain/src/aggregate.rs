@@ -26,8 +26,8 @@ use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
 
 use crate::apps::DayAppUsage;
-use crate::records::{Break, DayEvents, Distraction, FocusSession, Notification, ScreenTime};
 use crate::records::Session;
+use crate::records::{Break, DayEvents, Distraction, FocusSession, Notification, ScreenTime};
 use crate::time::local_date;
 
 /// Microseconds in a minute.
@@ -164,9 +164,17 @@ pub fn aggregate(timezone: Tz, events: &DayEvents) -> Days {
         .iter()
         .map(|record| record as &dyn Contributes)
         .chain(sessions.iter().map(|record| record as &dyn Contributes))
-        .chain(focus_sessions.iter().map(|record| record as &dyn Contributes))
+        .chain(
+            focus_sessions
+                .iter()
+                .map(|record| record as &dyn Contributes),
+        )
         .chain(breaks.iter().map(|record| record as &dyn Contributes))
-        .chain(notifications.iter().map(|record| record as &dyn Contributes))
+        .chain(
+            notifications
+                .iter()
+                .map(|record| record as &dyn Contributes),
+        )
         .chain(distractions.iter().map(|record| record as &dyn Contributes));
     for record in records {
         record.contribute(timezone, &mut days);
@@ -300,7 +308,9 @@ fn split_micros(start: i64, end: i64, timezone: Tz) -> Vec<MicroSlice> {
         let piece_end = boundary.min(end);
         let (date, hour) = (local.date_naive(), local.hour());
         match slices.last_mut() {
-            Some(last) if last.date == date && last.hour == hour => last.micros += piece_end - cursor,
+            Some(last) if last.date == date && last.hour == hour => {
+                last.micros += piece_end - cursor
+            }
             _ => slices.push(MicroSlice {
                 date,
                 hour,

@@ -95,7 +95,11 @@ pub fn apps_usage(
     let days: Vec<Vec<DayAppUsage>> = start_date
         .iter_days()
         .take_while(|date| *date <= end_date)
-        .map(|date| all.get(&date).map(|day| day.app_usage()).unwrap_or_default())
+        .map(|date| {
+            all.get(&date)
+                .map(|day| day.app_usage())
+                .unwrap_or_default()
+        })
         .collect();
     apps_usage_from_days(start_date, end_date, &days)
 }

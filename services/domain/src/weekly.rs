@@ -8,10 +8,10 @@ use chrono::{Days, NaiveDate};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::aggregate;
 use crate::numbers::{round1, round2};
 use crate::records::DayEvents;
 use crate::scores::{Trend, trend};
-use crate::aggregate::aggregate;
 use crate::summary::DailySummary;
 
 /// Days in a week view.

@@ -90,7 +90,9 @@ impl DayColumns {
 /// The `SET` of a day row's upsert that adds the new values (`EXCLUDED`) to the stored ones
 /// (`a`): each hour of the screen-time array element by element, then every sum.
 pub fn day_upsert_set() -> String {
-    let hours = (1..=24).map(|hour| format!("screen_us[{hour}] = a.screen_us[{hour}] + EXCLUDED.screen_us[{hour}]"));
+    let hours = (1..=24).map(|hour| {
+        format!("screen_us[{hour}] = a.screen_us[{hour}] + EXCLUDED.screen_us[{hour}]")
+    });
     let sums = [
         "focus_us",
         "focus_count",
@@ -147,7 +149,19 @@ struct PeriodRow {
     focus: Option<String>,
 }
 
-type StoredDay = (NaiveDate, Vec<i64>, i64, i64, i64, i64, i64, i64, i64, i64, i64);
+type StoredDay = (
+    NaiveDate,
+    Vec<i64>,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+);
 type StoredApp = (NaiveDate, String, i64, i64, Vec<String>);
 
 /// The user's aggregates of `first..=last` and the extras, in one statement; `None` when the
@@ -361,12 +375,12 @@ pub struct Zones {
 
 /// The user's zones, without a lock; `None` when the user does not exist.
 pub async fn zones(pool: &PgPool, user_id: Uuid) -> Result<Option<Zones>, StoreError> {
-    Ok(sqlx::query_as::<_, Zones>(
-        "SELECT timezone, aggregates_timezone FROM users WHERE id = $1",
+    Ok(
+        sqlx::query_as::<_, Zones>("SELECT timezone, aggregates_timezone FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?,
     )
-    .bind(user_id)
-    .fetch_optional(pool)
-    .await?)
 }
 
 /// Locks the user's row against writers (their `FOR KEY SHARE` waits) until the caller's

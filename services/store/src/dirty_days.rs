@@ -109,10 +109,10 @@ pub async fn of_user(
     connection: &mut PgConnection,
     user_id: Uuid,
 ) -> Result<Vec<NaiveDate>, StoreError> {
-    Ok(
-        sqlx::query_scalar::<_, NaiveDate>("SELECT day FROM dirty_days WHERE user_id = $1 ORDER BY day")
-            .bind(user_id)
-            .fetch_all(connection)
-            .await?,
+    Ok(sqlx::query_scalar::<_, NaiveDate>(
+        "SELECT day FROM dirty_days WHERE user_id = $1 ORDER BY day",
     )
+    .bind(user_id)
+    .fetch_all(connection)
+    .await?)
 }

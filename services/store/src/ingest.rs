@@ -74,69 +74,393 @@ pub async fn store(
         .bind(events.zones.iter().map(|zone| zone.0).collect::<Vec<_>>())
         .bind(events.zones.iter().map(|zone| zone.1).collect::<Vec<_>>())
         // event ids
-        .bind(events.claims.iter().map(|claim| claim.user_id).collect::<Vec<_>>())
-        .bind(events.claims.iter().map(|claim| claim.event_id).collect::<Vec<_>>())
-        .bind(events.claims.iter().map(|claim| claim.kind).collect::<Vec<_>>())
-        .bind(events.claims.iter().map(|claim| claim.record_id).collect::<Vec<_>>())
-        .bind(events.claims.iter().map(|claim| claim.occurred_at).collect::<Vec<_>>())
+        .bind(
+            events
+                .claims
+                .iter()
+                .map(|claim| claim.user_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .claims
+                .iter()
+                .map(|claim| claim.event_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .claims
+                .iter()
+                .map(|claim| claim.kind)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .claims
+                .iter()
+                .map(|claim| claim.record_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .claims
+                .iter()
+                .map(|claim| claim.occurred_at)
+                .collect::<Vec<_>>(),
+        )
         // screen_time
-        .bind(events.screen_time.iter().map(|row| row.id).collect::<Vec<_>>())
-        .bind(events.screen_time.iter().map(|row| row.user_id).collect::<Vec<_>>())
-        .bind(events.screen_time.iter().map(|row| row.event_id).collect::<Vec<_>>())
-        .bind(events.screen_time.iter().map(|row| row.app_name.as_str()).collect::<Vec<_>>())
-        .bind(events.screen_time.iter().map(|row| row.category.as_str()).collect::<Vec<_>>())
-        .bind(events.screen_time.iter().map(|row| row.started_at).collect::<Vec<_>>())
-        .bind(events.screen_time.iter().map(|row| row.ended_at).collect::<Vec<_>>())
-        .bind(events.screen_time.iter().map(|row| row.duration_minutes).collect::<Vec<_>>())
-        .bind(events.screen_time.iter().map(|row| row.created_at).collect::<Vec<_>>())
+        .bind(
+            events
+                .screen_time
+                .iter()
+                .map(|row| row.id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .screen_time
+                .iter()
+                .map(|row| row.user_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .screen_time
+                .iter()
+                .map(|row| row.event_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .screen_time
+                .iter()
+                .map(|row| row.app_name.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .screen_time
+                .iter()
+                .map(|row| row.category.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .screen_time
+                .iter()
+                .map(|row| row.started_at)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .screen_time
+                .iter()
+                .map(|row| row.ended_at)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .screen_time
+                .iter()
+                .map(|row| row.duration_minutes)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .screen_time
+                .iter()
+                .map(|row| row.created_at)
+                .collect::<Vec<_>>(),
+        )
         // sessions
         .bind(events.sessions.iter().map(|row| row.id).collect::<Vec<_>>())
-        .bind(events.sessions.iter().map(|row| row.user_id).collect::<Vec<_>>())
-        .bind(events.sessions.iter().map(|row| row.event_id).collect::<Vec<_>>())
-        .bind(events.sessions.iter().map(|row| row.started_at).collect::<Vec<_>>())
-        .bind(events.sessions.iter().map(|row| row.ended_at).collect::<Vec<_>>())
-        .bind(events.sessions.iter().map(|row| row.device_type.as_str()).collect::<Vec<_>>())
-        .bind(events.sessions.iter().map(|row| row.created_at).collect::<Vec<_>>())
+        .bind(
+            events
+                .sessions
+                .iter()
+                .map(|row| row.user_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .sessions
+                .iter()
+                .map(|row| row.event_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .sessions
+                .iter()
+                .map(|row| row.started_at)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .sessions
+                .iter()
+                .map(|row| row.ended_at)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .sessions
+                .iter()
+                .map(|row| row.device_type.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .sessions
+                .iter()
+                .map(|row| row.created_at)
+                .collect::<Vec<_>>(),
+        )
         // focus_sessions
-        .bind(events.focus_sessions.iter().map(|row| row.id).collect::<Vec<_>>())
-        .bind(events.focus_sessions.iter().map(|row| row.user_id).collect::<Vec<_>>())
-        .bind(events.focus_sessions.iter().map(|row| row.event_id).collect::<Vec<_>>())
-        .bind(events.focus_sessions.iter().map(|row| row.started_at).collect::<Vec<_>>())
-        .bind(events.focus_sessions.iter().map(|row| row.ended_at).collect::<Vec<_>>())
-        .bind(events.focus_sessions.iter().map(|row| row.quality_score).collect::<Vec<_>>())
-        .bind(events.focus_sessions.iter().map(|row| row.task_name.as_deref()).collect::<Vec<_>>())
-        .bind(events.focus_sessions.iter().map(|row| row.created_at).collect::<Vec<_>>())
+        .bind(
+            events
+                .focus_sessions
+                .iter()
+                .map(|row| row.id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .focus_sessions
+                .iter()
+                .map(|row| row.user_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .focus_sessions
+                .iter()
+                .map(|row| row.event_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .focus_sessions
+                .iter()
+                .map(|row| row.started_at)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .focus_sessions
+                .iter()
+                .map(|row| row.ended_at)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .focus_sessions
+                .iter()
+                .map(|row| row.quality_score)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .focus_sessions
+                .iter()
+                .map(|row| row.task_name.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .focus_sessions
+                .iter()
+                .map(|row| row.created_at)
+                .collect::<Vec<_>>(),
+        )
         // breaks
         .bind(events.breaks.iter().map(|row| row.id).collect::<Vec<_>>())
-        .bind(events.breaks.iter().map(|row| row.user_id).collect::<Vec<_>>())
-        .bind(events.breaks.iter().map(|row| row.event_id).collect::<Vec<_>>())
-        .bind(events.breaks.iter().map(|row| row.started_at).collect::<Vec<_>>())
-        .bind(events.breaks.iter().map(|row| row.ended_at).collect::<Vec<_>>())
-        .bind(events.breaks.iter().map(|row| row.duration_minutes).collect::<Vec<_>>())
-        .bind(events.breaks.iter().map(|row| row.break_type.as_str()).collect::<Vec<_>>())
-        .bind(events.breaks.iter().map(|row| row.created_at).collect::<Vec<_>>())
+        .bind(
+            events
+                .breaks
+                .iter()
+                .map(|row| row.user_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .breaks
+                .iter()
+                .map(|row| row.event_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .breaks
+                .iter()
+                .map(|row| row.started_at)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .breaks
+                .iter()
+                .map(|row| row.ended_at)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .breaks
+                .iter()
+                .map(|row| row.duration_minutes)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .breaks
+                .iter()
+                .map(|row| row.break_type.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .breaks
+                .iter()
+                .map(|row| row.created_at)
+                .collect::<Vec<_>>(),
+        )
         // notifications
-        .bind(events.notifications.iter().map(|row| row.id).collect::<Vec<_>>())
-        .bind(events.notifications.iter().map(|row| row.user_id).collect::<Vec<_>>())
-        .bind(events.notifications.iter().map(|row| row.event_id).collect::<Vec<_>>())
-        .bind(events.notifications.iter().map(|row| row.occurred_at).collect::<Vec<_>>())
-        .bind(events.notifications.iter().map(|row| row.app_name.as_str()).collect::<Vec<_>>())
-        .bind(events.notifications.iter().map(|row| row.priority).collect::<Vec<_>>())
-        .bind(events.notifications.iter().map(|row| row.was_interacted).collect::<Vec<_>>())
-        .bind(events.notifications.iter().map(|row| row.created_at).collect::<Vec<_>>())
+        .bind(
+            events
+                .notifications
+                .iter()
+                .map(|row| row.id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .notifications
+                .iter()
+                .map(|row| row.user_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .notifications
+                .iter()
+                .map(|row| row.event_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .notifications
+                .iter()
+                .map(|row| row.occurred_at)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .notifications
+                .iter()
+                .map(|row| row.app_name.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .notifications
+                .iter()
+                .map(|row| row.priority)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .notifications
+                .iter()
+                .map(|row| row.was_interacted)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .notifications
+                .iter()
+                .map(|row| row.created_at)
+                .collect::<Vec<_>>(),
+        )
         // distractions
-        .bind(events.distractions.iter().map(|row| row.id).collect::<Vec<_>>())
-        .bind(events.distractions.iter().map(|row| row.user_id).collect::<Vec<_>>())
-        .bind(events.distractions.iter().map(|row| row.event_id).collect::<Vec<_>>())
-        .bind(events.distractions.iter().map(|row| row.occurred_at).collect::<Vec<_>>())
-        .bind(events.distractions.iter().map(|row| row.source.as_str()).collect::<Vec<_>>())
-        .bind(events.distractions.iter().map(|row| row.severity).collect::<Vec<_>>())
-        .bind(events.distractions.iter().map(|row| row.duration_seconds).collect::<Vec<_>>())
-        .bind(events.distractions.iter().map(|row| row.created_at).collect::<Vec<_>>())
+        .bind(
+            events
+                .distractions
+                .iter()
+                .map(|row| row.id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .distractions
+                .iter()
+                .map(|row| row.user_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .distractions
+                .iter()
+                .map(|row| row.event_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .distractions
+                .iter()
+                .map(|row| row.occurred_at)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .distractions
+                .iter()
+                .map(|row| row.source.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .distractions
+                .iter()
+                .map(|row| row.severity)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .distractions
+                .iter()
+                .map(|row| row.duration_seconds)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .distractions
+                .iter()
+                .map(|row| row.created_at)
+                .collect::<Vec<_>>(),
+        )
         // touches
-        .bind(events.touches.iter().map(|touch| touch.0).collect::<Vec<_>>())
-        .bind(events.touches.iter().map(|touch| touch.1).collect::<Vec<_>>())
-        .bind(events.touches.iter().map(|touch| touch.2).collect::<Vec<_>>())
+        .bind(
+            events
+                .touches
+                .iter()
+                .map(|touch| touch.0)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .touches
+                .iter()
+                .map(|touch| touch.1)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .touches
+                .iter()
+                .map(|touch| touch.2)
+                .collect::<Vec<_>>(),
+        )
         // day deltas ($59..$70) and app deltas ($71..$76)
         .bind(days.users)
         .bind(days.dates)

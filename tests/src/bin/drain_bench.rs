@@ -1,7 +1,11 @@
-//! Backlog drain rate of the aggregator, for 1 and for 2 workers (a benchmark, not a test).
+//! Recomputation rate of the aggregator, for 1 and for 2 workers (a benchmark, not a test).
 //!
-//! Seeds a backlog through the REST batch API (USERS users x EVENTS events over DAYS local
-//! days), then times workers draining it, and prints events/s and days/s per worker count.
+//! Seeds history through the REST batch API (USERS users x EVENTS events over DAYS local days);
+//! the ingestion statement adds it to the day aggregates, so nothing is left queued. Then, for
+//! each worker count, marks every aggregated day dirty (what a manual `Recompute` of everything
+//! would do) and times the workers draining that queue: each marked day recomputed from its raw
+//! records and its aggregates replaced. Prints days and events per second per worker count, and
+//! whether the recomputed aggregates equal those the deltas had built.
 //!
 //! ```sh
 //! cargo run --release -p wellbeing-tests --bin drain_bench            # defaults: 40 x 1000 x 30
@@ -29,7 +33,8 @@ async fn main() -> anyhow::Result<()> {
     let events_per_user = env_number("EVENTS", 1000);
     let days = env_number("DAYS", 30) as i64;
     let mut stack = TestStack::start_with(StackOptions {
-        aggregator_env: vec![("WORKER_WARM_CACHE".into(), "false".into())],
+        // The sweep's checks are not part of the drain.
+        aggregator_env: vec![("SWEEP_SAMPLE".into(), "0".into())],
         ..Default::default()
     })
     .await?;
@@ -75,16 +80,19 @@ async fn main() -> anyhow::Result<()> {
         seeding.elapsed().as_secs_f64()
     );
 
-    println!("| workers | days recomputed | events read | seconds | days/s | events/s |");
-    println!("| --- | --- | --- | --- | --- | --- |");
+    let pool = sqlx::PgPool::connect(&stack.database.url).await?;
+    let built_by_deltas = aggregates_digest(&pool).await?;
+    println!(
+        "| workers | days marked | days recomputed | events read | seconds | marked days/s | events/s | aggregates unchanged |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for workers in [1usize, 2] {
-        let pool = sqlx::PgPool::connect(&stack.database.url).await?;
-        if workers > 1 {
-            // The same backlog again: every rolled-up day marked dirty.
-            sqlx::query("INSERT INTO dirty_days (user_id, day) SELECT user_id, day FROM daily_rollups ON CONFLICT DO NOTHING")
-                .execute(&pool)
-                .await?;
-        }
+        // The backlog: every aggregated day marked, as if none could have taken its delta.
+        sqlx::query(
+            "INSERT INTO dirty_days (user_id, day) SELECT user_id, day FROM day_aggregates ON CONFLICT DO NOTHING",
+        )
+        .execute(&pool)
+        .await?;
         let backlog: i64 = sqlx::query_scalar("SELECT count(*) FROM dirty_days")
             .fetch_one(&pool)
             .await?;
@@ -103,22 +111,42 @@ async fn main() -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let seconds = started.elapsed().as_secs_f64();
-        let mut events_read = 0;
+        // A worker recomputes every day between the first and the last it claimed of a user, so
+        // it may recompute more days than were marked.
+        let (mut days_recomputed, mut events_read) = (0, 0);
         for (name, addr) in &addresses {
             let mut client = AggregatorClient::connect(format!("http://{addr}")).await?;
-            events_read += client
-                .status(StatusRequest {})
-                .await?
-                .into_inner()
-                .events_processed;
+            let status = client.status(StatusRequest {}).await?.into_inner();
+            days_recomputed += status.items_processed;
+            events_read += status.events_processed;
             stack.stop_service(name).await?;
         }
+        let unchanged = aggregates_digest(&pool).await? == built_by_deltas;
         println!(
-            "| {workers} | {backlog} | {events_read} | {seconds:.2} | {:.0} | {:.0} |",
+            "| {workers} | {backlog} | {days_recomputed} | {events_read} | {seconds:.2} | {:.0} | {:.0} | {} |",
             backlog as f64 / seconds,
-            events_read as f64 / seconds
+            events_read as f64 / seconds,
+            if unchanged { "yes" } else { "no" }
         );
-        pool.close().await;
     }
+    pool.close().await;
     stack.stop().await
+}
+
+/// One digest of every day aggregate and app aggregate (categories sorted: their order is not
+/// part of the value).
+async fn aggregates_digest(pool: &sqlx::PgPool) -> anyhow::Result<(String, String)> {
+    let days: String = sqlx::query_scalar(
+        "SELECT md5(coalesce(string_agg(d::text, E'\\n' ORDER BY d.user_id, d.day), '')) FROM day_aggregates d",
+    )
+    .fetch_one(pool)
+    .await?;
+    let apps: String = sqlx::query_scalar(
+        "SELECT md5(coalesce(string_agg(concat_ws(' ', a.user_id, a.day, a.app_name, a.screen_us, a.uses,
+             ARRAY(SELECT c FROM unnest(a.categories) AS c ORDER BY c)), E'\\n'
+             ORDER BY a.user_id, a.day, a.app_name), '')) FROM day_app_aggregates a",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((days, apps))
 }

@@ -107,33 +107,34 @@ async fn commit(pool: PgPool, cache: ViewCache, group: Vec<Pending>, writer: Own
         .iter()
         .map(|pending| (pending.row.user_id(), pending.zone))
         .collect();
-    let outcomes: Vec<Result<(bool, Tz), ServiceError>> = match statement(&pool, &rows, &zones)
-        .await
-    {
-        Ok(written) => (0..rows.len())
-            .map(|index| outcome(&written, rows[index], index))
-            .collect(),
-        Err(error @ StoreError::Unavailable(_)) => {
-            let error = ServiceError::from(error);
-            rows.iter().map(|_| Err(error.clone())).collect()
-        }
-        Err(error) if rows.len() == 1 => vec![Err(error.into())],
-        Err(error) => {
-            tracing::warn!(
-                error = %wellbeing_common::error::ErrorChain(&error),
-                events = rows.len(),
-                "a group of events failed; writing them one by one"
-            );
-            let mut outcomes = Vec::with_capacity(rows.len());
-            for row in &rows {
-                outcomes.push(match statement(&pool, std::slice::from_ref(row), &zones).await {
-                    Ok(written) => outcome(&written, row, 0),
-                    Err(error) => Err(error.into()),
-                });
+    let outcomes: Vec<Result<(bool, Tz), ServiceError>> =
+        match statement(&pool, &rows, &zones).await {
+            Ok(written) => (0..rows.len())
+                .map(|index| outcome(&written, rows[index], index))
+                .collect(),
+            Err(error @ StoreError::Unavailable(_)) => {
+                let error = ServiceError::from(error);
+                rows.iter().map(|_| Err(error.clone())).collect()
             }
-            outcomes
-        }
-    };
+            Err(error) if rows.len() == 1 => vec![Err(error.into())],
+            Err(error) => {
+                tracing::warn!(
+                    error = %wellbeing_common::error::ErrorChain(&error),
+                    events = rows.len(),
+                    "a group of events failed; writing them one by one"
+                );
+                let mut outcomes = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    outcomes.push(
+                        match statement(&pool, std::slice::from_ref(row), &zones).await {
+                            Ok(written) => outcome(&written, row, 0),
+                            Err(error) => Err(error.into()),
+                        },
+                    );
+                }
+                outcomes
+            }
+        };
     drop(writer);
 
     let mut users: Vec<Uuid> = rows

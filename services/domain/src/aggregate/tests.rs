@@ -38,7 +38,12 @@ fn a_record_across_kolkata_midnight_adds_minutes_to_both_days_and_the_use_to_the
 
 #[test]
 fn microsecond_slices_match_the_minute_split_of_the_time_module() {
-    let zones = ["America/Los_Angeles", "Asia/Kathmandu", "Australia/Lord_Howe", "UTC"];
+    let zones = [
+        "America/Los_Angeles",
+        "Asia/Kathmandu",
+        "Australia/Lord_Howe",
+        "UTC",
+    ];
     let starts = [
         "2026-11-01T08:10:00.123456Z",
         "2026-03-08T09:59:59.999999Z",

@@ -62,7 +62,13 @@ pub struct Args {
     #[arg(long, default_value_t = 400)]
     pub read_users: usize,
 
-    /// Only these scenarios (comma-separated names as printed; default all).
+    /// Users of the phone mixes, registered for that phase and seeded with `--days` days each;
+    /// every request of a phone scenario takes one of them at random.
+    #[arg(long, default_value_t = 400)]
+    pub phone_users: usize,
+
+    /// Only these scenarios (comma-separated name prefixes as printed; default all). `phone`
+    /// runs the phone phase alone: its baselines, its seeding and the four phone mixes.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
 

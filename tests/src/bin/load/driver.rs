@@ -1,6 +1,7 @@
 //! The load driver: N keep-alive HTTP/1.1 connections (hyper, no pooling layer), each sending
 //! the next request as soon as the previous answer's body has arrived, for a bounded time.
-//! Latencies go to one HdrHistogram per connection (microseconds), merged at the end.
+//! Latencies go to one HdrHistogram per connection (microseconds), merged at the end; so does
+//! the gateway's own time of each answer, from its `X-Response-Time` header.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,7 +64,11 @@ pub type NextCall = Arc<dyn Fn(&mut StdRng) -> Call + Send + Sync>;
 
 /// What one run measured.
 pub struct Measured {
+    /// Client-side latency of the successful requests, microseconds.
     pub histogram: Histogram<u64>,
+    /// The gateway's `X-Response-Time` of the same requests, microseconds (empty when the
+    /// answers carry no such header).
+    pub gateway: Histogram<u64>,
     pub requests: u64,
     pub units: u64,
     pub errors: u64,
@@ -84,6 +89,28 @@ impl Measured {
     pub fn ms(&self, quantile: f64) -> f64 {
         self.histogram.value_at_quantile(quantile) as f64 / 1000.0
     }
+
+    /// A quantile of the gateway's `X-Response-Time` in milliseconds, if the answers had it.
+    pub fn gateway_ms(&self, quantile: f64) -> Option<f64> {
+        (!self.gateway.is_empty()).then(|| self.gateway.value_at_quantile(quantile) as f64 / 1000.0)
+    }
+}
+
+/// The gateway's wall time from an `X-Response-Time` value (`12.34ms`; `µs`, `us` and `s` are
+/// understood too, a bare number is milliseconds), in microseconds.
+pub fn response_time_micros(value: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(value).ok()?.trim();
+    let (number, micros_per_unit) = if let Some(number) = text.strip_suffix("ms") {
+        (number, 1e3)
+    } else if let Some(number) = text.strip_suffix("µs").or_else(|| text.strip_suffix("us")) {
+        (number, 1.0)
+    } else if let Some(number) = text.strip_suffix('s') {
+        (number, 1e6)
+    } else {
+        (text, 1e3)
+    };
+    let value: f64 = number.trim().parse().ok()?;
+    (value.is_finite() && value >= 0.0).then(|| (value * micros_per_unit).round() as u64)
 }
 
 pub fn histogram() -> Histogram<u64> {
@@ -116,6 +143,13 @@ impl Connection {
 
     /// Sends one call; the status and the whole body.
     pub async fn send(&mut self, call: &Call) -> anyhow::Result<(u16, Bytes)> {
+        let (status, body, _) = self.send_timed(call).await?;
+        Ok((status, body))
+    }
+
+    /// Sends one call; the status, the whole body and the gateway's `X-Response-Time` in
+    /// microseconds (if the answer has it).
+    pub async fn send_timed(&mut self, call: &Call) -> anyhow::Result<(u16, Bytes, Option<u64>)> {
         let mut builder = Request::builder()
             .method(call.method.clone())
             .uri(call.path.as_str())
@@ -134,8 +168,12 @@ impl Connection {
         self.sender.ready().await?;
         let response = self.sender.send_request(request).await?;
         let status = response.status().as_u16();
+        let gateway = response
+            .headers()
+            .get("x-response-time")
+            .and_then(|value| response_time_micros(value.as_bytes()));
         let body = response.into_body().collect().await?.to_bytes();
-        Ok((status, body))
+        Ok((status, body, gateway))
     }
 }
 
@@ -157,6 +195,7 @@ pub async fn run(
         let next = next.clone();
         tasks.push(tokio::spawn(async move {
             let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(1000).wrapping_add(index as u64));
+            let mut gateway_histogram = histogram();
             let mut histogram = histogram();
             let (mut requests, mut units, mut errors) = (0u64, 0u64, 0u64);
             let mut first_error = None;
@@ -167,18 +206,21 @@ pub async fn run(
                 if sent >= until {
                     break;
                 }
-                let outcome = connection.send(&call).await;
+                let outcome = connection.send_timed(&call).await;
                 let measured = sent >= measure_from;
                 match outcome {
-                    Ok((status, _)) if status < 400 => {
+                    Ok((status, _, gateway)) if status < 400 => {
                         if measured {
                             let micros = sent.elapsed().as_micros() as u64;
                             histogram.saturating_record(micros.max(1));
+                            if let Some(gateway) = gateway {
+                                gateway_histogram.saturating_record(gateway.max(1));
+                            }
                             requests += 1;
                             units += call.units;
                         }
                     }
-                    Ok((status, body)) => {
+                    Ok((status, body, _)) => {
                         if measured {
                             errors += 1;
                         }
@@ -202,15 +244,24 @@ pub async fn run(
                     }
                 }
             }
-            anyhow::Ok((histogram, requests, units, errors, first_error))
+            anyhow::Ok((
+                histogram,
+                gateway_histogram,
+                requests,
+                units,
+                errors,
+                first_error,
+            ))
         }));
     }
     let mut merged = histogram();
+    let mut gateway = histogram();
     let (mut requests, mut units, mut errors) = (0, 0, 0);
     let mut first_error = None;
     for task in tasks {
-        let (histogram, r, u, e, error) = task.await??;
+        let (histogram, gateway_histogram, r, u, e, error) = task.await??;
         merged.add(&histogram).expect("same bounds");
+        gateway.add(&gateway_histogram).expect("same bounds");
         requests += r;
         units += u;
         errors += e;
@@ -220,10 +271,29 @@ pub async fn run(
     }
     Ok(Measured {
         histogram: merged,
+        gateway,
         requests,
         units,
         errors,
         seconds: seconds.as_secs_f64(),
         first_error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::response_time_micros;
+
+    #[test]
+    fn reads_the_gateway_response_time() {
+        assert_eq!(response_time_micros(b"12.34ms"), Some(12_340));
+        assert_eq!(response_time_micros(b"0.87ms"), Some(870));
+        assert_eq!(response_time_micros(b" 1.5 ms "), Some(1_500));
+        assert_eq!(response_time_micros(b"870us"), Some(870));
+        assert_eq!(response_time_micros("870µs".as_bytes()), Some(870));
+        assert_eq!(response_time_micros(b"0.002s"), Some(2_000));
+        assert_eq!(response_time_micros(b"3.25"), Some(3_250));
+        assert_eq!(response_time_micros(b"fast"), None);
+        assert_eq!(response_time_micros(b"-1ms"), None);
+    }
 }

@@ -6,6 +6,7 @@
 //! cargo run --release -p wellbeing-tests --bin load                       # own stack, 100k events
 //! cargo run --release -p wellbeing-tests --bin load -- --large-events 10000000
 //! cargo run --release -p wellbeing-tests --bin load -- --url http://127.0.0.1:8080
+//! cargo run --release -p wellbeing-tests --bin load -- --only phone      # the phone mixes alone
 //! ```
 //!
 //! See docs/PERFORMANCE.md for the figures and what each scenario does.

@@ -5,11 +5,11 @@ use std::time::Duration;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::args::Args;
 use crate::report;
-use crate::scenarios::Bench;
+use crate::scenarios::{BASELINES, Bench, PHONE, READS};
 use crate::seed::{self, EVENTS_PER_DAY, User};
 use crate::stacks::Targets;
 
@@ -48,48 +48,61 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         report::machine()
     );
 
-    // First data size.
-    let count = users_for(args.events, args.days);
-    eprintln!("registering {count} users, {} days each", args.days);
-    let mut users = seed::register(&targets.api, count, 0).await?;
-    let seeded = seed::seed(
-        &targets.cached,
-        &users,
-        args.days,
-        args.batch_size,
-        args.batch_connections,
-        args.seed,
-    )
-    .await?;
-    eprintln!("seeded {}", seeded.describe());
-    let mut seeding = vec![json!({"events": seeded.events, "seconds": seeded.seconds})];
-    let ingest_users = seed::register(&targets.api, 64, count).await?;
-    let fresh_users = register_daytime(&targets, 8).await?;
-    let drained = targets.drain(Duration::from_secs(600)).await?;
-    eprintln!("aggregator drained the backlog in {drained:.1} s");
-
-    let mut stored = targets
-        .stored_events()
-        .await?
-        .unwrap_or(seeded.events as i64) as u64;
     let mut bench = Bench::new(&args);
-    bench.size = size_label(stored);
-    let mut sizes = vec![json!({"label": bench.size, "events_stored": stored})];
-    println!("{}", report::header());
-    let readers = sample(&users, args.read_users, args.seed);
-    phase_reads(&mut bench, &targets, &readers).await?;
-    if args.wants("ingest") {
-        bench.ingest_single(&targets.cached, &ingest_users).await?;
-        bench.ingest_batch(&targets.cached, &ingest_users).await?;
-        targets.drain(Duration::from_secs(600)).await?;
+    let mut users: Vec<User> = Vec::new();
+    let mut seeding = Vec::new();
+    let mut sizes = Vec::new();
+    let mut stored = 0u64;
+    let mut small = String::new();
+
+    // First data size (skipped when `--only` names none of its scenarios, e.g. `--only phone`).
+    if wants_first_size(&args) {
+        let count = users_for(args.events, args.days);
+        eprintln!("registering {count} users, {} days each", args.days);
+        users = seed::register(&targets.api, count, 0).await?;
+        let seeded = seed::seed(
+            &targets.cached,
+            &users,
+            args.days,
+            args.batch_size,
+            args.batch_connections,
+            args.seed,
+        )
+        .await?;
+        eprintln!("seeded {}", seeded.describe());
+        seeding.push(json!({"events": seeded.events, "seconds": seeded.seconds}));
+        let ingest_users = seed::register(&targets.api, 64, count).await?;
+        let fresh_users = register_daytime(&targets, 8).await?;
+        let drained = targets.drain(Duration::from_secs(600)).await?;
+        eprintln!("aggregator drained the backlog in {drained:.1} s");
+
+        stored = targets
+            .stored_events()
+            .await?
+            .unwrap_or(seeded.events as i64) as u64;
+        bench.size = size_label(stored);
+        sizes.push(json!({"label": bench.size, "events_stored": stored}));
+        println!("{}", report::header());
+        let readers = sample(&users, args.read_users, args.seed);
+        phase_reads(&mut bench, &targets, &readers).await?;
+        if args.wants("ingest") {
+            bench.ingest_single(&targets.cached, &ingest_users).await?;
+            bench.ingest_batch(&targets.cached, &ingest_users).await?;
+            targets.drain(Duration::from_secs(600)).await?;
+        }
+        if args.wants("mixed") {
+            bench.mixed(&targets.api, &targets.cached, &readers).await?;
+        }
+        if args.wants("freshness") {
+            bench.freshness(&targets.cached, &fresh_users).await?;
+        }
+        small = bench.size.clone();
     }
-    if args.wants("mixed") {
-        bench.mixed(&targets.api, &targets.cached, &readers).await?;
+
+    // The phone mixes, on users of their own.
+    if PHONE.iter().any(|(name, ..)| args.wants(name)) {
+        stored = phase_phone(&mut bench, &targets, stored, &mut seeding, &mut sizes).await?;
     }
-    if args.wants("freshness") {
-        bench.freshness(&targets.cached, &fresh_users).await?;
-    }
-    let small = bench.size.clone();
 
     // Second data size: more users, each with a longer history.
     let mut large = None;
@@ -154,6 +167,66 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     std::fs::write(&args.json, serde_json::to_vec_pretty(&document)?)?;
     eprintln!("wrote {}", args.json);
     targets.stop().await
+}
+
+/// Whether `--only` selects any scenario of the first data size (baselines included).
+fn wants_first_size(args: &Args) -> bool {
+    let mut names: Vec<String> = BASELINES
+        .iter()
+        .map(|(name, _)| (*name).to_owned())
+        .collect();
+    for label in ["cached", "uncached"] {
+        names.extend(READS.iter().map(|(view, _)| format!("{label} {view}")));
+        names.push(format!("{label} past daily (rollup)"));
+    }
+    names.extend(["ingest single", "ingest batch", "mixed 90/10", "freshness"].map(str::to_owned));
+    names.iter().any(|name| args.wants(name))
+}
+
+/// The phone mixes: `--phone-users` users in the 7 zones, each seeded with `--days` local days
+/// of about 150 events through `/track/batch`; once the aggregator has caught up, the baselines
+/// (so that each row's ratio to `/livez` is of this very moment), the mixes, their targets.
+/// Returns the events stored after its seeding.
+async fn phase_phone(
+    bench: &mut Bench<'_>,
+    targets: &Targets,
+    stored: u64,
+    seeding: &mut Vec<Value>,
+    sizes: &mut Vec<Value>,
+) -> anyhow::Result<u64> {
+    let args = bench.args;
+    let count = args.phone_users.max(1);
+    eprintln!(
+        "phone mixes: registering {count} users, {} days each",
+        args.days
+    );
+    let users = seed::register(&targets.api, count, 0).await?;
+    let seeded = seed::seed(
+        &targets.cached,
+        &users,
+        args.days,
+        args.batch_size,
+        args.batch_connections,
+        args.seed + 2,
+    )
+    .await?;
+    eprintln!("seeded {}", seeded.describe());
+    seeding.push(json!({"phase": "phone", "events": seeded.events, "seconds": seeded.seconds}));
+    let drained = targets.drain(Duration::from_secs(600)).await?;
+    eprintln!("aggregator drained the backlog in {drained:.1} s");
+    let stored = targets
+        .stored_events()
+        .await?
+        .unwrap_or((stored + seeded.events) as i64) as u64;
+    bench.size = size_label(stored);
+    sizes.push(json!({"label": bench.size, "events_stored": stored, "phase": "phone"}));
+    println!("{}", report::header());
+    bench.baselines(&targets.cached).await?;
+    bench.phone(&targets.cached, &users).await?;
+    println!();
+    report::print_targets(&report::phone_targets(&bench.rows));
+    println!();
+    Ok(stored)
 }
 
 /// Baselines, then the read views on the cached and the uncached gateway.

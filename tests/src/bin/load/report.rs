@@ -27,6 +27,9 @@ pub struct Row {
     pub events_per_second: Option<f64>,
     /// Cache hit rate during the scenario, in percent (mixed traffic).
     pub hit_rate_percent: Option<f64>,
+    /// Median and p99 of the gateway's own `X-Response-Time` (phone scenarios).
+    pub gateway_p50_ms: Option<f64>,
+    pub gateway_p99_ms: Option<f64>,
     pub first_error: Option<String>,
 }
 
@@ -47,6 +50,8 @@ impl Row {
             percent_of_one_hop: None,
             events_per_second: None,
             hit_rate_percent: None,
+            gateway_p50_ms: None,
+            gateway_p99_ms: None,
             first_error: measured.first_error.clone(),
         }
     }
@@ -58,6 +63,12 @@ impl Row {
         }
         if let Some(rate) = self.hit_rate_percent {
             parts.push(format!("hit rate {rate:.1} %"));
+        }
+        if let Some(p50) = self.gateway_p50_ms {
+            let p99 = self
+                .gateway_p99_ms
+                .map_or_else(String::new, |p99| format!(", p99 {p99:.2}"));
+            parts.push(format!("gateway p50 {p50:.2}{p99} ms"));
         }
         parts.join(", ")
     }
@@ -104,22 +115,28 @@ fn find<'a>(rows: &'a [Row], size: Option<&str>, scenario: &str) -> Option<&'a R
         .rfind(|row| row.scenario == scenario && size.is_none_or(|size| row.size == size))
 }
 
-/// The targets, checked against the rows (`small` and `large` name the two sizes).
+/// A target and what was measured for it (`None`: the scenario did not run).
+fn checked(target: &str, measured: Option<(String, bool)>) -> Target {
+    match measured {
+        Some((measured, met)) => Target {
+            target: target.to_owned(),
+            measured,
+            met: Some(met),
+        },
+        None => Target {
+            target: target.to_owned(),
+            measured: "not run".to_owned(),
+            met: None,
+        },
+    }
+}
+
+/// The targets, checked against the rows (`small` and `large` name the two sizes),
+/// the phone mixes' included.
 pub fn targets(rows: &[Row], small: &str, large: Option<&str>) -> Vec<Target> {
     let mut targets = Vec::new();
     let mut check = |target: &str, measured: Option<(String, bool)>| {
-        targets.push(match measured {
-            Some((measured, met)) => Target {
-                target: target.to_owned(),
-                measured,
-                met: Some(met),
-            },
-            None => Target {
-                target: target.to_owned(),
-                measured: "not run".to_owned(),
-                met: None,
-            },
-        });
+        targets.push(checked(target, measured));
     };
     let dashboard = find(rows, Some(small), "cached dashboard");
     check(
@@ -180,6 +197,58 @@ pub fn targets(rows: &[Row], small: &str, large: Option<&str>) -> Vec<Target> {
         "freshness p99 <= 1 s",
         find(rows, None, "freshness").map(|r| (format!("{:.1} ms", r.p99_ms), r.p99_ms <= 1000.0)),
     );
+    targets.extend(phone_targets(rows));
+    targets
+}
+
+/// What a phone row measured for a target, with its errors (a row with errors misses it).
+fn phone_check(row: &Row, measured: String, met: bool) -> (String, bool) {
+    if row.errors == 0 {
+        (measured, met)
+    } else {
+        (format!("{measured} ({} errors)", row.errors), false)
+    }
+}
+
+/// The targets of the phone mixes (the last run of each row).
+pub fn phone_targets(rows: &[Row]) -> Vec<Target> {
+    let mut targets = Vec::new();
+    for (scenario, percent) in [("phone 90/10", 20.0), ("phone 60/40", 8.0)] {
+        let row = find(rows, None, scenario);
+        targets.push(checked(
+            &format!("{scenario} >= {percent:.0} % of /livez"),
+            row.and_then(|r| {
+                r.percent_of_trivial.map(|p| {
+                    let measured = format!("{p:.1} % ({:.0} req/s)", r.requests_per_second);
+                    phone_check(r, measured, p >= percent)
+                })
+            }),
+        ));
+        targets.push(checked(
+            &format!("{scenario} p99 <= 50 ms"),
+            row.map(|r| phone_check(r, format!("{:.2} ms", r.p99_ms), r.p99_ms <= 50.0)),
+        ));
+    }
+    targets.push(checked(
+        "phone writes >= 5000 req/s",
+        find(rows, None, "phone writes").map(|r| {
+            let measured = format!("{:.0} req/s", r.requests_per_second);
+            phone_check(r, measured, r.requests_per_second >= 5_000.0)
+        }),
+    ));
+    targets.push(checked(
+        "phone write idle p50 <= 1.5 ms at the gateway (X-Response-Time)",
+        find(rows, None, "phone write idle").map(|r| match r.gateway_p50_ms {
+            Some(p50) => {
+                let measured = format!(
+                    "{p50:.2} ms (client p50 {:.2} ms, p99 {:.2} ms)",
+                    r.p50_ms, r.p99_ms
+                );
+                phone_check(r, measured, p50 <= 1.5)
+            }
+            None => ("no X-Response-Time in the answers".to_owned(), false),
+        }),
+    ));
     targets
 }
 

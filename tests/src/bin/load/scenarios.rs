@@ -1,5 +1,6 @@
 //! The scenarios. Each runs for a bounded time and adds one row to the report.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,21 @@ pub const READS: [(&str, &str); 4] = [
     ("weekly", "/api/v1/analytics/summary/weekly"),
 ];
 
+/// The baseline scenarios: name and path.
+pub const BASELINES: [(&str, &str); 2] = [
+    ("baseline /livez (no upstream)", "/livez"),
+    ("baseline /readyz (one gRPC call)", "/readyz"),
+];
+
+/// The phone mixes (`--only phone`): name, connections (`None`: `--connections`), percent of
+/// requests that write, events per write.
+pub const PHONE: [(&str, Option<usize>, u32, usize); 4] = [
+    ("phone 90/10", None, 10, 1),
+    ("phone 60/40", None, 40, 10),
+    ("phone writes", None, 100, 1),
+    ("phone write idle", Some(1), 100, 1),
+];
+
 /// Runs scenarios and collects their rows.
 pub struct Bench<'a> {
     pub args: &'a Args,
@@ -36,6 +52,49 @@ pub struct Bench<'a> {
 
 fn pick(users: &[User], rng: &mut StdRng) -> Arc<str> {
     users[rng.random_range(0..users.len())].token.clone()
+}
+
+/// A home-screen read, weighted as in the mixed scenario: 35 dashboard, 35 quick-stats,
+/// 10 daily, 10 weekly.
+fn home_read(rng: &mut StdRng) -> &'static str {
+    match rng.random_range(0..18) {
+        0..7 => READS[1].1,
+        7..14 => READS[0].1,
+        14..16 => READS[2].1,
+        _ => READS[3].1,
+    }
+}
+
+/// A phone flushing `events` screen-time records of the last hour through `POST /track/batch`.
+/// Each event has a fresh random `event_id` (from the thread's OS-seeded generator, not the
+/// connection's seeded one, so no run repeats one), so every write stores new data.
+fn recent_batch(generator: &Generator, rng: &mut StdRng, token: &Arc<str>, events: usize) -> Call {
+    let now = Utc::now();
+    let mut body = String::with_capacity(16 + events * 200);
+    body.push_str(r#"{"events":["#);
+    for index in 0..events {
+        // Began 1 to 60 minutes ago and ended by now.
+        let ago = rng.random_range(60..3600i64);
+        let longest = (ago as f64 / 60.0).min(10.0);
+        let minutes = (rng.random_range(0.1..longest) * 10.0).round() / 10.0;
+        let at = (now - chrono::Duration::seconds(ago)).to_rfc3339_opts(SecondsFormat::Secs, true);
+        let (app, category) = generator.app(rng);
+        let event_id = uuid::Builder::from_random_bytes(rand::rng().random()).into_uuid();
+        if index > 0 {
+            body.push(',');
+        }
+        let _ = write!(
+            body,
+            r#"{{"type":"screen-time","event_id":"{event_id}","app_name":"{app}","category":"{category}","duration_minutes":{minutes},"timestamp":"{at}"}}"#
+        );
+    }
+    body.push_str("]}");
+    Call::post(
+        "/api/v1/analytics/track/batch",
+        token,
+        Bytes::from(body),
+        events as u64,
+    )
 }
 
 /// One screen-time record of `minutes` that began `ago_minutes` ago.
@@ -101,10 +160,7 @@ impl<'a> Bench<'a> {
     pub async fn baselines(&mut self, base: &str) -> anyhow::Result<()> {
         self.baseline = (None, None);
         let connections = self.args.connections;
-        for (name, path) in [
-            ("baseline /livez (no upstream)", "/livez"),
-            ("baseline /readyz (one gRPC call)", "/readyz"),
-        ] {
+        for (name, path) in BASELINES {
             let call = Call::open(path);
             let measured = self
                 .load(base, connections, Arc::new(move |_| call.clone()))
@@ -229,6 +285,36 @@ impl<'a> Bench<'a> {
         Ok(())
     }
 
+    /// The phone mixes ([`PHONE`]) that `--only` selects, for random users among `users`: home
+    /// screen reads and `/track/batch` writes of recent screen time, each row with the gateway's
+    /// own `X-Response-Time` beside the client's latency.
+    pub async fn phone(&mut self, base: &str, users: &[User]) -> anyhow::Result<()> {
+        let users = Arc::new(users.to_vec());
+        let generator = Arc::new(Generator::default());
+        for (name, connections, write_percent, events) in PHONE {
+            if !self.args.wants(name) {
+                continue;
+            }
+            let connections = connections.unwrap_or(self.args.connections);
+            let users = users.clone();
+            let generator = generator.clone();
+            let next: NextCall = Arc::new(move |rng| {
+                let token = pick(&users, rng);
+                if rng.random_range(0..100) < write_percent {
+                    recent_batch(&generator, rng, &token, events)
+                } else {
+                    Call::get(home_read(rng), &token)
+                }
+            });
+            let measured = self.load(base, connections, next).await?;
+            let mut row = Row::new(&self.size, name, connections, &measured);
+            row.gateway_p50_ms = measured.gateway_ms(0.50);
+            row.gateway_p99_ms = measured.gateway_ms(0.99);
+            self.push(row);
+        }
+        Ok(())
+    }
+
     /// Ingest -> visible: each client reads its quick stats, posts one screen-time record and
     /// reads again until the new minutes show; the time from the POST to the first read that
     /// shows them.
@@ -277,6 +363,7 @@ impl<'a> Bench<'a> {
             stale += stale_reads;
         }
         let measured = driver::Measured {
+            gateway: driver::histogram(),
             requests: merged.len(),
             units: merged.len(),
             errors: stale,

@@ -142,7 +142,8 @@ impl Generator {
         (at <= latest).then_some(at)
     }
 
-    fn app(&self, rng: &mut StdRng) -> (&'static str, &'static str) {
+    /// An app and its category, with the apps' Zipf popularity.
+    pub fn app(&self, rng: &mut StdRng) -> (&'static str, &'static str) {
         APPS[self.apps.pick(rng)]
     }
 

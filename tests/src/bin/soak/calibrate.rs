@@ -1,8 +1,8 @@
 //! The maximum: a closed loop (each connection sends its next request of the soak's mix as soon
 //! as the previous answer arrived) on the seeded data. A first unmeasured stretch brings the
-//! caches to their steady state: after seeding, the aggregator has just warmed every user's
-//! dashboard and quick stats, and a calibration on those would overstate what the stack
-//! sustains once the users' writes keep invalidating them.
+//! caches to their steady state: after seeding they hold nothing of the users' views (nothing
+//! warms them), and a calibration from cold caches would misstate what the stack sustains once
+//! the reads fill them and the users' writes keep invalidating them.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -14,8 +14,9 @@
 //! The order: start cache, analytics (after `wellbeing-analytics migrate`), aggregator and gateway
 //! from this executable's directory on free ports, with a fresh PostgreSQL database and a private
 //! Redis key namespace; register `--users` users in 7 zones (argon2id, 4 at a time); seed each
-//! with `--history-days` local days of realistic history ending now, through the batch API; wait
-//! for the aggregator's rollups and VACUUM; measure the maximum with a closed loop (64
+//! with `--history-days` local days of realistic history ending now, through the batch API (its
+//! deltas already in the day aggregates); wait for the aggregator's queue of marked days to be
+//! empty and VACUUM; measure the maximum with a closed loop (64
 //! connections, the soak's own mix, on that data: `--calibration-warmup` 60 s unmeasured, then
 //! `--calibration-seconds` 30 s measured); then run the open loop at `--fraction` (0.7) of it.
 //! See `mix.rs` for the traffic, `report.rs` for the verdicts, docs/RELIABILITY.md for figures.
@@ -95,8 +96,8 @@ struct Args {
     /// would (0: never, as a deployment nobody scrapes).
     #[arg(long, default_value_t = 0.0)]
     scrape_every: f64,
-    /// Where the server runs with autovacuum off: vacuum the queue and rollup tables every this
-    /// many seconds during the soak, as autovacuum would (0: never).
+    /// Where the server runs with autovacuum off: vacuum the queue and day aggregate tables every
+    /// this many seconds during the soak, as autovacuum would (0: never).
     #[arg(long, default_value_t = 60.0)]
     vacuum_every: f64,
     /// Where the JSON report goes (default: soak-report.json next to this executable).
@@ -156,10 +157,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if autovacuum != "on" {
         eprintln!(
             "note: this PostgreSQL runs with autovacuum {autovacuum}: the aggregator's queue \
-             table (dirty_days) accumulates dead rows during the soak{}",
+             table (dirty_days) and the day aggregates every write updates accumulate dead rows \
+             during the soak{}",
             if args.vacuum_every > 0.0 {
                 format!(
-                    "; the soak vacuums it and daily_rollups every {} s instead",
+                    "; the soak vacuums them every {} s instead",
                     args.vacuum_every
                 )
             } else {
@@ -197,7 +199,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     .await?;
     eprintln!("seeded {}", seeded.describe());
     let drained_s = stack.drain(Duration::from_secs(900)).await?;
-    eprintln!("the aggregator rolled the history up in {drained_s:.1} s");
+    eprintln!("the aggregator's queue of marked days was empty after {drained_s:.1} s");
     // A database in its steady state: freshly filled partitions have no statistics nor
     // visibility map until vacuumed (by autovacuum during the soak, or never where it is off).
     let vacuumed = Instant::now();
@@ -450,7 +452,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             "scrape_every_s": args.scrape_every},
         "mix": mix::describe(),
         "setup": {"registration_s": registration_s, "seeded_events": seeded.events,
-            "seeding_s": seeded.seconds, "rollup_drain_s": drained_s, "vacuum_s": vacuum_s},
+            "seeding_s": seeded.seconds, "queue_drain_s": drained_s, "vacuum_s": vacuum_s},
         "calibration": calibration,
         "target_per_s": rate,
         "soak_cache_hit_percent": soak_hits,

@@ -154,8 +154,6 @@ impl Stack {
                     ("AGGREGATOR_ADDR", aggregator.clone()),
                     ("METRICS_ADDR", at(ports[6])),
                     ("DATABASE_URL", database.url.clone()),
-                    ("ANALYTICS_URL", analytics.clone()),
-                    ("WORKER_WARM_CACHE", "true".into()),
                 ],
                 _ => vec![
                     ("GATEWAY_ADDR", gateway.clone()),
