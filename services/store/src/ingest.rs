@@ -14,11 +14,19 @@
 //!    Otherwise, if any of its events was new, the day is marked in `dirty_days` and read from
 //!    raw records until the aggregator has recomputed it: exact in every case, cheap in the
 //!    usual one.
+//!
+//! The statement holds only the parts a write needs (a phone's usual write is screen time
+//! alone): every part costs PostgreSQL executor set-up on each call, measured at about a third
+//! of a small write's time when all six event tables were always in (docs/PERFORMANCE.md).
+//! Each shape's text is built once and prepared once per connection.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+use std::sync::Mutex;
 
 use chrono::NaiveDate;
-use sqlx::PgConnection;
+use sqlx::postgres::PgArguments;
+use sqlx::{PgConnection, Postgres};
 use uuid::Uuid;
 use wellbeing_domain::aggregate::DayAggregate;
 
@@ -60,6 +68,172 @@ pub struct Stored {
     pub created: HashSet<Uuid>,
 }
 
+type Returned = (Option<Uuid>, Option<String>, Option<Uuid>);
+type Query<'q> = sqlx::query::QueryAs<'q, Postgres, Returned, PgArguments>;
+
+/// One event table: its name and its columns with their SQL types, in the order
+/// [`bind_rows`]'s callers bind them.
+struct Table {
+    name: &'static str,
+    columns: &'static [(&'static str, &'static str)],
+}
+
+const ID_COLUMNS: [(&str, &str); 3] = [("id", "uuid"), ("user_id", "uuid"), ("event_id", "uuid")];
+
+/// The six event tables, in the order of [`Shape::kinds`].
+const TABLES: [Table; 6] = [
+    Table {
+        name: "screen_time",
+        columns: &[
+            ("app_name", "text"),
+            ("category", "text"),
+            ("started_at", "timestamptz"),
+            ("ended_at", "timestamptz"),
+            ("duration_minutes", "float8"),
+            ("created_at", "timestamptz"),
+        ],
+    },
+    Table {
+        name: "sessions",
+        columns: &[
+            ("started_at", "timestamptz"),
+            ("ended_at", "timestamptz"),
+            ("device_type", "text"),
+            ("created_at", "timestamptz"),
+        ],
+    },
+    Table {
+        name: "focus_sessions",
+        columns: &[
+            ("started_at", "timestamptz"),
+            ("ended_at", "timestamptz"),
+            ("quality_score", "float8"),
+            ("task_name", "text"),
+            ("created_at", "timestamptz"),
+        ],
+    },
+    Table {
+        name: "breaks",
+        columns: &[
+            ("started_at", "timestamptz"),
+            ("ended_at", "timestamptz"),
+            ("duration_minutes", "float8"),
+            ("break_type", "text"),
+            ("created_at", "timestamptz"),
+        ],
+    },
+    Table {
+        name: "notifications",
+        columns: &[
+            ("occurred_at", "timestamptz"),
+            ("app_name", "text"),
+            ("priority", "int4"),
+            ("was_interacted", "bool"),
+            ("created_at", "timestamptz"),
+        ],
+    },
+    Table {
+        name: "distractions",
+        columns: &[
+            ("occurred_at", "timestamptz"),
+            ("source", "text"),
+            ("severity", "int4"),
+            ("duration_seconds", "float8"),
+            ("created_at", "timestamptz"),
+        ],
+    },
+];
+
+/// Which parts a write needs: the event tables it has rows for, and whether it adds to
+/// per-app aggregates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Shape {
+    kinds: [bool; 6],
+    apps: bool,
+}
+
+impl Shape {
+    fn of(events: &NewEvents<'_>, apps: bool) -> Self {
+        Self {
+            kinds: [
+                !events.screen_time.is_empty(),
+                !events.sessions.is_empty(),
+                !events.focus_sessions.is_empty(),
+                !events.breaks.is_empty(),
+                !events.notifications.is_empty(),
+                !events.distractions.is_empty(),
+            ],
+            apps,
+        }
+    }
+}
+
+/// A column of `rows` as one array parameter.
+fn column<'q, R, T>(rows: &[&'q R], field: impl Fn(&'q R) -> T) -> Vec<T> {
+    rows.iter().map(|row| field(row)).collect()
+}
+
+/// Binds the id columns every event table starts with.
+fn bind_ids<'q, R>(query: Query<'q>, rows: &[&'q R], ids: impl Fn(&R) -> [Uuid; 3]) -> Query<'q> {
+    let ids: Vec<[Uuid; 3]> = rows.iter().map(|row| ids(row)).collect();
+    (0..3).fold(query, |query, index| {
+        query.bind(ids.iter().map(|row| row[index]).collect::<Vec<_>>())
+    })
+}
+
+/// Binds the rows of the kinds present, in [`TABLES`] order.
+fn bind_rows<'q>(mut query: Query<'q>, events: &NewEvents<'q>) -> Query<'q> {
+    if let rows @ [_, ..] = events.screen_time.as_slice() {
+        query = bind_ids(query, rows, |row| [row.id, row.user_id, row.event_id])
+            .bind(column(rows, |row| row.app_name.as_str()))
+            .bind(column(rows, |row| row.category.as_str()))
+            .bind(column(rows, |row| row.started_at))
+            .bind(column(rows, |row| row.ended_at))
+            .bind(column(rows, |row| row.duration_minutes))
+            .bind(column(rows, |row| row.created_at));
+    }
+    if let rows @ [_, ..] = events.sessions.as_slice() {
+        query = bind_ids(query, rows, |row| [row.id, row.user_id, row.event_id])
+            .bind(column(rows, |row| row.started_at))
+            .bind(column(rows, |row| row.ended_at))
+            .bind(column(rows, |row| row.device_type.as_str()))
+            .bind(column(rows, |row| row.created_at));
+    }
+    if let rows @ [_, ..] = events.focus_sessions.as_slice() {
+        query = bind_ids(query, rows, |row| [row.id, row.user_id, row.event_id])
+            .bind(column(rows, |row| row.started_at))
+            .bind(column(rows, |row| row.ended_at))
+            .bind(column(rows, |row| row.quality_score))
+            .bind(column(rows, |row| row.task_name.as_deref()))
+            .bind(column(rows, |row| row.created_at));
+    }
+    if let rows @ [_, ..] = events.breaks.as_slice() {
+        query = bind_ids(query, rows, |row| [row.id, row.user_id, row.event_id])
+            .bind(column(rows, |row| row.started_at))
+            .bind(column(rows, |row| row.ended_at))
+            .bind(column(rows, |row| row.duration_minutes))
+            .bind(column(rows, |row| row.break_type.as_str()))
+            .bind(column(rows, |row| row.created_at));
+    }
+    if let rows @ [_, ..] = events.notifications.as_slice() {
+        query = bind_ids(query, rows, |row| [row.id, row.user_id, row.event_id])
+            .bind(column(rows, |row| row.occurred_at))
+            .bind(column(rows, |row| row.app_name.as_str()))
+            .bind(column(rows, |row| row.priority))
+            .bind(column(rows, |row| row.was_interacted))
+            .bind(column(rows, |row| row.created_at));
+    }
+    if let rows @ [_, ..] = events.distractions.as_slice() {
+        query = bind_ids(query, rows, |row| [row.id, row.user_id, row.event_id])
+            .bind(column(rows, |row| row.occurred_at))
+            .bind(column(rows, |row| row.source.as_str()))
+            .bind(column(rows, |row| row.severity))
+            .bind(column(rows, |row| row.duration_seconds))
+            .bind(column(rows, |row| row.created_at));
+    }
+    query
+}
+
 pub async fn store(
     connection: &mut PgConnection,
     events: &NewEvents<'_>,
@@ -70,376 +244,32 @@ pub async fn store(
             .iter()
             .map(|((user, day), aggregate)| (*user, *day, aggregate)),
     );
-    let rows: Vec<(Option<Uuid>, Option<String>, Option<Uuid>)> = sqlx::query_as(statement())
+    let shape = Shape::of(events, !apps.users.is_empty());
+    let claims = events.claims.as_slice();
+    let mut query: Query<'_> = sqlx::query_as(statement(shape))
         .bind(events.zones.iter().map(|zone| zone.0).collect::<Vec<_>>())
         .bind(events.zones.iter().map(|zone| zone.1).collect::<Vec<_>>())
-        // event ids
+        .bind(claims.iter().map(|claim| claim.user_id).collect::<Vec<_>>())
         .bind(
-            events
-                .claims
-                .iter()
-                .map(|claim| claim.user_id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .claims
+            claims
                 .iter()
                 .map(|claim| claim.event_id)
                 .collect::<Vec<_>>(),
         )
+        .bind(claims.iter().map(|claim| claim.kind).collect::<Vec<_>>())
         .bind(
-            events
-                .claims
-                .iter()
-                .map(|claim| claim.kind)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .claims
+            claims
                 .iter()
                 .map(|claim| claim.record_id)
                 .collect::<Vec<_>>(),
         )
         .bind(
-            events
-                .claims
+            claims
                 .iter()
                 .map(|claim| claim.occurred_at)
                 .collect::<Vec<_>>(),
-        )
-        // screen_time
-        .bind(
-            events
-                .screen_time
-                .iter()
-                .map(|row| row.id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .screen_time
-                .iter()
-                .map(|row| row.user_id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .screen_time
-                .iter()
-                .map(|row| row.event_id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .screen_time
-                .iter()
-                .map(|row| row.app_name.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .screen_time
-                .iter()
-                .map(|row| row.category.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .screen_time
-                .iter()
-                .map(|row| row.started_at)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .screen_time
-                .iter()
-                .map(|row| row.ended_at)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .screen_time
-                .iter()
-                .map(|row| row.duration_minutes)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .screen_time
-                .iter()
-                .map(|row| row.created_at)
-                .collect::<Vec<_>>(),
-        )
-        // sessions
-        .bind(events.sessions.iter().map(|row| row.id).collect::<Vec<_>>())
-        .bind(
-            events
-                .sessions
-                .iter()
-                .map(|row| row.user_id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .sessions
-                .iter()
-                .map(|row| row.event_id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .sessions
-                .iter()
-                .map(|row| row.started_at)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .sessions
-                .iter()
-                .map(|row| row.ended_at)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .sessions
-                .iter()
-                .map(|row| row.device_type.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .sessions
-                .iter()
-                .map(|row| row.created_at)
-                .collect::<Vec<_>>(),
-        )
-        // focus_sessions
-        .bind(
-            events
-                .focus_sessions
-                .iter()
-                .map(|row| row.id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .focus_sessions
-                .iter()
-                .map(|row| row.user_id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .focus_sessions
-                .iter()
-                .map(|row| row.event_id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .focus_sessions
-                .iter()
-                .map(|row| row.started_at)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .focus_sessions
-                .iter()
-                .map(|row| row.ended_at)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .focus_sessions
-                .iter()
-                .map(|row| row.quality_score)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .focus_sessions
-                .iter()
-                .map(|row| row.task_name.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .focus_sessions
-                .iter()
-                .map(|row| row.created_at)
-                .collect::<Vec<_>>(),
-        )
-        // breaks
-        .bind(events.breaks.iter().map(|row| row.id).collect::<Vec<_>>())
-        .bind(
-            events
-                .breaks
-                .iter()
-                .map(|row| row.user_id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .breaks
-                .iter()
-                .map(|row| row.event_id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .breaks
-                .iter()
-                .map(|row| row.started_at)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .breaks
-                .iter()
-                .map(|row| row.ended_at)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .breaks
-                .iter()
-                .map(|row| row.duration_minutes)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .breaks
-                .iter()
-                .map(|row| row.break_type.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .breaks
-                .iter()
-                .map(|row| row.created_at)
-                .collect::<Vec<_>>(),
-        )
-        // notifications
-        .bind(
-            events
-                .notifications
-                .iter()
-                .map(|row| row.id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .notifications
-                .iter()
-                .map(|row| row.user_id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .notifications
-                .iter()
-                .map(|row| row.event_id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .notifications
-                .iter()
-                .map(|row| row.occurred_at)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .notifications
-                .iter()
-                .map(|row| row.app_name.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .notifications
-                .iter()
-                .map(|row| row.priority)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .notifications
-                .iter()
-                .map(|row| row.was_interacted)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .notifications
-                .iter()
-                .map(|row| row.created_at)
-                .collect::<Vec<_>>(),
-        )
-        // distractions
-        .bind(
-            events
-                .distractions
-                .iter()
-                .map(|row| row.id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .distractions
-                .iter()
-                .map(|row| row.user_id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .distractions
-                .iter()
-                .map(|row| row.event_id)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .distractions
-                .iter()
-                .map(|row| row.occurred_at)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .distractions
-                .iter()
-                .map(|row| row.source.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .distractions
-                .iter()
-                .map(|row| row.severity)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .distractions
-                .iter()
-                .map(|row| row.duration_seconds)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .distractions
-                .iter()
-                .map(|row| row.created_at)
-                .collect::<Vec<_>>(),
-        )
-        // touches
+        );
+    query = bind_rows(query, events)
         .bind(
             events
                 .touches
@@ -461,7 +291,6 @@ pub async fn store(
                 .map(|touch| touch.2)
                 .collect::<Vec<_>>(),
         )
-        // day deltas ($59..$70) and app deltas ($71..$76)
         .bind(days.users)
         .bind(days.dates)
         .bind(days.screen_us)
@@ -473,15 +302,17 @@ pub async fn store(
         .bind(days.sessions)
         .bind(days.notifications_received)
         .bind(days.notifications_interacted)
-        .bind(days.distractions)
-        .bind(apps.users)
-        .bind(apps.dates)
-        .bind(apps.names)
-        .bind(apps.screen_us)
-        .bind(apps.uses)
-        .bind(apps.categories)
-        .fetch_all(connection)
-        .await?;
+        .bind(days.distractions);
+    if shape.apps {
+        query = query
+            .bind(apps.users)
+            .bind(apps.dates)
+            .bind(apps.names)
+            .bind(apps.screen_us)
+            .bind(apps.uses)
+            .bind(apps.categories);
+    }
+    let rows = query.fetch_all(connection).await?;
     let mut stored = Stored::default();
     for row in rows {
         match row {
@@ -497,62 +328,91 @@ pub async fn store(
     Ok(stored)
 }
 
-/// The statement's text, built once.
-fn statement() -> &'static str {
-    static STATEMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    STATEMENT.get_or_init(|| INGEST.replace("{DAY_UPSERT_SET}", &day_upsert_set()))
+/// The statement's text for a shape, built on first use (at most 2^7 shapes).
+fn statement(shape: Shape) -> &'static str {
+    static TEXTS: Mutex<Option<HashMap<Shape, &'static str>>> = Mutex::new(None);
+    let mut texts = TEXTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    texts
+        .get_or_insert_with(HashMap::new)
+        .entry(shape)
+        .or_insert_with(|| Box::leak(build(shape).into_boxed_str()))
 }
 
-const INGEST: &str = "
-WITH writers AS (
+/// Hands out numbered array parameters (`$n::type[]`).
+struct Parameters(usize);
+
+impl Parameters {
+    fn take(&mut self, types: &[&str]) -> String {
+        let list: Vec<String> = types
+            .iter()
+            .map(|kind| {
+                self.0 += 1;
+                format!("${}::{kind}[]", self.0)
+            })
+            .collect();
+        list.join(", ")
+    }
+}
+
+/// Builds the statement for a shape; parameters are numbered in the order [`store`] binds them.
+fn build(shape: Shape) -> String {
+    let mut parameters = Parameters(0);
+    let writers = parameters.take(&["uuid", "text"]);
+    let claims = parameters.take(&["uuid", "uuid", "text", "uuid", "timestamptz"]);
+    let mut sql = String::new();
+    let _ = write!(
+        sql,
+        "WITH writers AS (
     SELECT id, timezone, aggregates_timezone FROM users
     WHERE id = ANY($1::uuid[]) ORDER BY id FOR KEY SHARE
 ),
 claimed AS (
     INSERT INTO event_ids (user_id, event_id, kind, record_id, occurred_at)
     SELECT c.user_id, c.event_id, c.kind, c.record_id, c.occurred_at
-    FROM UNNEST($3::uuid[], $4::uuid[], $5::text[], $6::uuid[], $7::timestamptz[])
-         WITH ORDINALITY AS c (user_id, event_id, kind, record_id, occurred_at, n)
+    FROM UNNEST({claims}) WITH ORDINALITY AS c (user_id, event_id, kind, record_id, occurred_at, n)
     WHERE c.user_id IN (SELECT id FROM writers)
     ORDER BY c.n
     ON CONFLICT (user_id, event_id) DO NOTHING
     RETURNING record_id
-),
-screen_time_rows AS (
-    INSERT INTO screen_time (id, user_id, event_id, app_name, category, started_at, ended_at, duration_minutes, created_at)
-    SELECT * FROM UNNEST($8::uuid[], $9::uuid[], $10::uuid[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::float8[], $16::timestamptz[]) AS r (id)
+),"
+    );
+    debug_assert!(writers.starts_with("$1::uuid[]"));
+    for (table, present) in TABLES.iter().zip(shape.kinds) {
+        if !present {
+            continue;
+        }
+        let columns: Vec<(&str, &str)> = ID_COLUMNS.iter().chain(table.columns).copied().collect();
+        let names: Vec<&str> = columns.iter().map(|column| column.0).collect();
+        let types: Vec<&str> = columns.iter().map(|column| column.1).collect();
+        let _ = write!(
+            sql,
+            "
+{name}_rows AS (
+    INSERT INTO {name} ({names})
+    SELECT * FROM UNNEST({values}) AS r (id)
     WHERE r.id IN (SELECT record_id FROM claimed)
-),
-session_rows AS (
-    INSERT INTO sessions (id, user_id, event_id, started_at, ended_at, device_type, created_at)
-    SELECT * FROM UNNEST($17::uuid[], $18::uuid[], $19::uuid[], $20::timestamptz[], $21::timestamptz[], $22::text[], $23::timestamptz[]) AS r (id)
-    WHERE r.id IN (SELECT record_id FROM claimed)
-),
-focus_session_rows AS (
-    INSERT INTO focus_sessions (id, user_id, event_id, started_at, ended_at, quality_score, task_name, created_at)
-    SELECT * FROM UNNEST($24::uuid[], $25::uuid[], $26::uuid[], $27::timestamptz[], $28::timestamptz[], $29::float8[], $30::text[], $31::timestamptz[]) AS r (id)
-    WHERE r.id IN (SELECT record_id FROM claimed)
-),
-break_rows AS (
-    INSERT INTO breaks (id, user_id, event_id, started_at, ended_at, duration_minutes, break_type, created_at)
-    SELECT * FROM UNNEST($32::uuid[], $33::uuid[], $34::uuid[], $35::timestamptz[], $36::timestamptz[], $37::float8[], $38::text[], $39::timestamptz[]) AS r (id)
-    WHERE r.id IN (SELECT record_id FROM claimed)
-),
-notification_rows AS (
-    INSERT INTO notifications (id, user_id, event_id, occurred_at, app_name, priority, was_interacted, created_at)
-    SELECT * FROM UNNEST($40::uuid[], $41::uuid[], $42::uuid[], $43::timestamptz[], $44::text[], $45::int4[], $46::bool[], $47::timestamptz[]) AS r (id)
-    WHERE r.id IN (SELECT record_id FROM claimed)
-),
-distraction_rows AS (
-    INSERT INTO distractions (id, user_id, event_id, occurred_at, source, severity, duration_seconds, created_at)
-    SELECT * FROM UNNEST($48::uuid[], $49::uuid[], $50::uuid[], $51::timestamptz[], $52::text[], $53::int4[], $54::float8[], $55::timestamptz[]) AS r (id)
-    WHERE r.id IN (SELECT record_id FROM claimed)
-),
+),",
+            name = table.name,
+            names = names.join(", "),
+            values = parameters.take(&types),
+        );
+    }
+    let touches = parameters.take(&["uuid", "uuid", "date"]);
+    let day_keys = parameters.take(&["uuid", "date"]);
+    let hours = parameters.take(&["int8"]);
+    let day_sums = parameters.take(&[
+        "int8", "int4", "int8", "int8", "int4", "int4", "int4", "int4", "int4",
+    ]);
+    let _ = write!(
+        sql,
+        "
 touched AS (
     SELECT t.user_id, t.day,
            bool_and(claimed.record_id IS NOT NULL) AS all_new,
            bool_or(claimed.record_id IS NOT NULL) AS any_new
-    FROM UNNEST($56::uuid[], $57::uuid[], $58::date[]) AS t (record_id, user_id, day)
+    FROM UNNEST({touches}) AS t (record_id, user_id, day)
     LEFT JOIN claimed ON claimed.record_id = t.record_id
     GROUP BY t.user_id, t.day
 ),
@@ -562,28 +422,34 @@ verdicts AS (
                AND writers.aggregates_timezone IS NOT DISTINCT FROM writers.timezone AS applies
     FROM touched
     JOIN writers ON writers.id = touched.user_id
-    JOIN UNNEST($1::uuid[], $2::text[]) AS assumed (user_id, zone) ON assumed.user_id = touched.user_id
+    JOIN UNNEST({writers}) AS assumed (user_id, zone) ON assumed.user_id = touched.user_id
 ),
 days_added AS (
     INSERT INTO day_aggregates AS a (user_id, day, screen_us, focus_us, focus_count, focus_quality_micros,
         break_us, break_count, sessions, notifications_received, notifications_interacted, distractions)
-    SELECT d.user_id, d.day, ($61::int8[])[(d.n - 1) * 24 + 1 : d.n * 24], d.focus_us, d.focus_count,
+    SELECT d.user_id, d.day, ({hour_array})[(d.n - 1) * 24 + 1 : d.n * 24], d.focus_us, d.focus_count,
            d.focus_quality_micros, d.break_us, d.break_count, d.sessions, d.notifications_received,
            d.notifications_interacted, d.distractions
-    FROM UNNEST($59::uuid[], $60::date[], $62::int8[], $63::int4[], $64::int8[], $65::int8[], $66::int4[],
-                $67::int4[], $68::int4[], $69::int4[], $70::int4[])
+    FROM UNNEST({day_keys}, {day_sums})
          WITH ORDINALITY AS d (user_id, day, focus_us, focus_count, focus_quality_micros, break_us, break_count,
                                sessions, notifications_received, notifications_interacted, distractions, n)
     JOIN verdicts ON verdicts.user_id = d.user_id AND verdicts.day = d.day AND verdicts.applies
     ORDER BY d.n
-    ON CONFLICT (user_id, day) DO UPDATE SET {DAY_UPSERT_SET}
-),
+    ON CONFLICT (user_id, day) DO UPDATE SET {day_set}
+),",
+        hour_array = hours,
+        day_set = day_upsert_set(),
+    );
+    if shape.apps {
+        let apps = parameters.take(&["uuid", "date", "text", "int8", "int4", "text"]);
+        let _ = write!(
+            sql,
+            "
 apps_added AS (
     INSERT INTO day_app_aggregates AS a (user_id, day, app_name, screen_us, uses, categories)
     SELECT x.user_id, x.day, x.app_name, x.screen_us, x.uses,
            ARRAY(SELECT json_array_elements_text(x.categories::json))
-    FROM UNNEST($71::uuid[], $72::date[], $73::text[], $74::int8[], $75::int4[], $76::text[])
-         WITH ORDINALITY AS x (user_id, day, app_name, screen_us, uses, categories, n)
+    FROM UNNEST({apps}) WITH ORDINALITY AS x (user_id, day, app_name, screen_us, uses, categories, n)
     JOIN verdicts ON verdicts.user_id = x.user_id AND verdicts.day = x.day AND verdicts.applies
     ORDER BY x.n
     ON CONFLICT (user_id, day, app_name) DO UPDATE
@@ -591,7 +457,11 @@ apps_added AS (
         uses = a.uses + EXCLUDED.uses,
         categories = CASE WHEN EXCLUDED.categories <@ a.categories THEN a.categories
                           ELSE ARRAY(SELECT DISTINCT c FROM unnest(a.categories || EXCLUDED.categories) AS c) END
-),
+),"
+        );
+    }
+    sql.push_str(
+        "
 marked AS (
     INSERT INTO dirty_days (user_id, day)
     SELECT user_id, day FROM verdicts WHERE any_new AND NOT applies
@@ -600,4 +470,35 @@ marked AS (
 )
 SELECT id AS user_id, timezone, NULL::uuid AS record_id FROM writers
 UNION ALL
-SELECT NULL, NULL, record_id FROM claimed";
+SELECT NULL, NULL, record_id FROM claimed",
+    );
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_numbered_in_binding_order() {
+        let only_screen_time = build(Shape {
+            kinds: [true, false, false, false, false, false],
+            apps: true,
+        });
+        // 2 writer + 5 claim + 9 screen-time + 3 touch + 2 + 1 + 9 day + 6 app parameters.
+        assert!(only_screen_time.contains("$37::text[]"));
+        assert!(!only_screen_time.contains("$38::"));
+        assert!(!only_screen_time.contains("INSERT INTO sessions"));
+        let everything = build(Shape {
+            kinds: [true; 6],
+            apps: true,
+        });
+        assert!(everything.contains("$76::text[]"));
+        assert!(!everything.contains("$77::"));
+        let no_apps = build(Shape {
+            kinds: [false, false, false, false, true, false],
+            apps: false,
+        });
+        assert!(!no_apps.contains("apps_added"));
+    }
+}
