@@ -107,9 +107,8 @@ async fn screen_time_recorded_over_rest_shows_in_quick_stats_through_the_cache()
     assert_eq!(fresh.json["data"]["today_screen_time"], 50.0);
     assert_ne!(fresh.header("etag"), Some(etag.as_str()));
     let mine = api.get("/api/v1/analytics/cache", token).await?;
-    // 304 revalidation counted as a hit: 2 hits. The write makes analytics recompute the views
-    // the user just read (refresh-ahead): the fresh read then waits for that computation (a
-    // hit), or, if it came first, computes it itself (a miss). Either way it is one of 4 reads.
+    // 304 revalidation counted as a hit. The write invalidates the user's views; the fresh read
+    // composes them again from the day aggregates (a miss). 4 reads in all.
     let (hits, misses) = (
         mine.json["data"]["hits"].as_u64().unwrap_or_default(),
         mine.json["data"]["misses"].as_u64().unwrap_or_default(),

@@ -5,7 +5,7 @@
 //! | `ANALYTICS_ADDR` | `:50051` | gRPC listen address |
 //! | `METRICS_ADDR` | unset | Prometheus `/metrics` admin port, e.g. `:9464` (unset: none) |
 //! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/wellbeing` | PostgreSQL |
-//! | `DATABASE_READ_URL` | unset | a PostgreSQL read replica for the views' event, rollup and snapshot reads (unset: the primary) |
+//! | `DATABASE_READ_URL` | unset | a PostgreSQL read replica for the views' aggregate, event and snapshot reads (unset: the primary) |
 //! | `READ_REPLICA_GRACE_MS` | `5000` | a user who wrote less than this ago reads the primary (keep it above the replica's lag, at most `NEAR_CACHE_TTL_MS`) |
 //! | `CACHE_URL` | `127.0.0.1:50052` | cache service address(es), comma-separated |
 //! | `CACHE_TTL` | `300` | seconds a cached view lives |

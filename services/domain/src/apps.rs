@@ -48,7 +48,7 @@ pub struct AppsUsage {
     pub apps: Vec<AppUsage>,
 }
 
-/// One app's use on one local day: what the rollups keep, so that apps usage over many days
+/// One app's use on one local day: what the day aggregates keep, so that apps usage over many days
 /// needs no raw records of complete days.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DayAppUsage {
@@ -104,7 +104,7 @@ pub fn apps_usage(
     apps_usage_from_days(start_date, end_date, &days)
 }
 
-/// Apps usage from per-day tallies (rollups and/or [`day_app_usage`]), oldest day first. The
+/// Apps usage from per-day tallies (day aggregates and/or [`day_app_usage`]), oldest day first. The
 /// raw path goes through here too, so both give the same numbers to the last bit.
 pub fn apps_usage_from_days(
     start_date: NaiveDate,

@@ -116,8 +116,8 @@ pub fn connect(database_url: &str, pool: &PoolConfig) -> Result<PgPool, sqlx::Er
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Closes the pool at shutdown, after the server has drained. `PgPool::close` waits for every
-/// checked-out connection; one still held by a background task (a refresh-ahead computation)
-/// must not keep the process from exiting, so the wait is bounded and the rest are dropped.
+/// checked-out connection; one still held by a background task (a view computation whose caller
+/// went away) must not keep the process from exiting, so the wait is bounded and the rest are dropped.
 pub async fn close(pool: &PgPool) {
     if tokio::time::timeout(CLOSE_TIMEOUT, pool.close())
         .await

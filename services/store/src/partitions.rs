@@ -15,7 +15,7 @@ pub struct MaintenanceAction {
 
 /// Creates the partitions of the current month and the `ahead_months` after it (if missing)
 /// and, when `retention_days` > 0, removes every event older than that (whole partitions where
-/// it can), with the event ids, rollups, queued days and privacy snapshots of that time.
+/// it can), with the event ids, day aggregates, queued days and privacy snapshots of that time.
 pub async fn maintain(
     pool: &PgPool,
     ahead_months: u32,

@@ -60,7 +60,7 @@ impl Targets {
     pub async fn in_process() -> anyhow::Result<Self> {
         let stack = TestStack::start_with(StackOptions {
             analytics_env: pairs(&ANALYTICS_ENV),
-            aggregator_env: pairs(&[("WORKER_WARM_CACHE", "true"), ("WORKER_IDLE_POLL_MS", "50")]),
+            aggregator_env: pairs(&[("WORKER_IDLE_POLL_MS", "50")]),
             gateway_env: pairs(&GATEWAY_ENV),
             ..Default::default()
         })
