@@ -68,8 +68,10 @@ async fn corrupt(pool: &sqlx::PgPool, user_id: Uuid, since: NaiveDate) -> anyhow
         .rows_affected())
 }
 
-fn days_ago(days: i64) -> NaiveDate {
-    Utc::now().date_naive() - chrono::Duration::days(days)
+/// The user's local date `days` days ago: stored days are local days, and near UTC midnight a
+/// user east or west of UTC is already on another date.
+fn local_days_ago(timezone: Tz, days: i64) -> NaiveDate {
+    time::local_date(Utc::now(), timezone) - chrono::Duration::days(days)
 }
 
 #[tokio::test]
@@ -78,14 +80,14 @@ async fn recompute_marks_a_range_and_the_workers_redo_it_from_raw_records() -> a
     let pool = sqlx::PgPool::connect(&stack.database.url).await?;
     let mut rng = StdRng::seed_from_u64(17);
     let (_, user_id, timezone) = user_with_events(&stack, &mut rng, "UTC", 60).await?;
-    let corrupted = corrupt(&pool, user_id, days_ago(DAYS)).await?;
+    let corrupted = corrupt(&pool, user_id, local_days_ago(timezone, DAYS)).await?;
     assert!(corrupted >= 5, "days corrupted: {corrupted}");
     let wrong = exact::wrong_days(&pool, user_id, timezone, DAYS).await?;
     assert_eq!(wrong.len() as u64, corrupted, "the corruption is visible");
 
     let mut client = AggregatorClient::connect(format!("http://{}", stack.aggregator_addr)).await?;
     let before = status(stack.aggregator_addr).await?.items_processed;
-    let today = Utc::now().date_naive();
+    let today = local_days_ago(timezone, 0);
     let marked = client
         .recompute(RecomputeRequest {
             user_id: user_id.to_string(),
@@ -135,7 +137,6 @@ async fn three_workers_drain_one_backlog_with_each_day_done_once() -> anyhow::Re
     let mut rng = StdRng::seed_from_u64(7);
     let mut users = Vec::new();
     let mut backlog = 0;
-    let today = Utc::now().date_naive();
     for zone in [
         "Asia/Kolkata",
         "America/Los_Angeles",
@@ -143,12 +144,12 @@ async fn three_workers_drain_one_backlog_with_each_day_done_once() -> anyhow::Re
         "Europe/London",
     ] {
         let (_, user_id, timezone) = user_with_events(&stack, &mut rng, zone, 100).await?;
-        corrupt(&pool, user_id, days_ago(DAYS)).await?;
+        corrupt(&pool, user_id, local_days_ago(timezone, DAYS)).await?;
         backlog += wellbeing_store::dirty_days::mark_range(
             &pool,
             user_id,
-            today - chrono::Duration::days(DAYS),
-            today,
+            local_days_ago(timezone, DAYS),
+            local_days_ago(timezone, 0),
         )
         .await?;
         users.push((user_id, timezone));
@@ -187,13 +188,12 @@ async fn a_worker_dying_mid_batch_leaves_its_days_to_another() -> anyhow::Result
     let pool = sqlx::PgPool::connect(&stack.database.url).await?;
     let mut rng = StdRng::seed_from_u64(99);
     let (_, user_id, timezone) = user_with_events(&stack, &mut rng, "Asia/Kolkata", 200).await?;
-    corrupt(&pool, user_id, days_ago(DAYS)).await?;
-    let today = Utc::now().date_naive();
+    corrupt(&pool, user_id, local_days_ago(timezone, DAYS)).await?;
     let marked = wellbeing_store::dirty_days::mark_range(
         &pool,
         user_id,
-        today - chrono::Duration::days(DAYS),
-        today,
+        local_days_ago(timezone, DAYS),
+        local_days_ago(timezone, 0),
     )
     .await?;
 
@@ -234,7 +234,7 @@ async fn the_sweep_finds_a_wrong_day_repairs_it_and_counts_it() -> anyhow::Resul
     let mut rng = StdRng::seed_from_u64(5);
     let (_, user_id, timezone) = user_with_events(&stack, &mut rng, "Asia/Kathmandu", 80).await?;
     // The sweep samples the last week.
-    let corrupted = corrupt(&pool, user_id, days_ago(4)).await?;
+    let corrupted = corrupt(&pool, user_id, local_days_ago(timezone, 4)).await?;
     assert!(corrupted >= 2, "days corrupted: {corrupted}");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
