@@ -130,10 +130,9 @@ pub async fn dashboard(
     let view = state
         .view_cache
         .get_or_fetch(&user.id(), "dashboard", "", || async {
-            let request = state.upstreams.request(DashboardRequest {
-                user_id: user.id(),
-                warm: false,
-            });
+            let request = state
+                .upstreams
+                .request(DashboardRequest { user_id: user.id() });
             Ok(timed(state.upstreams.analytics().dashboard(request))
                 .await?
                 .into_inner())
@@ -164,10 +163,9 @@ pub async fn quick_stats(
     let view = state
         .view_cache
         .get_or_fetch(&user.id(), "quick-stats", "", || async {
-            let request = state.upstreams.request(QuickStatsRequest {
-                user_id: user.id(),
-                warm: false,
-            });
+            let request = state
+                .upstreams
+                .request(QuickStatsRequest { user_id: user.id() });
             Ok(timed(state.upstreams.analytics().quick_stats(request))
                 .await?
                 .into_inner())
@@ -336,7 +334,6 @@ pub async fn wellbeing_score(
             let request = state.upstreams.request(WellbeingScoreRequest {
                 user_id: user.id(),
                 date,
-                warm: false,
             });
             Ok(timed(state.upstreams.analytics().wellbeing_score(request))
                 .await?
@@ -467,10 +464,9 @@ async fn insights_view(
     state
         .view_cache
         .get_or_fetch(&user.id(), "insights", "", || async {
-            let request = state.upstreams.request(InsightsRequest {
-                user_id: user.id(),
-                warm: false,
-            });
+            let request = state
+                .upstreams
+                .request(InsightsRequest { user_id: user.id() });
             Ok(timed(state.upstreams.analytics().insights(request))
                 .await?
                 .into_inner())

@@ -219,19 +219,19 @@ impl Analytics for AnalyticsService {
     async fn dashboard(&self, request: Request<DashboardRequest>) -> Answer<ViewResponse> {
         let request = request.into_inner();
         let user_id = parse_user_id(&request.user_id)?;
-        view(self.views.dashboard(user_id, request.warm).await)
+        view(self.views.dashboard(user_id).await)
     }
 
     async fn quick_stats(&self, request: Request<QuickStatsRequest>) -> Answer<ViewResponse> {
         let request = request.into_inner();
         let user_id = parse_user_id(&request.user_id)?;
-        view(self.views.quick_stats(user_id, request.warm).await)
+        view(self.views.quick_stats(user_id).await)
     }
 
     async fn insights(&self, request: Request<InsightsRequest>) -> Answer<ViewResponse> {
         let request = request.into_inner();
         let user_id = parse_user_id(&request.user_id)?;
-        view(self.views.insights(user_id, request.warm).await)
+        view(self.views.insights(user_id).await)
     }
 
     async fn patterns(&self, request: Request<PatternsRequest>) -> Answer<ViewResponse> {
@@ -269,7 +269,7 @@ impl Analytics for AnalyticsService {
         let user_id = parse_user_id(&request.user_id)?;
         view(
             self.views
-                .wellbeing_score(user_id, request.date.as_deref(), request.warm)
+                .wellbeing_score(user_id, request.date.as_deref())
                 .await,
         )
     }

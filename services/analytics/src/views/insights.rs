@@ -12,9 +12,9 @@ use super::{View, Views, count_param, date_param};
 
 impl Views {
     /// Insights and recommendations from the 7 days ending today.
-    pub async fn insights(&self, user_id: Uuid, warm: bool) -> Result<View, ServiceError> {
+    pub async fn insights(&self, user_id: Uuid) -> Result<View, ServiceError> {
         let viewer = self.viewer(user_id).await?;
-        self.cached_for(&viewer, "insights", "", !warm, || async move {
+        self.cached(&viewer, "insights", "", || async move {
             Ok(insights(
                 &self
                     .week_ending(&viewer, viewer.today, Needs::default())
@@ -78,15 +78,13 @@ impl Views {
         &self,
         user_id: Uuid,
         date: Option<&str>,
-        warm: bool,
     ) -> Result<View, ServiceError> {
         let viewer = self.viewer(user_id).await?;
         let date = date_param("date", date, viewer.today)?;
-        self.cached_for(
+        self.cached(
             &viewer,
             "wellbeing",
             &format!("date={date}"),
-            !warm,
             || async move {
                 let days = self.days(&viewer, date, date).await?;
                 Ok(wellbeing_from_summary(&days.summaries[0]))

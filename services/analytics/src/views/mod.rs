@@ -122,24 +122,6 @@ impl Views {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, ServiceError>>,
     {
-        self.cached_for(viewer, view, params, true, compute).await
-    }
-
-    /// [`Views::cached`], saying whether the read counts in the user's statistics (a read made
-    /// ahead of the user, by a worker, does not).
-    pub async fn cached_for<T, F, Fut>(
-        &self,
-        viewer: &Viewer,
-        view: &str,
-        params: &str,
-        counted: bool,
-        compute: F,
-    ) -> Result<View, ServiceError>
-    where
-        T: Serialize,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, ServiceError>>,
-    {
         let key = ViewKey {
             user_id: viewer.user_id.to_string(),
             view: view.to_owned(),
@@ -147,7 +129,7 @@ impl Views {
         };
         let view = self
             .cache
-            .get_or_compute(key, counted, || async move {
+            .get_or_compute(key, || async move {
                 let value = compute().await?;
                 serde_json::to_vec(&value)
                     .map(Bytes::from)

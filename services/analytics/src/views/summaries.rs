@@ -112,10 +112,9 @@ impl Views {
         .await
     }
 
-    /// Quick stats; `warm`: computed ahead by a worker, not counted as the user's read.
-    pub async fn quick_stats(&self, user_id: Uuid, warm: bool) -> Result<View, ServiceError> {
+    pub async fn quick_stats(&self, user_id: Uuid) -> Result<View, ServiceError> {
         let viewer = self.viewer(user_id).await?;
-        self.cached_for(&viewer, "quick-stats", "", !warm, || async move {
+        self.cached(&viewer, "quick-stats", "", || async move {
             let data = self.week_ending(&viewer, viewer.today, EVERYTHING).await?;
             let today = data.today();
             let goals = goals::render_all(&viewer, &data, GoalStatusFilter::All);
@@ -135,10 +134,9 @@ impl Views {
         .await
     }
 
-    /// The dashboard; `warm` as for [`Views::quick_stats`].
-    pub async fn dashboard(&self, user_id: Uuid, warm: bool) -> Result<View, ServiceError> {
+    pub async fn dashboard(&self, user_id: Uuid) -> Result<View, ServiceError> {
         let viewer = self.viewer(user_id).await?;
-        self.cached_for(&viewer, "dashboard", "", !warm, || async move {
+        self.cached(&viewer, "dashboard", "", || async move {
             let data = self.week_ending(&viewer, viewer.today, EVERYTHING).await?;
             let start = viewer.today - Duration::days(6);
             let week_apps = apps::apps_usage_from_days(start, viewer.today, &data.days.apps);

@@ -1,6 +1,6 @@
 //! What the load goes to: gateways given by URL, or stacks started in this process.
 //!
-//! In process: a [`TestStack`] (cache on, the aggregator warming views as in production, the
+//! In process: a [`TestStack`] (cache on, the aggregator running as in production, the
 //! API rate limit lifted so one client machine can load it) plus, on the same database and
 //! cache service, a second analytics with `VIEW_CACHE=off` behind a second gateway: the
 //! uncached figures read the very same data.
