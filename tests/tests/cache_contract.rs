@@ -162,20 +162,34 @@ async fn contract(redis_url: &str, backend: &str) -> anyhow::Result<()> {
         .into_inner();
     assert!(!other_params.found);
 
-    // Invalidating one user hides all of their views, and only theirs; watchers hear of it.
+    // Invalidating users hides all of their views, and only theirs; watchers hear of it.
+    let carol = uuid::Uuid::new_v4().to_string();
     set(&mut client, &bob, "daily", b"bob", 60).await?;
-    let generation = client
-        .invalidate_user(InvalidateUserRequest {
-            user_id: alice.clone(),
+    set(&mut client, &carol, "daily", b"carol", 60).await?;
+    let generations = client
+        .invalidate_users(InvalidateUsersRequest {
+            user_ids: vec![alice.clone(), carol.clone()],
         })
         .await?
         .into_inner()
-        .generation;
-    assert_eq!(generation, 1);
+        .generations;
+    assert_eq!(generations, [1, 1]);
     assert_eq!(get(&mut client, &alice, "daily").await?, None);
+    assert_eq!(get(&mut client, &carol, "daily").await?, None);
     assert_eq!(
         get(&mut client, &bob, "daily").await?,
         Some(Bytes::from_static(b"bob"))
+    );
+    let nameless = client
+        .invalidate_users(InvalidateUsersRequest {
+            user_ids: vec![bob.clone(), String::new()],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(nameless.code(), tonic::Code::InvalidArgument);
+    assert!(
+        get(&mut client, &bob, "daily").await?.is_some(),
+        "nothing done"
     );
     let heard = tokio::time::timeout(Duration::from_secs(5), async {
         while let Some(message) = invalidations.next().await {

@@ -1,7 +1,8 @@
-//! Single events of concurrent requests share transactions (group commit in analytics). These
-//! tests send many at once and check what each request alone would guarantee: every event
-//! stored once, a repeated `event_id` answered with the first record, a read right after the
-//! answers showing the write, and one request's failing event failing only that request.
+//! Single events and small batches of concurrent requests share transactions (group commit in
+//! analytics). These tests send many at once and check what each request alone would guarantee:
+//! every event stored once, a repeated `event_id` answered with the first record, a read right
+//! after the answers showing the write, and one request's failing event failing only that
+//! request (a batch: all of it, and nothing else).
 
 use chrono::{Duration, SecondsFormat, Utc};
 use serde_json::{Value, json};
@@ -171,6 +172,108 @@ async fn an_event_the_database_refuses_fails_only_its_own_request() -> anyhow::R
     assert_eq!(posts[6].1["app_name"], "Refused");
     assert_eq!(again[0].status, 201, "{again:?}");
     assert_eq!(stored_rows(&stack, &alice).await?, (7, 7));
+    Ok(())
+}
+
+/// Sends every batch at once and returns the answers in order.
+async fn post_batches(
+    stack: &TestStack,
+    batches: &[(&Session, Vec<Value>)],
+) -> anyhow::Result<Vec<Answer>> {
+    let tasks: Vec<_> = batches
+        .iter()
+        .map(|(user, events)| {
+            let api = stack.api.clone();
+            let token = user.access_token.clone();
+            let body = json!({ "events": events });
+            tokio::spawn(async move {
+                api.post("/api/v1/analytics/track/batch", &body, Some(&token))
+                    .await
+            })
+        })
+        .collect();
+    let mut answers = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        answers.push(task.await??);
+    }
+    Ok(answers)
+}
+
+#[tokio::test]
+async fn concurrent_batches_share_groups_and_each_is_all_or_nothing() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let alice = stack.api.register_and_login(&daytime_zone()).await?;
+    let bob = stack.api.register_and_login(&daytime_zone()).await?;
+    let mut db = stack.database.connect().await?;
+    sqlx::query(
+        "ALTER TABLE screen_time ADD CONSTRAINT test_refused CHECK (app_name <> 'Refused')",
+    )
+    .execute(&mut db)
+    .await?;
+    let screen = |minutes: i64, ago: i64| {
+        json!({"type": "screen-time", "app_name": "Reader", "duration_minutes": minutes,
+            "timestamp": minutes_ago(ago)})
+    };
+    let notification = |ago: i64| {
+        json!({"type": "notification", "app_name": "Chat", "priority": 5,
+            "timestamp": minutes_ago(ago)})
+    };
+    // Each user: 10 batches of 2 screen-time minutes and a notification; one event id that
+    // three of alice's batches carry; one alice batch the database refuses as a whole.
+    let shared = uuid::Uuid::new_v4().to_string();
+    let mut batches: Vec<(&Session, Vec<Value>)> = Vec::new();
+    for index in 0..20 {
+        let user = if index % 2 == 0 { &alice } else { &bob };
+        let mut events = vec![screen(2, 30 + index), notification(30 + index)];
+        if user.user_id == alice.user_id && index < 6 {
+            events.push(
+                json!({"type": "break", "event_id": shared, "duration_minutes": 5,
+                "timestamp": minutes_ago(25)}),
+            );
+        }
+        batches.push((user, events));
+        if index == 9 {
+            batches.push((
+                &alice,
+                vec![
+                    notification(12),
+                    json!({"type": "screen-time", "app_name": "Refused", "duration_minutes": 9,
+                        "timestamp": minutes_ago(11)}),
+                ],
+            ));
+        }
+    }
+    let answers = post_batches(&stack, &batches).await?;
+    let (mut accepted, mut duplicates) = (0, 0);
+    for ((user, events), answer) in batches.iter().zip(&answers) {
+        if events.iter().any(|event| event["app_name"] == "Refused") {
+            assert_eq!(answer.status, 500, "{answer:?}");
+            continue;
+        }
+        assert_eq!(answer.status, 201, "{answer:?}");
+        if user.user_id == alice.user_id {
+            accepted += answer.json["data"]["accepted"].as_i64().unwrap_or_default();
+            duplicates += answer.json["data"]["duplicates"]
+                .as_i64()
+                .unwrap_or_default();
+        } else {
+            assert_eq!(answer.json["data"]["accepted"], 2, "{answer:?}");
+        }
+    }
+    // Alice: 10 x 2 events, and the shared break once of its three copies.
+    assert_eq!((accepted, duplicates), (21, 2));
+    assert_eq!(stored_rows(&stack, &alice).await?, (10, 21));
+    assert_eq!(stored_rows(&stack, &bob).await?, (10, 20));
+
+    // Read right after: exactly the stored events show; nothing of the refused batch.
+    for user in [&alice, &bob] {
+        let stats = stack
+            .api
+            .get("/api/v1/analytics/quick-stats", Some(&user.access_token))
+            .await?;
+        assert_eq!(stats.json["data"]["today_screen_time"], 20.0, "{stats:?}");
+        assert_eq!(stats.json["data"]["notifications_today"], 10, "{stats:?}");
+    }
     Ok(())
 }
 

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use wellbeing_proto::analytics::v1::CacheStatsRequest;
-use wellbeing_proto::cache::v1::InvalidateUserRequest;
+use wellbeing_proto::cache::v1::InvalidateUsersRequest;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -67,9 +67,9 @@ pub async fn drop_cache(
     query: ApiQuery,
 ) -> Result<Response, ApiError> {
     query.check_user(&user)?;
-    let request = state
-        .upstreams
-        .request(InvalidateUserRequest { user_id: user.id() });
-    timed(state.upstreams.cache().invalidate_user(request)).await?;
+    let request = state.upstreams.request(InvalidateUsersRequest {
+        user_ids: vec![user.id()],
+    });
+    timed(state.upstreams.cache().invalidate_users(request)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -4,6 +4,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
+use futures_util::future::join_all;
 use tokio::sync::broadcast;
 use tokio_stream::Stream;
 use tokio_stream::StreamExt;
@@ -21,6 +22,8 @@ use crate::stats::{CacheStats, hit_rate_percent};
 const GENERATION_TTL_SECONDS: u32 = 7 * 24 * 3600;
 /// A user's read counters are kept this long after their last change.
 const USER_STATS_TTL_SECONDS: u32 = 30 * 24 * 3600;
+/// The most users one invalidation call names (a group of writes holds at most 128 units).
+const MAX_INVALIDATED_USERS: usize = 1024;
 
 pub struct CacheService {
     pub backend: Arc<Backend>,
@@ -44,22 +47,28 @@ impl CacheService {
     }
 
     /// Bumps the user's generation and tells every near-cache.
-    async fn invalidate(&self, user_id: &str) -> u64 {
-        let generation_key = self.keys.generation(user_id, self.backend.epoch());
-        let generation = self
+    async fn invalidate(&self, user_ids: &[String]) -> Vec<u64> {
+        let epoch = self.backend.epoch();
+        let increments: Vec<(String, u64)> = user_ids
+            .iter()
+            .map(|user_id| (self.keys.generation(user_id, epoch), 1))
+            .collect();
+        let generations = self
             .backend
-            .increment(&[(generation_key, 1)], GENERATION_TTL_SECONDS, true)
-            .await[0];
-        // This replica's watchers hear it directly; the others through Redis.
-        let _ = self.invalidations.send(user_id.to_owned());
-        if let Err(error) = self
-            .backend
-            .publish(&self.keys.invalidation_channel(), user_id)
-            .await
-        {
+            .increment(&increments, GENERATION_TTL_SECONDS, true)
+            .await;
+        // This replica's watchers hear it directly; the others through Redis (the publishes
+        // share the connection's pipeline).
+        let channel = self.keys.invalidation_channel();
+        let published = join_all(user_ids.iter().map(|user_id| {
+            let _ = self.invalidations.send(user_id.clone());
+            self.backend.publish(&channel, user_id)
+        }))
+        .await;
+        if let Some(Err(error)) = published.into_iter().find(Result::is_err) {
             tracing::debug!(%error, "invalidation not published to other replicas");
         }
-        generation
+        generations
     }
 
     fn failed(&self, operation: &'static str, error: BackendError) -> Status {
@@ -153,15 +162,22 @@ impl Cache for CacheService {
         Ok(Response::new(DeleteResponse { deleted }))
     }
 
-    async fn invalidate_user(
+    async fn invalidate_users(
         &self,
-        request: Request<InvalidateUserRequest>,
-    ) -> Result<Response<InvalidateUserResponse>, Status> {
-        let _timer = self.timer("invalidate_user");
-        let user_id = request.into_inner().user_id;
-        required_user(&user_id)?;
-        let generation = self.invalidate(&user_id).await;
-        Ok(Response::new(InvalidateUserResponse { generation }))
+        request: Request<InvalidateUsersRequest>,
+    ) -> Result<Response<InvalidateUsersResponse>, Status> {
+        let _timer = self.timer("invalidate_users");
+        let user_ids = request.into_inner().user_ids;
+        if user_ids.len() > MAX_INVALIDATED_USERS {
+            return Err(Status::invalid_argument(format!(
+                "at most {MAX_INVALIDATED_USERS} users per call"
+            )));
+        }
+        for user_id in &user_ids {
+            required_user(user_id)?;
+        }
+        let generations = self.invalidate(&user_ids).await;
+        Ok(Response::new(InvalidateUsersResponse { generations }))
     }
 
     async fn erase_user(
@@ -172,7 +188,7 @@ impl Cache for CacheService {
         let user_id = request.into_inner().user_id;
         required_user(&user_id)?;
         // Invalidate first, so no view of the user is served even while the scan runs.
-        self.invalidate(&user_id).await;
+        self.invalidate(std::slice::from_ref(&user_id)).await;
         let deleted = self
             .backend
             .delete_matching(&self.keys.user_pattern(&user_id))

@@ -1,15 +1,17 @@
-//! Group commit of single events. Concurrent requests, of any users, are gathered for at most
-//! [`GATHER`] or [`MAX_GROUP`] events and written in one statement (its own transaction): one
-//! round trip and one WAL flush for all of them instead of one each. Every caller is answered only after that
-//! COMMIT and after its user's views were invalidated, so an acknowledged event is durable and
-//! visible to the next read, exactly as when each request had its own transaction.
+//! Group commit. Concurrent writes, of any users, each a unit of one event or a small batch, are
+//! written together in one statement (its own transaction): one round trip, one executor set-up
+//! and one WAL flush for all of them instead of one each. There is no gathering delay: a lone
+//! write goes at once, and while [`WRITERS`] groups are in flight the next writes queue up and
+//! leave together as the next group. Every caller is answered only after that COMMIT and after
+//! its user's views were invalidated, so an acknowledged write is durable and visible to the
+//! next read, exactly as when each had its own transaction. A unit is atomic: if a group fails
+//! for a reason other than the database being unreachable, each unit is written on its own, so
+//! one caller's bad batch fails only that caller.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono_tz::Tz;
-use futures_util::future::join_all;
 use sqlx::PgPool;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tracing::Instrument;
@@ -22,59 +24,76 @@ use crate::accounts::account_gone;
 use crate::events::EventRow;
 use crate::view_cache::ViewCache;
 
-/// How long the first event of a group waits for others to join it.
-const GATHER: Duration = Duration::from_millis(1);
-/// The most events one transaction takes.
-const MAX_GROUP: usize = 256;
-/// Groups being written at once: while one waits for its WAL flush, the next is gathered and
-/// written (their flushes then often share one fsync).
+/// Units larger than this are written on their own (see [`Queue::takes`]).
+const MAX_UNIT_EVENTS: usize = 32;
+/// The most units one group takes.
+const MAX_GROUP: usize = 128;
+/// Groups being written at once: while one waits for its WAL flush, the next is written (their
+/// flushes then often share one fsync) and the queue fills with the group after.
 const WRITERS: usize = 3;
-/// Events waiting for a writer; beyond this, callers wait to be queued.
+/// Units waiting for a writer; beyond this, callers wait to be queued.
 const QUEUE: usize = 4096;
 
-/// A stored (or found) event, as its caller needs it for the answer.
+/// A unit as committed: its events, whether each was stored now (false: its event id names an
+/// earlier record), and its user's zone.
 pub struct Committed {
-    pub row: EventRow,
-    /// False: the event id names an earlier record, which the caller looks up.
-    pub created: bool,
+    pub rows: Vec<EventRow>,
+    pub created: Vec<bool>,
     pub timezone: Tz,
 }
 
+/// One user's events, written all or none.
 struct Pending {
-    row: EventRow,
-    /// The zone of the event's user as the caller knows it.
+    user_id: Uuid,
+    rows: Vec<EventRow>,
+    /// The user's zone as the caller knows it.
     zone: Tz,
     reply: oneshot::Sender<Result<Committed, ServiceError>>,
 }
 
-/// The queue of single events waiting to be written.
+/// The queue of units waiting to be written.
 #[derive(Clone)]
 pub struct Queue {
     sender: mpsc::Sender<Pending>,
 }
 
 impl Queue {
-    /// Starts the task that gathers and writes groups; it ends when every handle is dropped.
+    /// Starts the task that writes groups; it ends when every handle is dropped.
     pub fn start(pool: PgPool, cache: ViewCache) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE);
         tokio::spawn(gather(pool, cache, receiver));
         Self { sender }
     }
 
-    /// Writes one event with whatever else is waiting; answers once it is committed.
-    pub async fn write(&self, row: EventRow, zone: Tz) -> Result<Committed, ServiceError> {
+    /// Whether a unit of `events` events goes through the queue: a large batch is its own
+    /// group already, and would only make the small writes queued with it wait.
+    pub fn takes(events: usize) -> bool {
+        events <= MAX_UNIT_EVENTS
+    }
+
+    /// Writes one user's events with whatever else is waiting; answers once they are committed
+    /// and the user's views invalidated. `rows` must all be `user_id`'s.
+    pub async fn write(
+        &self,
+        user_id: Uuid,
+        rows: Vec<EventRow>,
+        zone: Tz,
+    ) -> Result<Committed, ServiceError> {
         let stopped = || ServiceError::unavailable("the service is stopping, try again");
         let (reply, answer) = oneshot::channel();
-        self.sender
-            .send(Pending { row, zone, reply })
-            .await
-            .map_err(|_| stopped())?;
+        let pending = Pending {
+            user_id,
+            rows,
+            zone,
+            reply,
+        };
+        self.sender.send(pending).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
 
-/// Takes a writer, then the events waiting (the first one waits for at most [`GATHER`] for
-/// company), and writes them as one group in the background.
+/// Takes a writer, then every unit waiting (at least one, at most [`MAX_GROUP`]), and writes
+/// them as one group in the background.
 async fn gather(pool: PgPool, cache: ViewCache, mut receiver: mpsc::Receiver<Pending>) {
     let writers = Arc::new(Semaphore::new(WRITERS));
     loop {
@@ -85,82 +104,82 @@ async fn gather(pool: PgPool, cache: ViewCache, mut receiver: mpsc::Receiver<Pen
         if receiver.recv_many(&mut group, MAX_GROUP).await == 0 {
             return;
         }
-        let deadline = tokio::time::Instant::now() + GATHER;
-        while group.len() < MAX_GROUP {
-            let room = MAX_GROUP - group.len();
-            match tokio::time::timeout_at(deadline, receiver.recv_many(&mut group, room)).await {
-                Ok(received) if received > 0 => {}
-                _ => break,
-            }
-        }
-        let span = tracing::info_span!("ingest.group", events = group.len());
+        let events: usize = group.iter().map(|pending| pending.rows.len()).sum();
+        let span = tracing::info_span!("ingest.group", units = group.len(), events);
         tokio::spawn(commit(pool.clone(), cache.clone(), group, permit).instrument(span));
     }
 }
 
-/// Writes a group in one transaction (if that fails for a reason other than the database being
-/// unreachable, each event in a transaction of its own, so that one caller's bad event fails
-/// only that caller), then invalidates each user with new events once and answers everyone.
+/// Writes a group, invalidates each user with new events once, and answers everyone.
 async fn commit(pool: PgPool, cache: ViewCache, group: Vec<Pending>, writer: OwnedSemaphorePermit) {
-    let rows: Vec<&EventRow> = group.iter().map(|pending| &pending.row).collect();
     let zones: HashMap<Uuid, Tz> = group
         .iter()
-        .map(|pending| (pending.row.user_id(), pending.zone))
+        .map(|pending| (pending.user_id, pending.zone))
         .collect();
-    let outcomes: Vec<Result<(bool, Tz), ServiceError>> =
-        match statement(&pool, &rows, &zones).await {
-            Ok(written) => (0..rows.len())
-                .map(|index| outcome(&written, rows[index], index))
-                .collect(),
-            Err(error @ StoreError::Unavailable(_)) => {
-                let error = ServiceError::from(error);
-                rows.iter().map(|_| Err(error.clone())).collect()
-            }
-            Err(error) if rows.len() == 1 => vec![Err(error.into())],
-            Err(error) => {
-                tracing::warn!(
-                    error = %wellbeing_common::error::ErrorChain(&error),
-                    events = rows.len(),
-                    "a group of events failed; writing them one by one"
-                );
-                let mut outcomes = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    outcomes.push(
-                        match statement(&pool, std::slice::from_ref(row), &zones).await {
-                            Ok(written) => outcome(&written, row, 0),
-                            Err(error) => Err(error.into()),
-                        },
-                    );
-                }
-                outcomes
-            }
-        };
+    let units: Vec<&[EventRow]> = group
+        .iter()
+        .map(|pending| pending.rows.as_slice())
+        .collect();
+    let outcomes = write_units(&pool, &units, &zones).await;
     drop(writer);
 
-    let mut users: Vec<Uuid> = rows
+    let mut users: Vec<String> = group
         .iter()
         .zip(&outcomes)
-        .filter(|(_, outcome)| matches!(outcome, Ok((true, _))))
-        .map(|(row, _)| row.user_id())
+        .filter(|(_, outcome)| {
+            matches!(outcome, Ok((created, _)) if created.iter().any(|created| *created))
+        })
+        .map(|(pending, _)| pending.user_id.to_string())
         .collect();
     users.sort_unstable();
     users.dedup();
-    // Each user once, concurrently; the answers wait for it (read-your-writes).
-    join_all(
-        users
-            .iter()
-            .map(|user_id| async { cache.invalidate_user(&user_id.to_string()).await }),
-    )
-    .await;
+    // The answers wait for it (read-your-writes).
+    cache.invalidate_users(&users).await;
 
     for (pending, outcome) in group.into_iter().zip(outcomes) {
         let answer = outcome.map(|(created, timezone)| Committed {
-            row: pending.row,
+            rows: pending.rows,
             created,
             timezone,
         });
-        // The caller may have gone (deadline): the event is stored all the same.
+        // The caller may have gone (deadline): the events are stored all the same.
         let _ = pending.reply.send(answer);
+    }
+}
+
+type Outcome = Result<(Vec<bool>, Tz), ServiceError>;
+
+/// The units in one statement; if that fails for a reason other than the database being
+/// unreachable, each unit in a statement of its own.
+async fn write_units(
+    pool: &PgPool,
+    units: &[&[EventRow]],
+    zones: &HashMap<Uuid, Tz>,
+) -> Vec<Outcome> {
+    let rows: Vec<&EventRow> = units.iter().flat_map(|unit| unit.iter()).collect();
+    match statement(pool, &rows, zones).await {
+        Ok(written) => split(&written, units),
+        Err(error @ StoreError::Unavailable(_)) => {
+            let error = ServiceError::from(error);
+            units.iter().map(|_| Err(error.clone())).collect()
+        }
+        Err(error) if units.len() == 1 => vec![Err(error.into())],
+        Err(error) => {
+            tracing::warn!(
+                error = %wellbeing_common::error::ErrorChain(&error),
+                units = units.len(),
+                "a group of writes failed; writing them one by one"
+            );
+            let mut outcomes = Vec::with_capacity(units.len());
+            for unit in units {
+                let rows: Vec<&EventRow> = unit.iter().collect();
+                outcomes.push(match statement(pool, &rows, zones).await {
+                    Ok(written) => split(&written, std::slice::from_ref(unit)).remove(0),
+                    Err(error) => Err(error.into()),
+                });
+            }
+            outcomes
+        }
     }
 }
 
@@ -174,9 +193,20 @@ async fn statement(
     write(&mut connection, rows, zones).await
 }
 
-/// The answer of event `index` of a write: created or not, in its user's zone; a user that no
-/// longer exists (erased meanwhile) stored nothing.
-fn outcome(written: &Written, row: &EventRow, index: usize) -> Result<(bool, Tz), ServiceError> {
-    let timezone = *written.zones.get(&row.user_id()).ok_or_else(account_gone)?;
-    Ok((written.created[index], timezone))
+/// Each unit's answer from a write of all their events in order: what was created, in its
+/// user's zone; a user that no longer exists (erased meanwhile) stored nothing.
+fn split(written: &Written, units: &[&[EventRow]]) -> Vec<Outcome> {
+    let mut created = written.created.iter().copied();
+    units
+        .iter()
+        .map(|unit| {
+            let mine: Vec<bool> = created.by_ref().take(unit.len()).collect();
+            let user_id = unit
+                .first()
+                .map(EventRow::user_id)
+                .ok_or_else(account_gone)?;
+            let timezone = *written.zones.get(&user_id).ok_or_else(account_gone)?;
+            Ok((mine, timezone))
+        })
+        .collect()
 }

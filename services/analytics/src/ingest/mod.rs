@@ -1,7 +1,8 @@
 //! Ingestion: validates events with the domain rules, stores them idempotently, invalidates the
-//! users' cached views, and answers the stored record as the REST contract shows it. A batch is
-//! one transaction; single events of concurrent requests share transactions ([`group`]). Both
-//! run the same statements ([`write`]).
+//! users' cached views, and answers the stored record as the REST contract shows it. Single
+//! events and small batches of concurrent requests share transactions ([`group`]), each still
+//! all or nothing; a large batch is a transaction of its own. Both run the same statement
+//! ([`write`]).
 
 mod group;
 mod write;
@@ -88,10 +89,11 @@ impl Ingest {
             .map_err(field_error)?;
         let assumed = self.zone_of(user_id).await?;
         let group::Committed {
-            row,
+            mut rows,
             created,
             timezone,
-        } = self.queue.write(prepared, assumed).await?;
+        } = self.queue.write(user_id, vec![prepared], assumed).await?;
+        let (row, created) = (rows.remove(0), created[0]);
         let record = if created {
             row
         } else {
@@ -158,11 +160,31 @@ impl Ingest {
                 duplicates: 0,
             });
         }
-        let assumed = HashMap::from([(user_id, self.zone_of(user_id).await?)]);
+        let zone = self.zone_of(user_id).await?;
+        let accepted = if group::Queue::takes(prepared.len()) {
+            let committed = self.queue.write(user_id, prepared, zone).await?;
+            committed.created.iter().filter(|created| **created).count()
+        } else {
+            self.write_alone(user_id, &prepared, zone).await?
+        };
+        Ok(BatchOutcome {
+            accepted: u32::try_from(accepted).unwrap_or(u32::MAX),
+            duplicates: u32::try_from(total - accepted).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// A large batch in a statement of its own (its own transaction: committed when it
+    /// returns); answers how many events were stored.
+    async fn write_alone(
+        &self,
+        user_id: Uuid,
+        prepared: &[EventRow],
+        zone: chrono_tz::Tz,
+    ) -> Result<usize, ServiceError> {
         let rows: Vec<&EventRow> = prepared.iter().collect();
-        // One statement, its own transaction: committed when it returns.
         let mut connection = self.pool.acquire().await.map_err(StoreError::from)?;
-        let written = write::write(&mut connection, &rows, &assumed).await?;
+        let written =
+            write::write(&mut connection, &rows, &HashMap::from([(user_id, zone)])).await?;
         drop(connection);
         if written.zones.is_empty() {
             return Err(account_gone());
@@ -171,10 +193,7 @@ impl Ingest {
         if accepted > 0 {
             self.cache.invalidate_user(&user_id.to_string()).await;
         }
-        Ok(BatchOutcome {
-            accepted: u32::try_from(accepted).unwrap_or(u32::MAX),
-            duplicates: u32::try_from(total - accepted).unwrap_or(u32::MAX),
-        })
+        Ok(accepted)
     }
 
     /// The user's zone as this process knows it (kept until an invalidation of the user); the

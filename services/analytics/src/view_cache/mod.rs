@@ -102,11 +102,10 @@ impl ViewCache {
     }
 
     /// The view under `key`, from the near-cache, the cache service, or `compute` (once for all
-    /// concurrent callers). `counted` reads add to the user's hit/miss statistics.
+    /// concurrent callers). Each read adds to the user's hit/miss statistics.
     pub async fn get_or_compute<F, Fut>(
         &self,
         key: ViewKey,
-        counted: bool,
         compute: F,
     ) -> Result<CachedView, ServiceError>
     where
@@ -116,9 +115,7 @@ impl ViewCache {
         let inner = &self.inner;
         if !inner.enabled {
             let json = compute().await?;
-            if counted {
-                lock(&inner.pending_stats).entry(key.user_id).or_default().1 += 1;
-            }
+            lock(&inner.pending_stats).entry(key.user_id).or_default().1 += 1;
             return Ok(CachedView {
                 etag: etag_of(&json),
                 json,
@@ -133,9 +130,7 @@ impl ViewCache {
                 from_cache: true,
                 ..view
             };
-            if counted {
-                lock(&inner.pending_stats).entry(key.user_id).or_default().0 += 1;
-            }
+            lock(&inner.pending_stats).entry(key.user_id).or_default().0 += 1;
             return Ok(view);
         }
         let user_id = key.user_id.clone();
@@ -176,9 +171,6 @@ impl ViewCache {
             // Served from what this process already had (or another request just made).
             view.from_cache = true;
         }
-        if !counted {
-            return Ok(view);
-        }
         let mut pending = lock(&inner.pending_stats);
         let counters = pending.entry(user_id).or_default();
         if view.from_cache {
@@ -212,10 +204,23 @@ impl ViewCache {
     /// cache service. If the cache service cannot be told, the user's remote views are bypassed
     /// until a retry succeeds.
     pub async fn invalidate_user(&self, user_id: &str) {
-        self.inner.near.invalidate_user_here(user_id);
-        if !self.inner.remote.invalidate_user(user_id).await {
-            self.inner.near.echo_lost(user_id);
-            lock(&self.inner.unconfirmed_invalidations).insert(user_id.to_owned());
+        self.invalidate_users(&[user_id.to_owned()]).await;
+    }
+
+    /// [`ViewCache::invalidate_user`] for several users, in one call to the cache service.
+    pub async fn invalidate_users(&self, user_ids: &[String]) {
+        if user_ids.is_empty() {
+            return;
+        }
+        for user_id in user_ids {
+            self.inner.near.invalidate_user_here(user_id);
+        }
+        if !self.inner.remote.invalidate_users(user_ids).await {
+            let mut unconfirmed = lock(&self.inner.unconfirmed_invalidations);
+            for user_id in user_ids {
+                self.inner.near.echo_lost(user_id);
+                unconfirmed.insert(user_id.clone());
+            }
         }
     }
 
@@ -275,9 +280,13 @@ impl ViewCache {
             .iter()
             .cloned()
             .collect();
-        for user_id in unconfirmed {
-            if inner.remote.invalidate_user(&user_id).await {
-                lock(&inner.unconfirmed_invalidations).remove(&user_id);
+        // In calls of a size the cache service takes (after an outage, many may be waiting).
+        for chunk in unconfirmed.chunks(512) {
+            if inner.remote.invalidate_users(chunk).await {
+                let mut still = lock(&inner.unconfirmed_invalidations);
+                for user_id in chunk {
+                    still.remove(user_id);
+                }
             }
         }
         inner.near.prune_generations();

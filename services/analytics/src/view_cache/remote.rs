@@ -92,17 +92,17 @@ impl RemoteCache {
         self.outcome("set", result);
     }
 
-    /// True when the cache service confirmed the invalidation.
-    pub async fn invalidate_user(&self, user_id: &str) -> bool {
-        let message = InvalidateUserRequest {
-            user_id: user_id.to_owned(),
+    /// True when the cache service confirmed the invalidation of every user.
+    pub async fn invalidate_users(&self, user_ids: &[String]) -> bool {
+        let message = InvalidateUsersRequest {
+            user_ids: user_ids.to_vec(),
         };
         let result = self
             .client
             .clone()
-            .invalidate_user(request(message, INVALIDATION_DEADLINE))
+            .invalidate_users(request(message, INVALIDATION_DEADLINE))
             .await;
-        self.outcome("invalidate_user", result).is_some()
+        self.outcome("invalidate_users", result).is_some()
     }
 
     pub async fn erase_user(&self, user_id: &str) -> bool {

@@ -158,16 +158,23 @@ impl RedisBackend {
         while let Some(key) = keys.next().await {
             batch.push(key?);
             if batch.len() >= 500 {
-                deleted += self
-                    .client
-                    .unlink::<u64, _>(std::mem::take(&mut batch))
-                    .await?;
+                deleted += self.unlink(std::mem::take(&mut batch)).await?;
             }
         }
         if !batch.is_empty() {
-            deleted += self.client.unlink::<u64, _>(batch).await?;
+            deleted += self.unlink(batch).await?;
         }
         Ok(deleted)
+    }
+
+    /// Unlinks keys: in one command, or in a cluster one command per key (keys of different
+    /// users live in different hash slots, and one command may only name keys of one slot).
+    async fn unlink(&self, keys: Vec<Key>) -> Result<u64, BackendError> {
+        if !self.client.is_clustered() {
+            return Ok(self.client.unlink::<u64, _>(keys).await?);
+        }
+        let each = keys.into_iter().map(|key| self.client.unlink::<u64, _>(key));
+        Ok(futures_util::future::try_join_all(each).await?.into_iter().sum())
     }
 
     pub async fn key_count(&self) -> Result<u64, BackendError> {
