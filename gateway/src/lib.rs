@@ -57,16 +57,7 @@ pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 /// bound, the body limit; the rate limits sit on the routes they limit.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .nest(
-            routes::API_PREFIX,
-            state
-                .api
-                .clone()
-                .layer(axum::middleware::from_fn_with_state(
-                    state.clone(),
-                    view_cache::bump_writers,
-                )),
-        )
+        .nest(routes::API_PREFIX, state.api.clone())
         .merge(routes::operations(&state.limits))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))

@@ -1,15 +1,12 @@
-//! The gateway's view cache: the bytes of derived views the gateway has just served, kept in
-//! process so that the next read of the same view answers without any hop (the phone reads the
-//! same few views again and again).
+//! The gateway's copies of the views it has just served ([`LocalViews`]), so that the next read
+//! of the same view answers without any hop (the phone reads the same few views again and
+//! again).
 //!
 //! It keeps only what analytics says may be kept (`fresh_until_unix_ms`: the end of the user's
-//! local day, 0 when analytics does not cache), and only as long as nothing changed:
-//! - every invalidation made through any cache service replica arrives on the invalidation
-//!   stream and bumps the user's generation, which is part of the key ([`Generations`]);
-//! - a write through this gateway bumps the writer's generation before it is answered
-//!   ([`bump_writers`]), so the writer's next read here is never older than the write;
-//! - a view fetched while an invalidation came is not kept (its stamp changed meanwhile);
-//! - while the stream is down nothing is kept, and entries live at most `VIEW_CACHE_TTL_MS`.
+//! local day, 0 when analytics does not cache), and only as long as nothing changed: the
+//! invalidation stream keeps the copies coherent, and a write through this gateway drops the
+//! writer's copies before it is answered ([`ViewCache::after_write`], called by each write
+//! route), so the writer's next read here is never older than the write.
 //!
 //! Hits are added to the user's read statistics in the cache service, like analytics' own.
 
@@ -19,26 +16,15 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Request, State};
-use axum::http::Method;
-use axum::middleware::Next;
-use axum::response::Response;
-use bytes::Bytes;
-use moka::future::Cache;
-use tokio_stream::StreamExt;
-use wellbeing_common::generations::{Generations, Stamp};
+use wellbeing_local_views::{LocalView, LocalViews};
 use wellbeing_proto::analytics::v1::ViewResponse;
 use wellbeing_proto::cache::v1::{
     RecordUserStatsRequest, UserStatsDelta, WatchInvalidationsRequest,
 };
 
-use crate::auth::bearer_token;
 use crate::error::ApiError;
-use crate::state::AppState;
 use crate::upstream::Upstreams;
 
-/// The message on the invalidation stream that means "drop everything".
-const FLUSH_ALL: &str = "*";
 /// How often hits are sent to the cache service's per-user statistics.
 pub const STATS_FLUSH_EVERY: Duration = Duration::from_secs(1);
 
@@ -52,18 +38,9 @@ pub struct ViewCacheSettings {
     pub max_bytes: u64,
 }
 
-#[derive(Clone)]
-struct Entry {
-    json: Bytes,
-    etag: String,
-    expires: Instant,
-}
-
 pub struct ViewCache {
     enabled: bool,
-    ttl: Duration,
-    entries: Cache<String, Entry>,
-    generations: Generations,
+    local: LocalViews,
     /// Hits not yet added to the cache service's per-user counters.
     pending_hits: Mutex<HashMap<String, u64>>,
     hits: AtomicU64,
@@ -76,26 +53,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn key(stamp: Stamp, user_id: &str, view: &str, params: &str) -> String {
-    let (generation, flush) = stamp;
-    format!("{flush}:{user_id}:{generation}:{view}:{params}")
-}
-
 impl ViewCache {
     pub fn new(settings: &ViewCacheSettings) -> Self {
-        let ttl = settings.ttl.max(Duration::from_millis(1));
         Self {
             enabled: settings.enabled,
-            ttl,
-            entries: Cache::builder()
-                .weigher(|key: &String, entry: &Entry| {
-                    u32::try_from(key.len() + entry.json.len() + entry.etag.len() + 64)
-                        .unwrap_or(u32::MAX)
-                })
-                .max_capacity(settings.max_bytes)
-                .time_to_live(ttl)
-                .build(),
-            generations: Generations::new(ttl),
+            local: LocalViews::new("gateway", settings.max_bytes, settings.ttl),
             pending_hits: Mutex::new(HashMap::new()),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -115,37 +77,32 @@ impl ViewCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<ViewResponse, ApiError>>,
     {
-        if !self.enabled || !self.generations.is_coherent() {
+        if !self.enabled || !self.local.is_coherent() {
             return fetch().await;
         }
-        let stamp = self.generations.stamp(user_id);
-        let key = key(stamp, user_id, view, params);
-        if let Some(entry) = self.entries.get(&key).await
-            && entry.expires > Instant::now()
-        {
+        let stamp = self.local.stamp(user_id);
+        let key = LocalViews::key(stamp, user_id, view, params);
+        if let Some(copy) = self.local.get(&key).await {
             self.hits.fetch_add(1, Ordering::Relaxed);
             *lock(&self.pending_hits)
                 .entry(user_id.to_owned())
                 .or_default() += 1;
             return Ok(ViewResponse {
-                json: entry.json,
+                json: copy.json,
                 cached: true,
-                etag: entry.etag,
+                etag: copy.etag,
                 fresh_until_unix_ms: 0,
             });
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let fetched = fetch().await?;
-        if let Some(expires) = self.expiry(fetched.fresh_until_unix_ms)
-            && self.generations.is_coherent()
-            && self.generations.stamp(user_id) == stamp
-        {
-            let entry = Entry {
+        if let Some(expires) = self.expiry(fetched.fresh_until_unix_ms) {
+            let copy = LocalView {
                 json: fetched.json.clone(),
                 etag: fetched.etag.clone(),
                 expires,
             };
-            self.entries.insert(key, entry).await;
+            self.local.keep(key, user_id, stamp, copy).await;
         }
         Ok(fetched)
     }
@@ -157,61 +114,36 @@ impl ViewCache {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_millis());
         let left_ms = u64::try_from(i128::from(fresh_until_unix_ms) - now_ms as i128).ok()?;
-        let left = Duration::from_millis(left_ms).min(self.ttl);
+        let left = Duration::from_millis(left_ms).min(self.local.ttl());
         (!left.is_zero()).then(|| Instant::now() + left)
     }
 
-    /// The user's data changed (or may have): nothing kept for them is served again.
-    pub fn invalidate_user(&self, user_id: &str) {
-        self.generations.bump(user_id);
+    /// Awaits `call`, which may change the user's data, then drops the user's copies here
+    /// whatever its outcome (a failed call may still have written), before the answer leaves.
+    /// Analytics' invalidation also reaches this gateway on the stream, but possibly after the
+    /// answer: this is what makes the writer's next read here see the write.
+    pub async fn after_write<T>(&self, user_id: &str, call: impl Future<Output = T>) -> T {
+        let outcome = call.await;
+        self.local.invalidate(user_id);
+        outcome
     }
 
-    fn flush_all(&self) {
-        self.generations.flush();
-        self.entries.invalidate_all();
-    }
-
-    fn set_coherent(&self, coherent: bool) {
-        if self.generations.set_coherent(coherent) {
-            self.entries.invalidate_all();
-        }
-    }
-
-    /// Follows the cache service's invalidation stream for as long as the gateway runs;
-    /// reconnects after errors. Does nothing when the cache is off.
+    /// Follows the cache service's invalidation stream for as long as the gateway runs. Does
+    /// nothing when the cache is off.
     pub async fn follow_invalidations(&self, upstreams: Upstreams) {
         if !self.enabled {
             return;
         }
-        loop {
-            match upstreams
-                .cache()
-                .watch_invalidations(WatchInvalidationsRequest {})
-                .await
-            {
-                Ok(response) => {
-                    self.set_coherent(true);
-                    tracing::info!("view cache following cache invalidations");
-                    let mut stream = response.into_inner();
-                    while let Some(message) = stream.next().await {
-                        match message {
-                            Ok(invalidation) if invalidation.user_id == FLUSH_ALL => {
-                                self.flush_all();
-                            }
-                            Ok(invalidation) => self.invalidate_user(&invalidation.user_id),
-                            Err(_) => break,
-                        }
-                    }
-                    self.set_coherent(false);
-                    tracing::warn!("invalidation stream ended; view cache off until it is back");
+        self.local
+            .follow(|| {
+                let mut cache = upstreams.cache();
+                async move {
+                    cache
+                        .watch_invalidations(WatchInvalidationsRequest {})
+                        .await
                 }
-                Err(status) => {
-                    self.set_coherent(false);
-                    tracing::debug!(code = ?status.code(), "cannot follow invalidations yet");
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+            })
+            .await;
     }
 
     /// Sends the hits counted here to the cache service (all users, or one: before their
@@ -248,9 +180,9 @@ impl ViewCache {
         }
     }
 
-    /// Periodic upkeep: forgets generations older than any entry.
+    /// Periodic upkeep: forgets generations older than any copy.
     pub fn run_upkeep(&self) {
-        self.generations.prune();
+        self.local.upkeep();
     }
 
     /// `(hits, misses, entries)` since start, for `/metrics`.
@@ -258,46 +190,15 @@ impl ViewCache {
         (
             self.hits.load(Ordering::Relaxed),
             self.misses.load(Ordering::Relaxed),
-            self.entries.entry_count(),
+            self.local.entry_count(),
         )
     }
-}
-
-/// Middleware on the API routes: after any request that may change the caller's data (every
-/// method but GET, HEAD and OPTIONS, whatever its answer: a failed call may still have
-/// written), the caller's views kept here are dropped before the answer leaves. `POST /batch`
-/// only reads (its GETs are checked), so it keeps them.
-pub async fn bump_writers(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let may_write = !matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    ) && !is_read_batch(request.uri().path());
-    let writer = may_write
-        .then(|| bearer_token(request.headers()).and_then(|token| state.tokens.verify(token).ok()))
-        .flatten();
-    let response = next.run(request).await;
-    if let Some(user_id) = writer {
-        state.view_cache.invalidate_user(&user_id.to_string());
-    }
-    response
-}
-
-/// `POST /api/v1/batch` (seen as `/batch` inside the API router), not `/analytics/track/batch`.
-fn is_read_batch(path: &str) -> bool {
-    matches!(path.trim_end_matches('/'), "/batch" | "/api/v1/batch")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_the_read_batch_keeps_the_callers_views() {
-        assert!(is_read_batch("/batch"));
-        assert!(is_read_batch("/api/v1/batch/"));
-        assert!(!is_read_batch("/analytics/track/batch"));
-        assert!(!is_read_batch("/api/v1/analytics/track/batch"));
-    }
+    use bytes::Bytes;
 
     fn cache() -> ViewCache {
         let cache = ViewCache::new(&ViewCacheSettings {
@@ -305,7 +206,7 @@ mod tests {
             ttl: Duration::from_secs(10),
             max_bytes: 1 << 20,
         });
-        cache.set_coherent(true);
+        cache.local.set_coherent(true);
         cache
     }
 
@@ -339,7 +240,7 @@ mod tests {
         assert!(hit.cached);
         assert_eq!(hit.json, "a");
         assert_eq!(hit.etag, "\"a\"");
-        cache.invalidate_user("u1");
+        cache.after_write("u1", async {}).await;
         assert_eq!(read(&cache, "c", fresh).await.json, "c");
         assert_eq!(cache.figures().0, 1);
     }
@@ -352,7 +253,7 @@ mod tests {
         let past = fresh_until(Duration::ZERO) - 1000;
         read(&cache, "a", past).await;
         assert!(!read(&cache, "b", past).await.cached, "already stale");
-        cache.set_coherent(false);
+        cache.local.set_coherent(false);
         let fresh = fresh_until(Duration::from_secs(60));
         read(&cache, "a", fresh).await;
         assert!(!read(&cache, "b", fresh).await.cached, "incoherent");
@@ -364,7 +265,7 @@ mod tests {
         let fresh = fresh_until(Duration::from_secs(60));
         cache
             .get_or_fetch("u1", "daily", "", || async {
-                cache.invalidate_user("u1");
+                cache.after_write("u1", async {}).await;
                 Ok(answer("old", fresh))
             })
             .await

@@ -63,7 +63,7 @@ pub struct StackOptions {
     pub redis_url: Option<String>,
     /// Analytics replicas behind the gateway (default 1).
     pub analytics_replicas: usize,
-    /// Extra analytics settings, e.g. `("NEAR_CACHE_MAX_ENTRIES", "0")`.
+    /// Extra analytics settings, e.g. `("VIEW_CACHE_MAX_MB", "0")`.
     pub analytics_env: Vec<(String, String)>,
     /// Extra aggregator settings, e.g. `("WORKER_LEASE_MS", "500")`.
     pub aggregator_env: Vec<(String, String)>,

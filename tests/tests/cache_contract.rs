@@ -193,7 +193,7 @@ async fn contract(redis_url: &str, backend: &str) -> anyhow::Result<()> {
     );
     let heard = tokio::time::timeout(Duration::from_secs(5), async {
         while let Some(message) = invalidations.next().await {
-            if message?.user_id == alice {
+            if message?.scope == Some(invalidation::Scope::UserId(alice.clone())) {
                 return anyhow::Ok(true);
             }
         }

@@ -1,6 +1,6 @@
 //! The cache levels under stress and failure: concurrent misses computed once, a Redis outage
 //! (paused or killed) and a cache-service outage with 0 failed reads and no stale view after,
-//! and near-caches of two analytics replicas kept coherent.
+//! and the copies in two analytics replicas kept coherent.
 
 use std::time::{Duration, Instant};
 
@@ -260,7 +260,7 @@ async fn near_caches_of_two_replicas_stay_coherent() -> anyhow::Result<()> {
         let value: serde_json::Value = serde_json::from_slice(json)?;
         Ok(value["total_screen_time_minutes"].as_f64().unwrap_or(-1.0))
     };
-    // Both replicas hold the view in their near-caches.
+    // Both replicas hold a copy of the view.
     for replica in &mut replicas {
         for _ in 0..3 {
             let view = replica.daily_summary(request()).await?.into_inner();

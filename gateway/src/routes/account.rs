@@ -55,7 +55,13 @@ pub async fn update_me(
         username: body.username,
         timezone: body.timezone,
     });
-    let response = timed(state.upstreams.analytics().update_user(request)).await?;
+    let response = state
+        .view_cache
+        .after_write(
+            &user.id(),
+            timed(state.upstreams.analytics().update_user(request)),
+        )
+        .await?;
     user_body(response.into_inner().user).map(Json)
 }
 
@@ -113,6 +119,12 @@ pub async fn erase(
     let request = state
         .upstreams
         .request(EraseUserRequest { user_id: user.id() });
-    timed(state.upstreams.analytics().erase_user(request)).await?;
+    state
+        .view_cache
+        .after_write(
+            &user.id(),
+            timed(state.upstreams.analytics().erase_user(request)),
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -115,7 +115,12 @@ pub async fn track_batch(
         user_id: user.id(),
         events,
     });
-    let response = timed(state.upstreams.analytics().track_batch(request))
+    let response = state
+        .view_cache
+        .after_write(
+            &user.id(),
+            timed(state.upstreams.analytics().track_batch(request)),
+        )
         .await?
         .into_inner();
     let status = if response.accepted > 0 {

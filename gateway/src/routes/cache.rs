@@ -21,7 +21,7 @@ use crate::upstream::timed;
     path = "/analytics/cache",
     tag = "reads",
     summary = "The caller's cache statistics",
-    description = "Reads of the caller's derived views answered from a cache (near-cache or cache service) and computed.",
+    description = "Reads of the caller's derived views answered from a cache (a copy in the gateway or analytics, or the cache service) and computed.",
     security(("bearer" = [])),
     params(ClaimedUser),
     responses((status = 200, description = "The statistics", body = Envelope<CacheStatsView>)),
@@ -70,6 +70,12 @@ pub async fn drop_cache(
     let request = state.upstreams.request(InvalidateUsersRequest {
         user_ids: vec![user.id()],
     });
-    timed(state.upstreams.cache().invalidate_users(request)).await?;
+    state
+        .view_cache
+        .after_write(
+            &user.id(),
+            timed(state.upstreams.cache().invalidate_users(request)),
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

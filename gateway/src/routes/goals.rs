@@ -110,7 +110,13 @@ pub async fn create_goal(
         app_name: body.app_name,
         deadline: optional_deadline(body.deadline.as_deref())?,
     });
-    let response = timed(state.upstreams.analytics().create_goal(request)).await?;
+    let response = state
+        .view_cache
+        .after_write(
+            &user.id(),
+            timed(state.upstreams.analytics().create_goal(request)),
+        )
+        .await?;
     Ok(json_bytes(
         StatusCode::CREATED,
         envelope(&response.into_inner().goal_json),
@@ -183,7 +189,13 @@ pub async fn update_goal(
         deadline: optional_deadline(body.deadline.as_deref())?,
         current_value: body.current_value,
     });
-    let response = timed(state.upstreams.analytics().update_goal(request)).await?;
+    let response = state
+        .view_cache
+        .after_write(
+            &user.id(),
+            timed(state.upstreams.analytics().update_goal(request)),
+        )
+        .await?;
     Ok(json_bytes(
         StatusCode::OK,
         envelope(&response.into_inner().goal_json),
@@ -213,7 +225,13 @@ pub async fn delete_goal(
         user_id: user.id(),
         goal_id: goal_id.to_string(),
     });
-    timed(state.upstreams.analytics().delete_goal(request)).await?;
+    state
+        .view_cache
+        .after_write(
+            &user.id(),
+            timed(state.upstreams.analytics().delete_goal(request)),
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -100,7 +100,13 @@ pub async fn report_state(
         user_id: user.id(),
         state: Some(report),
     });
-    let response = timed(state.upstreams.analytics().report_privacy_state(request)).await?;
+    let response = state
+        .view_cache
+        .after_write(
+            &user.id(),
+            timed(state.upstreams.analytics().report_privacy_state(request)),
+        )
+        .await?;
     Ok(json_bytes(
         StatusCode::OK,
         envelope(&response.into_inner().json),

@@ -44,7 +44,13 @@ pub async fn session(
         event: Some(body.checked(&user)?),
         user_id: user.id(),
     });
-    let response = timed(state.upstreams.analytics().record_session(request)).await?;
+    let response = state
+        .view_cache
+        .after_write(
+            &user.id(),
+            timed(state.upstreams.analytics().record_session(request)),
+        )
+        .await?;
     Ok(recorded(response.into_inner()))
 }
 
@@ -70,7 +76,13 @@ pub async fn screen_time(
         event: Some(body.checked(&user)?),
         user_id: user.id(),
     });
-    let response = timed(state.upstreams.analytics().record_screen_time(request)).await?;
+    let response = state
+        .view_cache
+        .after_write(
+            &user.id(),
+            timed(state.upstreams.analytics().record_screen_time(request)),
+        )
+        .await?;
     Ok(recorded(response.into_inner()))
 }
 
@@ -96,7 +108,13 @@ pub async fn focus_session(
         event: Some(body.checked(&user)?),
         user_id: user.id(),
     });
-    let response = timed(state.upstreams.analytics().record_focus_session(request)).await?;
+    let response = state
+        .view_cache
+        .after_write(
+            &user.id(),
+            timed(state.upstreams.analytics().record_focus_session(request)),
+        )
+        .await?;
     Ok(recorded(response.into_inner()))
 }
 
@@ -122,7 +140,13 @@ pub async fn break_taken(
         event: Some(body.checked(&user)?),
         user_id: user.id(),
     });
-    let response = timed(state.upstreams.analytics().record_break(request)).await?;
+    let response = state
+        .view_cache
+        .after_write(
+            &user.id(),
+            timed(state.upstreams.analytics().record_break(request)),
+        )
+        .await?;
     Ok(recorded(response.into_inner()))
 }
 
@@ -148,7 +172,13 @@ pub async fn notification(
         event: Some(body.checked(&user)?),
         user_id: user.id(),
     });
-    let response = timed(state.upstreams.analytics().record_notification(request)).await?;
+    let response = state
+        .view_cache
+        .after_write(
+            &user.id(),
+            timed(state.upstreams.analytics().record_notification(request)),
+        )
+        .await?;
     Ok(recorded(response.into_inner()))
 }
 
@@ -174,7 +204,13 @@ pub async fn distraction(
         event: Some(body.checked(&user)?),
         user_id: user.id(),
     });
-    let response = timed(state.upstreams.analytics().record_distraction(request)).await?;
+    let response = state
+        .view_cache
+        .after_write(
+            &user.id(),
+            timed(state.upstreams.analytics().record_distraction(request)),
+        )
+        .await?;
     Ok(recorded(response.into_inner()))
 }
 

@@ -6,12 +6,12 @@
 //! | `METRICS_ADDR` | unset | Prometheus `/metrics` admin port, e.g. `:9464` (unset: none) |
 //! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/wellbeing` | PostgreSQL |
 //! | `DATABASE_READ_URL` | unset | a PostgreSQL read replica for the views' aggregate, event and snapshot reads (unset: the primary) |
-//! | `READ_REPLICA_GRACE_MS` | `5000` | a user who wrote less than this ago reads the primary (keep it above the replica's lag, at most `NEAR_CACHE_TTL_MS`) |
+//! | `READ_REPLICA_GRACE_MS` | `5000` | a user who wrote less than this ago reads the primary (keep it above the replica's lag, at most `VIEW_CACHE_TTL_MS`) |
 //! | `CACHE_URL` | `127.0.0.1:50052` | cache service address(es), comma-separated |
 //! | `CACHE_TTL` | `300` | seconds a cached view lives |
-//! | `VIEW_CACHE` | `on` | `off`: every read computes its view (no near-cache, no cache service reads or writes; writes still invalidate other replicas' views; timezones are still kept in process); for benchmarks and diagnosis |
-//! | `NEAR_CACHE_MAX_ENTRIES` | `10000` | views kept in process (0: none kept, single-flight only) |
-//! | `NEAR_CACHE_TTL_MS` | `10000` | bound on a near-cache entry's age |
+//! | `VIEW_CACHE` | `on` | `off`: every read computes its view (no copies in process, no cache service reads or writes; writes still invalidate other replicas' views; timezones are still kept in process); for benchmarks and diagnosis |
+//! | `VIEW_CACHE_MAX_MB` | `16` | bound on the bytes of views kept in process (0: none kept, single-flight only) |
+//! | `VIEW_CACHE_TTL_MS` | `10000` | bound on the age of a view kept in process |
 //! | `DB_MIN_CONNECTIONS` | `20` | connections kept open |
 //! | `DB_MAX_CONNECTIONS` | `60` | connections under load |
 //! | `DB_ACQUIRE_TIMEOUT_SECS` | `3` | wait for a free connection (or for PostgreSQL to answer), then 503; below the gateway's 5 s upstream deadline |
@@ -41,8 +41,8 @@ pub struct AnalyticsConfig {
     pub cache_ttl_seconds: u32,
     /// False with `VIEW_CACHE=off`: views are always computed.
     pub view_cache: bool,
-    pub near_cache_max_entries: u64,
-    pub near_cache_ttl: Duration,
+    pub view_cache_max_bytes: u64,
+    pub view_cache_ttl: Duration,
     pub pool: PoolConfig,
     pub refresh_token_ttl: chrono::Duration,
 }
@@ -96,6 +96,14 @@ impl AnalyticsConfig {
             ));
         }
         let view_cache = config::switch(source, "VIEW_CACHE", true)?;
+        let view_cache_mb = config::parsed(source, "VIEW_CACHE_MAX_MB", 16u64)?;
+        if view_cache_mb > 65_536 {
+            return Err(ConfigError::new(
+                "VIEW_CACHE_MAX_MB",
+                &view_cache_mb.to_string(),
+                "must be between 0 and 65536",
+            ));
+        }
         Ok(Self {
             listen_addr: config::listen_addr(source, "ANALYTICS_ADDR", ":50051")?,
             metrics_addr: wellbeing_common::metrics::addr_from(source)?,
@@ -110,10 +118,10 @@ impl AnalyticsConfig {
             cache_endpoints: config::endpoints(source, "CACHE_URL", "127.0.0.1:50052")?,
             cache_ttl_seconds: config::parsed(source, "CACHE_TTL", 300u32)?,
             view_cache,
-            near_cache_max_entries: config::parsed(source, "NEAR_CACHE_MAX_ENTRIES", 10_000u64)?,
-            near_cache_ttl: Duration::from_millis(config::parsed(
+            view_cache_max_bytes: view_cache_mb << 20,
+            view_cache_ttl: Duration::from_millis(config::parsed(
                 source,
-                "NEAR_CACHE_TTL_MS",
+                "VIEW_CACHE_TTL_MS",
                 10_000u64,
             )?),
             pool: PoolConfig {

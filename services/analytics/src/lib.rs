@@ -5,7 +5,7 @@
 //! - [`accounts`]: registration, login, refresh-token rotation.
 //! - [`events`]: the six event kinds between the wire, the tables and the domain.
 //! - [`ingest`]: validated, idempotent event writes (and batches) that invalidate cached views.
-//! - [`view_cache`]: the two cache levels (near-cache here, the cache service behind it).
+//! - [`view_cache`]: the two cache levels (copies in this process, the cache service behind it).
 //! - [`views`]: cache-aside derived reads computed with the domain crate.
 //! - [`goals`]: goals and their progress measured from tracked data.
 //! - [`privacy`]: privacy-state reports and their scores.
@@ -125,8 +125,8 @@ impl Application {
             CacheSettings {
                 ttl_seconds: config.cache_ttl_seconds,
                 enabled: config.view_cache,
-                near_max_entries: config.near_cache_max_entries,
-                near_ttl: config.near_cache_ttl,
+                local_max_bytes: config.view_cache_max_bytes,
+                local_ttl: config.view_cache_ttl,
             },
         );
         let cache_tasks = cache.spawn_background();

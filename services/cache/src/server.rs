@@ -13,9 +13,10 @@ use tonic::{Request, Response, Status};
 use wellbeing_proto::cache::v1::cache_server::Cache;
 use wellbeing_proto::cache::v1::*;
 
-use crate::backend::{Backend, BackendError, FLUSH_ALL};
+use crate::backend::{Backend, BackendError};
 use crate::keys::KeySpace;
 use crate::stats::{CacheStats, hit_rate_percent};
+use wellbeing_proto::cache::v1::invalidation::Scope;
 
 /// A generation outlives every view made under it (views live `CACHE_TTL`, minutes), so when it
 /// finally expires and restarts at 0 no view of an older generation 0 can still exist.
@@ -31,7 +32,7 @@ pub struct CacheService {
     pub stats: Arc<CacheStats>,
     pub default_ttl_seconds: u32,
     /// Every invalidation seen by this replica (its own and, through Redis, the others').
-    pub invalidations: broadcast::Sender<String>,
+    pub invalidations: broadcast::Sender<Scope>,
     /// Turns true when the server shuts down: open streams end so the drain does not wait.
     pub closing: tokio::sync::watch::Receiver<bool>,
 }
@@ -46,7 +47,7 @@ impl CacheService {
             .view(&key.user_id, epoch, generation, &key.view, &key.params)
     }
 
-    /// Bumps the user's generation and tells every near-cache.
+    /// Bumps the users' generations and tells every process that keeps copies of views.
     async fn invalidate(&self, user_ids: &[String]) -> Vec<u64> {
         let epoch = self.backend.epoch();
         let increments: Vec<(String, u64)> = user_ids
@@ -61,7 +62,7 @@ impl CacheService {
         // share the connection's pipeline).
         let channel = self.keys.invalidation_channel();
         let published = join_all(user_ids.iter().map(|user_id| {
-            let _ = self.invalidations.send(user_id.clone());
+            let _ = self.invalidations.send(Scope::UserId(user_id.clone()));
             self.backend.publish(&channel, user_id)
         }))
         .await;
@@ -111,7 +112,7 @@ fn required_key(key: Option<ViewKey>) -> Result<ViewKey, Status> {
 }
 
 fn required_user(user_id: &str) -> Result<(), Status> {
-    if user_id.is_empty() || user_id == FLUSH_ALL {
+    if user_id.is_empty() {
         return Err(Status::invalid_argument("user_id is required"));
     }
     Ok(())
@@ -282,7 +283,7 @@ impl Cache for CacheService {
         let mut invalidations =
             BroadcastStream::new(self.invalidations.subscribe()).map(|message| {
                 Ok(Invalidation {
-                    user_id: message.unwrap_or_else(|_| FLUSH_ALL.to_owned()),
+                    scope: Some(message.unwrap_or(Scope::Everything(true))),
                 })
             });
         let (sender, receiver) = tokio::sync::mpsc::channel(256);
@@ -318,7 +319,7 @@ impl Cache for CacheService {
             .delete_matching(&self.keys.prefix_pattern(&prefix))
             .await
             .map_err(|error| self.failed("clear_prefix", error))?;
-        let _ = self.invalidations.send(FLUSH_ALL.to_owned());
+        let _ = self.invalidations.send(Scope::Everything(true));
         tracing::info!(deleted, "cache prefix cleared");
         Ok(Response::new(ClearPrefixResponse { deleted }))
     }

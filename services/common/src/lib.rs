@@ -5,7 +5,6 @@
 //! - [`shutdown`]: one future that resolves on SIGINT or SIGTERM.
 //! - [`health`]: tonic-health reporting driven by real dependency checks.
 //! - [`error`]: the one error vocabulary, mapped to both gRPC and HTTP.
-//! - [`generations`]: per-user generations that keep in-process view caches coherent.
 //! - [`grpc`]: serving on a bound listener, and client channels.
 //! - [`metrics`]: a service's Prometheus series on its admin port.
 //! - [`process`]: process-wide settings (transparent huge pages off, for the cache service).
@@ -14,7 +13,6 @@
 
 pub mod config;
 pub mod error;
-pub mod generations;
 pub mod grpc;
 pub mod health;
 pub mod metrics;

@@ -1,38 +1,57 @@
-//! How analytics caches its views, in two levels: a near-cache in this process (no hop on a
-//! hit, see [`near`]) in front of the cache service (Redis). Misses of one view are computed
-//! once however many requests wait for it. A broken cache service slows reads down but never
-//! fails them: calls have a short deadline and a circuit breaker skips them while it is down.
-//! Per-user hit/miss counters are gathered here (near hits never reach the cache service) and
-//! sent to the cache service every second.
+//! How analytics caches its views, in two levels: copies in this process ([`LocalViews`], no
+//! hop on a hit) in front of the cache service (Redis, shared by every replica). Misses of one
+//! view are computed once however many requests wait for it. A broken cache service slows
+//! reads down but never fails them: calls have a short deadline and a circuit breaker skips
+//! them while it is down. Per-user hit/miss counters are gathered here (local hits never reach
+//! the cache service) and sent to the cache service every second.
+//!
+//! Users' timezones are kept here too, under the same rules as the copies: an entry remembers
+//! the user's stamp when it was read from PostgreSQL and is used only while that stamp is
+//! current, so any invalidation of the user (a write, a profile change, an erasure, on any
+//! replica) makes the next read ask PostgreSQL again. A cached read then needs no database.
 
 pub mod breaker;
-pub mod near;
 mod remote;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono_tz::Tz;
+use moka::future::Cache;
 use wellbeing_common::ServiceError;
 use wellbeing_common::grpc::TracedChannel;
+use wellbeing_local_views::{LocalView, LocalViews, Stamp};
 use wellbeing_proto::cache::v1::ViewKey;
 
-use near::{CachedView, NearCache};
 use remote::RemoteCache;
 
 /// How often pending counters and failed invalidations are sent again.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// Timezones kept at most (a few dozen bytes each).
+const MAX_ZONES: u64 = 100_000;
 
 #[derive(Debug, Clone)]
 pub struct CacheSettings {
     /// False (`VIEW_CACHE=off`): every read computes its view; invalidations are still sent.
     pub enabled: bool,
     pub ttl_seconds: u32,
-    pub near_max_entries: u64,
-    pub near_ttl: Duration,
+    /// Bound on the bytes of views kept in process (0: none kept, single-flight only).
+    pub local_max_bytes: u64,
+    /// Bound on the age of a view kept in process.
+    pub local_ttl: Duration,
+}
+
+/// A view as served: bytes, their ETag, and whether they came from a cache.
+#[derive(Debug, Clone)]
+pub struct CachedView {
+    pub json: Bytes,
+    pub etag: String,
+    /// False when this process computed the view.
+    pub from_cache: bool,
 }
 
 #[derive(Clone)]
@@ -43,7 +62,9 @@ pub struct ViewCache {
 struct Inner {
     enabled: bool,
     remote: RemoteCache,
-    near: NearCache,
+    local: LocalViews,
+    /// Per user: the timezone, and the stamp under which it was read.
+    zones: Cache<String, (Tz, Stamp)>,
     /// Reads not yet added to the cache service's per-user counters: user -> (hits, misses).
     pending_stats: Mutex<HashMap<String, (u64, u64)>>,
     /// Users whose invalidation did not reach the cache service: their remote views may be
@@ -69,11 +90,16 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl ViewCache {
     pub fn new(channel: TracedChannel, settings: CacheSettings) -> Self {
+        let local = LocalViews::new("analytics", settings.local_max_bytes, settings.local_ttl);
         Self {
             inner: Arc::new(Inner {
                 enabled: settings.enabled,
                 remote: RemoteCache::new(channel, settings.ttl_seconds),
-                near: NearCache::new(settings.near_max_entries, settings.near_ttl),
+                zones: Cache::builder()
+                    .max_capacity(MAX_ZONES)
+                    .time_to_live(local.ttl())
+                    .build(),
+                local,
                 pending_stats: Mutex::new(HashMap::new()),
                 unconfirmed_invalidations: Mutex::new(HashSet::new()),
             }),
@@ -86,7 +112,13 @@ impl ViewCache {
         let watcher = self.clone();
         let flusher = self.clone();
         vec![
-            tokio::spawn(async move { watcher.inner.remote.watch(&watcher.inner.near).await }),
+            tokio::spawn(async move {
+                let inner = &watcher.inner;
+                inner
+                    .local
+                    .follow(|| inner.remote.watch_invalidations())
+                    .await
+            }),
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(FLUSH_EVERY).await;
@@ -101,7 +133,7 @@ impl ViewCache {
         self.inner.enabled
     }
 
-    /// The view under `key`, from the near-cache, the cache service, or `compute` (once for all
+    /// The view under `key`, from this process, the cache service, or `compute` (once for all
     /// concurrent callers). Each read adds to the user's hit/miss statistics.
     pub async fn get_or_compute<F, Fut>(
         &self,
@@ -115,70 +147,83 @@ impl ViewCache {
         let inner = &self.inner;
         if !inner.enabled {
             let json = compute().await?;
-            lock(&inner.pending_stats).entry(key.user_id).or_default().1 += 1;
+            self.count(key.user_id, false);
             return Ok(CachedView {
                 etag: etag_of(&json),
                 json,
                 from_cache: false,
             });
         }
-        let stamp = inner.near.stamp(&key.user_id);
-        let near_key = inner.near.key(&key.user_id, &key.view, &key.params);
-        if let Some(view) = inner.near.entries().get(&near_key).await {
+        let stamp = inner.local.stamp(&key.user_id);
+        let local_key = LocalViews::key(stamp, &key.user_id, &key.view, &key.params);
+        if let Some(copy) = inner.local.get(&local_key).await {
             // The common case, without the single-flight machinery.
-            let view = CachedView {
+            self.count(key.user_id, true);
+            return Ok(CachedView {
+                json: copy.json,
+                etag: copy.etag,
                 from_cache: true,
-                ..view
-            };
-            lock(&inner.pending_stats).entry(key.user_id).or_default().0 += 1;
-            return Ok(view);
+            });
         }
         let user_id = key.user_id.clone();
         let trust_remote = !lock(&inner.unconfirmed_invalidations).contains(&user_id);
+        let from_remote = AtomicBool::new(false);
         let entry = inner
-            .near
+            .local
             .entries()
-            .entry(near_key.clone())
+            .entry(local_key.clone())
             .or_try_insert_with(async {
-                if trust_remote && let Some(json) = inner.remote.get(&key).await {
-                    return Ok(CachedView {
-                        etag: etag_of(&json),
-                        json,
-                        from_cache: true,
-                    });
-                }
-                let json = compute().await?;
-                // A write of the user while computing may or may not be in these bytes: they
-                // must not be stored under the generation that write made.
-                if trust_remote && inner.near.stamp(&key.user_id) == stamp {
-                    inner.remote.set(key, json.clone()).await;
-                }
-                Ok::<_, ServiceError>(CachedView {
+                let remote = if trust_remote {
+                    inner.remote.get(&key).await
+                } else {
+                    None
+                };
+                let json = match remote {
+                    Some(json) => {
+                        from_remote.store(true, Ordering::Relaxed);
+                        json
+                    }
+                    None => {
+                        let json = compute().await?;
+                        // A write of the user while computing may or may not be in these
+                        // bytes: they must not be stored under the generation that write made.
+                        if trust_remote && inner.local.stamp(&key.user_id) == stamp {
+                            inner.remote.set(key, json.clone()).await;
+                        }
+                        json
+                    }
+                };
+                Ok::<_, ServiceError>(LocalView {
                     etag: etag_of(&json),
                     json,
-                    from_cache: false,
+                    expires: Instant::now() + inner.local.ttl(),
                 })
             })
             .await
             .map_err(|error: Arc<ServiceError>| (*error).clone())?;
-        let computed_here = entry.is_fresh();
-        let mut view = entry.into_value();
-        if computed_here && !inner.near.is_coherent() {
+        let computed_here = entry.is_fresh() && !from_remote.load(Ordering::Relaxed);
+        if entry.is_fresh() && !inner.local.is_coherent() {
             // Without the invalidation stream, keep nothing: the entry only served its waiters.
-            inner.near.entries().invalidate(&near_key).await;
+            inner.local.entries().invalidate(&local_key).await;
         }
-        if !computed_here {
-            // Served from what this process already had (or another request just made).
-            view.from_cache = true;
-        }
-        let mut pending = lock(&inner.pending_stats);
+        let copy = entry.into_value();
+        self.count(user_id, !computed_here);
+        Ok(CachedView {
+            json: copy.json,
+            etag: copy.etag,
+            from_cache: !computed_here,
+        })
+    }
+
+    /// Adds one read to the user's pending statistics.
+    fn count(&self, user_id: String, hit: bool) {
+        let mut pending = lock(&self.inner.pending_stats);
         let counters = pending.entry(user_id).or_default();
-        if view.from_cache {
+        if hit {
             counters.0 += 1;
         } else {
             counters.1 += 1;
         }
-        Ok(view)
     }
 
     /// The user's timezone: kept in process while no invalidation of the user has come since it
@@ -190,13 +235,22 @@ impl ViewCache {
     {
         // Kept even with `VIEW_CACHE=off`: a timezone is not a view, and the uncached figures
         // should measure computing views, not this lookup.
-        let near = &self.inner.near;
-        if let Some(zone) = near.zone(user_id).await {
+        let local = &self.inner.local;
+        if let Some((zone, stamp)) = self.inner.zones.get(user_id).await
+            && local.is_coherent()
+            && stamp == local.stamp(user_id)
+        {
             return Ok(zone);
         }
-        let stamp = near.stamp(user_id);
+        let stamp = local.stamp(user_id);
         let zone = load().await?;
-        near.keep_zone(user_id, zone, stamp).await;
+        // Only while coherent: an invalidation missed meanwhile could not be noticed.
+        if local.is_coherent() && stamp == local.stamp(user_id) {
+            self.inner
+                .zones
+                .insert(user_id.to_owned(), (zone, stamp))
+                .await;
+        }
         Ok(zone)
     }
 
@@ -213,12 +267,12 @@ impl ViewCache {
             return;
         }
         for user_id in user_ids {
-            self.inner.near.invalidate_user_here(user_id);
+            self.inner.local.invalidate_expecting_echo(user_id);
         }
         if !self.inner.remote.invalidate_users(user_ids).await {
             let mut unconfirmed = lock(&self.inner.unconfirmed_invalidations);
             for user_id in user_ids {
-                self.inner.near.echo_lost(user_id);
+                self.inner.local.echo_lost(user_id);
                 unconfirmed.insert(user_id.clone());
             }
         }
@@ -228,12 +282,12 @@ impl ViewCache {
     /// or when that cannot be known (the invalidation stream is down): such a user's reads must
     /// see the primary database, not a replica that may lag.
     pub fn written_within(&self, user_id: &str, window: Duration) -> bool {
-        !self.inner.near.is_coherent() || self.inner.near.changed_within(user_id, window)
+        !self.inner.local.is_coherent() || self.inner.local.changed_within(user_id, window)
     }
 
     /// Deletes every cached view of an erased user.
     pub async fn erase_user(&self, user_id: &str) {
-        self.inner.near.bump(user_id);
+        self.inner.local.invalidate(user_id);
         lock(&self.inner.pending_stats).remove(user_id);
         if !self.inner.remote.erase_user(user_id).await {
             lock(&self.inner.unconfirmed_invalidations).insert(user_id.to_owned());
@@ -289,7 +343,7 @@ impl ViewCache {
                 }
             }
         }
-        inner.near.prune_generations();
+        inner.local.upkeep();
     }
 }
 

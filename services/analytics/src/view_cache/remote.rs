@@ -5,20 +5,16 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio_stream::StreamExt;
 use wellbeing_common::grpc::TracedChannel;
 use wellbeing_proto::cache::v1::cache_client::CacheClient;
 use wellbeing_proto::cache::v1::*;
 
 use super::breaker::CircuitBreaker;
-use super::near::NearCache;
 
 /// A read or write of a view slower than this is abandoned.
 const CALL_DEADLINE: Duration = Duration::from_millis(150);
 /// Invalidation and erasure matter more than speed.
 const INVALIDATION_DEADLINE: Duration = Duration::from_secs(2);
-/// The message on the invalidation stream that means "drop everything".
-const FLUSH_ALL: &str = "*";
 
 pub struct RemoteCache {
     client: CacheClient<TracedChannel>,
@@ -149,37 +145,16 @@ impl RemoteCache {
         Some((stats.hits, stats.misses, stats.backend))
     }
 
-    /// Follows the invalidation stream forever, keeping `near` coherent; reconnects after errors.
-    pub async fn watch(&self, near: &NearCache) {
-        loop {
-            match self
-                .client
-                .clone()
+    /// Opens the invalidation stream (followed by [`wellbeing_local_views::LocalViews::follow`]).
+    pub fn watch_invalidations(
+        &self,
+    ) -> impl Future<Output = Result<tonic::Response<tonic::Streaming<Invalidation>>, tonic::Status>>
+    + use<> {
+        let mut client = self.client.clone();
+        async move {
+            client
                 .watch_invalidations(WatchInvalidationsRequest {})
                 .await
-            {
-                Ok(response) => {
-                    near.set_coherent(true);
-                    tracing::info!("following cache invalidations");
-                    let mut stream = response.into_inner();
-                    while let Some(message) = stream.next().await {
-                        match message {
-                            Ok(invalidation) if invalidation.user_id == FLUSH_ALL => {
-                                near.flush_all()
-                            }
-                            Ok(invalidation) => near.invalidate_user(&invalidation.user_id),
-                            Err(_) => break,
-                        }
-                    }
-                    near.set_coherent(false);
-                    tracing::warn!("invalidation stream ended; near-cache off until it is back");
-                }
-                Err(status) => {
-                    near.set_coherent(false);
-                    tracing::debug!(code = ?status.code(), "cannot follow invalidations yet");
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 }

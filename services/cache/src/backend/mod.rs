@@ -12,13 +12,11 @@ pub mod redis;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
+use wellbeing_proto::cache::v1::invalidation::Scope;
 
 use crate::keys::KeySpace;
 use memory::MemoryBackend;
 use redis::RedisBackend;
-
-/// A message on the invalidation stream that asks near-caches to drop everything.
-pub const FLUSH_ALL: &str = "*";
 
 /// A backend operation that failed (Redis unreachable, timed out, or refused the command).
 #[derive(Debug, thiserror::Error)]
@@ -37,8 +35,8 @@ pub struct Backend {
     epoch: AtomicU64,
     /// Switches from Redis to the in-process store since start.
     failovers: AtomicU64,
-    /// Called with [`FLUSH_ALL`] when the store switches, so near-caches start over.
-    on_switch: tokio::sync::broadcast::Sender<String>,
+    /// Told "everything" when the store switches, so in-process copies start over.
+    on_switch: tokio::sync::broadcast::Sender<Scope>,
 }
 
 /// Which store serves right now.
@@ -52,7 +50,7 @@ impl Backend {
         redis: Option<RedisBackend>,
         memory: MemoryBackend,
         keys: KeySpace,
-        on_switch: tokio::sync::broadcast::Sender<String>,
+        on_switch: tokio::sync::broadcast::Sender<Scope>,
     ) -> Self {
         // Until the first successful check, a configured Redis is assumed down: the first check
         // (at start) reads the epoch and switches to Redis.
@@ -114,7 +112,7 @@ impl Backend {
             // Whatever memory held from an earlier outage may be stale by now (it is emptied on the
             // switch back, but a write in flight then can still land in it).
             self.memory.clear();
-            let _ = self.on_switch.send(FLUSH_ALL.to_owned());
+            let _ = self.on_switch.send(Scope::Everything(true));
             tracing::warn!(%error, "redis failed; serving from the in-process store");
         }
     }
@@ -151,7 +149,7 @@ impl Backend {
                     tracing::info!(epoch, "redis answers; serving from redis");
                 }
                 if was_degraded || previous != epoch {
-                    let _ = self.on_switch.send(FLUSH_ALL.to_owned());
+                    let _ = self.on_switch.send(Scope::Everything(true));
                 }
             }
             Err(error) => self.fail_over(&error),

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use fred::prelude::*;
 use tokio::sync::broadcast;
 use tracing::Instrument as _;
+use wellbeing_proto::cache::v1::invalidation::Scope;
 
 use super::BackendError;
 
@@ -173,8 +174,13 @@ impl RedisBackend {
         if !self.client.is_clustered() {
             return Ok(self.client.unlink::<u64, _>(keys).await?);
         }
-        let each = keys.into_iter().map(|key| self.client.unlink::<u64, _>(key));
-        Ok(futures_util::future::try_join_all(each).await?.into_iter().sum())
+        let each = keys
+            .into_iter()
+            .map(|key| self.client.unlink::<u64, _>(key));
+        Ok(futures_util::future::try_join_all(each)
+            .await?
+            .into_iter()
+            .sum())
     }
 
     pub async fn key_count(&self) -> Result<u64, BackendError> {
@@ -201,7 +207,7 @@ impl RedisBackend {
 
     /// Forwards every message of `channel` to `sender`, resubscribing after each reconnect.
     /// Runs until the process stops.
-    pub fn forward_channel(&self, channel: String, sender: broadcast::Sender<String>) {
+    pub fn forward_channel(&self, channel: String, sender: broadcast::Sender<Scope>) {
         let subscriber = self.client.clone_new();
         tokio::spawn(async move {
             let _connection = subscriber.connect();
@@ -213,17 +219,20 @@ impl RedisBackend {
                 {
                     tracing::info!("subscribed to invalidations");
                 }
-                // Messages published while disconnected are lost: near-caches must start over.
-                let _ = sender.send(super::FLUSH_ALL.to_owned());
+                // Messages published while disconnected are lost: in-process copies start over.
+                let _ = sender.send(Scope::Everything(true));
                 loop {
                     tokio::select! {
                         message = messages.recv() => match message {
                             Ok(message) => {
                                 if let Some(user_id) = message.value.as_string() {
-                                    let _ = sender.send(user_id);
+                                    let _ = sender.send(Scope::UserId(user_id));
                                 }
                             }
-                            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                            // Fell behind: some users' invalidations are lost.
+                            Err(broadcast::error::RecvError::Lagged(_)) => {
+                                let _ = sender.send(Scope::Everything(true));
+                            }
                             Err(broadcast::error::RecvError::Closed) => return,
                         },
                         reconnected = reconnects.recv() => match reconnected {

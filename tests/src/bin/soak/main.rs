@@ -89,7 +89,7 @@ struct Args {
     /// Redis of the cache service (the run's keys live under a private namespace).
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
     redis_url: String,
-    /// A service setting, e.g. `analytics:NEAR_CACHE_MAX_ENTRIES=1000` (repeatable).
+    /// A service setting, e.g. `analytics:VIEW_CACHE_MAX_MB=4` (repeatable).
     #[arg(long = "set", value_name = "SERVICE:VAR=VALUE")]
     overrides: Vec<String>,
     /// Read every service's /metrics every this many seconds during the soak, as Prometheus
@@ -351,9 +351,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     );
     println!(
         "cache service hit ratio during the soak: {soak_hits:.0} % (reads that missed analytics' \
-         near-cache)"
+         own copies)"
     );
-    // A switch to memory drops every near-cache and, with invalidations during it, every view
+    // A switch to memory drops every copy kept in process and, with invalidations during it, every view
     // in Redis; the store it filled is emptied on the way back.
     println!(
         "cache service: {:.0} switches from Redis to process memory since it started (Redis \

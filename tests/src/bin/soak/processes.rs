@@ -18,7 +18,7 @@ pub const SERVICES: [&str; 4] = ["cache", "analytics", "aggregator", "gateway"];
 pub struct Options {
     pub postgres: String,
     pub redis_url: String,
-    /// `service:VAR=value` overrides, e.g. `analytics:NEAR_CACHE_MAX_ENTRIES=1000`.
+    /// `service:VAR=value` overrides, e.g. `analytics:VIEW_CACHE_MAX_MB=4`.
     pub overrides: Vec<String>,
     pub log_dir: PathBuf,
 }

@@ -1,5 +1,5 @@
-//! Per-user generations for an in-process cache that the cache service's invalidation stream
-//! keeps coherent (analytics' near-cache, the gateway's view cache).
+//! Per-user generations for the in-process copies that the cache service's invalidation stream
+//! keeps coherent ([`crate::LocalViews`]).
 //!
 //! An entry's key includes its user's generation and the flush epoch (a [`Stamp`]), so one
 //! invalidation makes all of a user's entries unreachable at once, and a value fetched while an
