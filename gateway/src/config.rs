@@ -16,7 +16,7 @@
 //! | `RATE_LIMIT_BURST` | `RATE_LIMIT_PER_MINUTE` | requests that may come at once before the per-minute refill applies |
 //! | `VIEW_CACHE` | `on` | `off`: every derived read asks analytics (no copy kept in the gateway) |
 //! | `VIEW_CACHE_TTL_MS` | `10000` | bound on the age of a view kept in the gateway |
-//! | `VIEW_CACHE_MAX_MB` | `64` | bound on the bytes of views kept in the gateway |
+//! | `VIEW_CACHE_MAX_MB` | `16` | bound on the bytes of views kept in the gateway |
 //!
 //! `/health` is limited to 100 requests a minute per client address (the contract's figure).
 
@@ -135,7 +135,7 @@ impl GatewayConfig {
                     10_000,
                     1..=3_600_000,
                 )?)),
-                max_bytes: u64::from(bounded(source, "VIEW_CACHE_MAX_MB", 64, 1..=65_536)?)
+                max_bytes: u64::from(bounded(source, "VIEW_CACHE_MAX_MB", 16, 1..=65_536)?)
                     * 1024
                     * 1024,
             },
