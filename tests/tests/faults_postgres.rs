@@ -231,9 +231,13 @@ async fn outage(mode: StopMode, test: &str) -> anyhow::Result<()> {
     assert!(refused_during > 0);
     assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
     assert_eq!(duplicated, 0);
+    let unexpected_outcomes: Vec<&wellbeing_tests::traffic::Outcome> = outcomes
+        .iter()
+        .filter(|o| o.events.iter().any(|e| unexpected.contains(&&e.event_id)))
+        .collect();
     assert!(
         unexpected.is_empty(),
-        "stored but answered as failed: {unexpected:?}"
+        "stored but answered as failed: {unexpected:?} in {unexpected_outcomes:?}, outage from {down_at:?} to {up_at:?}"
     );
     assert_eq!(half_batches, 0);
     assert_eq!(stored.len(), acknowledged.len());

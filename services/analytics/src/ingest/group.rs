@@ -112,6 +112,15 @@ async fn gather(pool: PgPool, cache: ViewCache, mut receiver: mpsc::Receiver<Pen
 
 /// Writes a group, invalidates each user with new events once, and answers everyone.
 async fn commit(pool: PgPool, cache: ViewCache, group: Vec<Pending>, writer: OwnedSemaphorePermit) {
+    // A caller that gave up while its unit waited (its deadline passed, say while the database
+    // was down) was answered with an error: its events must not be stored behind its back.
+    let group: Vec<Pending> = group
+        .into_iter()
+        .filter(|pending| !pending.reply.is_closed())
+        .collect();
+    if group.is_empty() {
+        return;
+    }
     let zones: HashMap<Uuid, Tz> = group
         .iter()
         .map(|pending| (pending.user_id, pending.zone))
