@@ -7,6 +7,9 @@
 # JWT_SECRET (kept in .run/jwt-secret when unset, so tokens survive restarts),
 # ANALYTICS_REPLICAS (1) and AGGREGATOR_REPLICAS (1): how many of each to start; the gateway
 # balances over every analytics replica (the workers call no service, only PostgreSQL).
+# GATEWAY_ENV and ANALYTICS_ENV: space-separated VAR=value settings for that service alone (both
+# read VIEW_CACHE*, for instance: ANALYTICS_ENV="VIEW_CACHE_MAX_MB=0" measures without analytics'
+# copies while the gateway keeps its own).
 #
 # Ports: gateway $GATEWAY_ADDR; cache 50052; analytics 50051, then 50101, 50102, ...; aggregator
 # 50053, then 50201, ...; Prometheus metrics of the gRPC services: analytics 9461 (then 9501, ...),
@@ -72,16 +75,18 @@ start() { # binary log-name [VAR=value ...]
   PIDS+=("$!")
   log "started $log_name (pid $!, log $RUN_DIR/logs/$log_name.log)"
 }
+read -ra GATEWAY_SETTINGS <<<"${GATEWAY_ENV:-}"
+read -ra ANALYTICS_SETTINGS <<<"${ANALYTICS_ENV:-}"
 start wellbeing-cache cache METRICS_ADDR=127.0.0.1:9462
 for ((i = 0; i < ANALYTICS_REPLICAS; i++)); do
   start wellbeing-analytics "analytics-$i" "ANALYTICS_ADDR=127.0.0.1:$(analytics_port $i)" \
-    "METRICS_ADDR=127.0.0.1:$(analytics_metrics_port $i)"
+    "METRICS_ADDR=127.0.0.1:$(analytics_metrics_port $i)" ${ANALYTICS_SETTINGS[@]+"${ANALYTICS_SETTINGS[@]}"}
 done
 for ((i = 0; i < AGGREGATOR_REPLICAS; i++)); do
   start wellbeing-aggregator "aggregator-$i" "AGGREGATOR_ADDR=127.0.0.1:$(aggregator_port $i)" \
     "METRICS_ADDR=127.0.0.1:$(aggregator_metrics_port $i)"
 done
-start wellbeing-gateway gateway
+start wellbeing-gateway gateway ${GATEWAY_SETTINGS[@]+"${GATEWAY_SETTINGS[@]}"}
 
 log "waiting for every service to be healthy"
 tries=0
