@@ -13,12 +13,9 @@ use wellbeing_proto::Timestamp;
 use wellbeing_proto::analytics::v1::track_event::Kind;
 
 use crate::ingest::rfc3339;
-use wellbeing_store::breaks::BreakRow;
-use wellbeing_store::distractions::DistractionRow;
-use wellbeing_store::focus_sessions::FocusSessionRow;
-use wellbeing_store::notifications::NotificationRow;
-use wellbeing_store::screen_time::ScreenTimeRow;
-use wellbeing_store::sessions::SessionRow;
+use wellbeing_store::event_tables::{
+    BreakRow, DistractionRow, FocusSessionRow, NotificationRow, ScreenTimeRow, SessionRow,
+};
 
 /// One row of one of the event tables.
 #[derive(Debug, Clone)]

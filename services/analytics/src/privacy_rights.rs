@@ -10,6 +10,10 @@ use wellbeing_common::ServiceError;
 use crate::accounts::account_gone;
 use crate::ingest::rfc3339;
 use crate::view_cache::ViewCache;
+use wellbeing_store::event_tables::{
+    BreakRow, DistractionRow, FocusSessionRow, NotificationRow, ScreenTimeRow, SessionRow,
+    all_of_user,
+};
 use wellbeing_store::{self as store, users};
 
 #[derive(Clone)]
@@ -31,12 +35,12 @@ impl PrivacyRights {
             .await?
             .ok_or_else(account_gone)?;
         let (screen_time, sessions, focus_sessions, breaks, notifications, distractions) = tokio::try_join!(
-            store::screen_time::all_of_user(pool, user_id),
-            store::sessions::all_of_user(pool, user_id),
-            store::focus_sessions::all_of_user(pool, user_id),
-            store::breaks::all_of_user(pool, user_id),
-            store::notifications::all_of_user(pool, user_id),
-            store::distractions::all_of_user(pool, user_id),
+            all_of_user::<ScreenTimeRow>(pool, user_id),
+            all_of_user::<SessionRow>(pool, user_id),
+            all_of_user::<FocusSessionRow>(pool, user_id),
+            all_of_user::<BreakRow>(pool, user_id),
+            all_of_user::<NotificationRow>(pool, user_id),
+            all_of_user::<DistractionRow>(pool, user_id),
         )?;
         let (goals, privacy_states, sign_ins) = tokio::try_join!(
             store::goals::list(pool, user_id),

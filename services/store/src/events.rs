@@ -6,12 +6,9 @@ use uuid::Uuid;
 use wellbeing_domain::records::{self, DayEvents};
 
 use crate::StoreError;
-use crate::breaks::BreakRow;
-use crate::distractions::DistractionRow;
-use crate::focus_sessions::FocusSessionRow;
-use crate::notifications::NotificationRow;
-use crate::screen_time::ScreenTimeRow;
-use crate::sessions::SessionRow;
+use crate::event_tables::{
+    BreakRow, DistractionRow, FocusSessionRow, NotificationRow, ScreenTimeRow, SessionRow,
+};
 
 /// Every record of the user that touches `[from, to)`, in one statement: the six tables' rows
 /// come back as one JSON document shaped like [`DayEvents`]. One round trip and one pooled

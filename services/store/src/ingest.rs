@@ -32,13 +32,11 @@ use wellbeing_domain::aggregate::DayAggregate;
 
 use crate::StoreError;
 use crate::aggregates::{DayColumns, day_upsert_set};
-use crate::breaks::BreakRow;
-use crate::distractions::DistractionRow;
 use crate::event_ids::NewEventId;
-use crate::focus_sessions::FocusSessionRow;
-use crate::notifications::NotificationRow;
-use crate::screen_time::ScreenTimeRow;
-use crate::sessions::SessionRow;
+use crate::event_tables::{
+    BreakRow, DistractionRow, FocusSessionRow, ID_COLUMNS, NotificationRow, ScreenTimeRow,
+    SessionRow, TABLES,
+};
 
 /// Everything one write stores. Claims should be sorted by (user, event id) and deltas by
 /// (user, day), so that concurrent writers take row locks in one order (no deadlock).
@@ -70,79 +68,6 @@ pub struct Stored {
 
 type Returned = (Option<Uuid>, Option<String>, Option<Uuid>);
 type Query<'q> = sqlx::query::QueryAs<'q, Postgres, Returned, PgArguments>;
-
-/// One event table: its name and its columns with their SQL types, in the order
-/// [`bind_rows`]'s callers bind them.
-struct Table {
-    name: &'static str,
-    columns: &'static [(&'static str, &'static str)],
-}
-
-const ID_COLUMNS: [(&str, &str); 3] = [("id", "uuid"), ("user_id", "uuid"), ("event_id", "uuid")];
-
-/// The six event tables, in the order of [`Shape::kinds`].
-const TABLES: [Table; 6] = [
-    Table {
-        name: "screen_time",
-        columns: &[
-            ("app_name", "text"),
-            ("category", "text"),
-            ("started_at", "timestamptz"),
-            ("ended_at", "timestamptz"),
-            ("duration_minutes", "float8"),
-            ("created_at", "timestamptz"),
-        ],
-    },
-    Table {
-        name: "sessions",
-        columns: &[
-            ("started_at", "timestamptz"),
-            ("ended_at", "timestamptz"),
-            ("device_type", "text"),
-            ("created_at", "timestamptz"),
-        ],
-    },
-    Table {
-        name: "focus_sessions",
-        columns: &[
-            ("started_at", "timestamptz"),
-            ("ended_at", "timestamptz"),
-            ("quality_score", "float8"),
-            ("task_name", "text"),
-            ("created_at", "timestamptz"),
-        ],
-    },
-    Table {
-        name: "breaks",
-        columns: &[
-            ("started_at", "timestamptz"),
-            ("ended_at", "timestamptz"),
-            ("duration_minutes", "float8"),
-            ("break_type", "text"),
-            ("created_at", "timestamptz"),
-        ],
-    },
-    Table {
-        name: "notifications",
-        columns: &[
-            ("occurred_at", "timestamptz"),
-            ("app_name", "text"),
-            ("priority", "int4"),
-            ("was_interacted", "bool"),
-            ("created_at", "timestamptz"),
-        ],
-    },
-    Table {
-        name: "distractions",
-        columns: &[
-            ("occurred_at", "timestamptz"),
-            ("source", "text"),
-            ("severity", "int4"),
-            ("duration_seconds", "float8"),
-            ("created_at", "timestamptz"),
-        ],
-    },
-];
 
 /// Which parts a write needs: the event tables it has rows for, and whether it adds to
 /// per-app aggregates.

@@ -3,20 +3,15 @@
 //! nothing above it builds queries, callers get typed rows and typed errors.
 
 pub mod aggregates;
-pub mod breaks;
 pub mod dirty_days;
-pub mod distractions;
 pub mod event_ids;
+pub mod event_tables;
 pub mod events;
-pub mod focus_sessions;
 pub mod goals;
 pub mod ingest;
-pub mod notifications;
 pub mod partitions;
 pub mod privacy_states;
 pub mod refresh_tokens;
-pub mod screen_time;
-pub mod sessions;
 pub mod users;
 
 use std::time::Duration;

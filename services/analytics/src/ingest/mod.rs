@@ -20,6 +20,10 @@ use wellbeing_proto::analytics::v1::track_event::Kind;
 use crate::accounts::{account_gone, field_error};
 use crate::events::{EventRow, prepare};
 use crate::view_cache::ViewCache;
+use wellbeing_store::event_tables::{
+    BreakRow, DistractionRow, EventTable, FocusSessionRow, NotificationRow, ScreenTimeRow,
+    SessionRow, find,
+};
 use wellbeing_store::{self as store, StoreError};
 
 /// The most events one batch may carry.
@@ -222,25 +226,35 @@ impl Ingest {
         else {
             return Ok(None);
         };
-        Ok(match kind.as_str() {
-            "session" => store::sessions::find(pool, user_id, id, at)
+        // Each kind as `event_ids` names it (the tables' own descriptions); a kind this version
+        // does not know finds nothing.
+        let kind = kind.as_str();
+        Ok(if kind == SessionRow::TABLE.kind {
+            find::<SessionRow>(pool, user_id, id, at)
                 .await?
-                .map(EventRow::Session),
-            "screen-time" => store::screen_time::find(pool, user_id, id, at)
+                .map(EventRow::Session)
+        } else if kind == ScreenTimeRow::TABLE.kind {
+            find::<ScreenTimeRow>(pool, user_id, id, at)
                 .await?
-                .map(EventRow::ScreenTime),
-            "focus-session" => store::focus_sessions::find(pool, user_id, id, at)
+                .map(EventRow::ScreenTime)
+        } else if kind == FocusSessionRow::TABLE.kind {
+            find::<FocusSessionRow>(pool, user_id, id, at)
                 .await?
-                .map(EventRow::FocusSession),
-            "break" => store::breaks::find(pool, user_id, id, at)
+                .map(EventRow::FocusSession)
+        } else if kind == BreakRow::TABLE.kind {
+            find::<BreakRow>(pool, user_id, id, at)
                 .await?
-                .map(EventRow::Break),
-            "notification" => store::notifications::find(pool, user_id, id, at)
+                .map(EventRow::Break)
+        } else if kind == NotificationRow::TABLE.kind {
+            find::<NotificationRow>(pool, user_id, id, at)
                 .await?
-                .map(EventRow::Notification),
-            _ => store::distractions::find(pool, user_id, id, at)
+                .map(EventRow::Notification)
+        } else if kind == DistractionRow::TABLE.kind {
+            find::<DistractionRow>(pool, user_id, id, at)
                 .await?
-                .map(EventRow::Distraction),
+                .map(EventRow::Distraction)
+        } else {
+            None
         })
     }
 }
