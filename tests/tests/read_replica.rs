@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use wellbeing_tests::fixtures::{data, minutes_ago, track};
-use wellbeing_tests::{StackOptions, TestDatabase, TestStack};
+use wellbeing_tests::{StackOptions, TestDatabase, TestStack, daytime_zone};
 
 #[tokio::test]
 async fn views_read_the_replica_except_right_after_the_users_own_write() -> anyhow::Result<()> {
@@ -22,7 +22,9 @@ async fn views_read_the_replica_except_right_after_the_users_own_write() -> anyh
         ..Default::default()
     })
     .await?;
-    let user = stack.api.register_and_login("UTC").await?;
+    // A zone where it is daytime, so that "an hour ago" is today (in UTC, near midnight, it is not).
+    let zone = daytime_zone();
+    let user = stack.api.register_and_login(&zone).await?;
 
     // The replica knows the user, with 7 minutes of screen time the primary does not have.
     let primary_pool = sqlx::PgPool::connect(&stack.database.url).await?;
@@ -32,12 +34,13 @@ async fn views_read_the_replica_except_right_after_the_users_own_write() -> anyh
             .fetch_one(&primary_pool)
             .await?;
     sqlx::query(
-        "INSERT INTO users (id, username, email, password_hash, timezone) VALUES ($1::uuid, $2, $3, $4, 'UTC')",
+        "INSERT INTO users (id, username, email, password_hash, timezone) VALUES ($1::uuid, $2, $3, $4, $5)",
     )
     .bind(&user.user_id)
     .bind(username)
     .bind(email)
     .bind(hash)
+    .bind(&zone)
     .execute(&replica_pool)
     .await?;
     sqlx::query(

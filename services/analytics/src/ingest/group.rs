@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono_tz::Tz;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tracing::Instrument;
 use uuid::Uuid;
@@ -112,8 +112,11 @@ async fn gather(pool: PgPool, cache: ViewCache, mut receiver: mpsc::Receiver<Pen
 
 /// Writes a group, invalidates each user with new events once, and answers everyone.
 async fn commit(pool: PgPool, cache: ViewCache, group: Vec<Pending>, writer: OwnedSemaphorePermit) {
-    // A caller that gave up while its unit waited (its deadline passed, say while the database
-    // was down) was answered with an error: its events must not be stored behind its back.
+    // The connection first: while the database is down, this is where a group waits (up to the
+    // pool's acquire timeout).
+    let connection = pool.acquire().await;
+    // Then, right before the statement, a caller that gave up meanwhile (its deadline passed)
+    // has been answered with an error: its events must not be stored behind its back.
     let group: Vec<Pending> = group
         .into_iter()
         .filter(|pending| !pending.reply.is_closed())
@@ -129,7 +132,13 @@ async fn commit(pool: PgPool, cache: ViewCache, group: Vec<Pending>, writer: Own
         .iter()
         .map(|pending| pending.rows.as_slice())
         .collect();
-    let outcomes = write_units(&pool, &units, &zones).await;
+    let outcomes = match connection {
+        Ok(mut connection) => write_units(&mut connection, &units, &zones).await,
+        Err(error) => {
+            let error = ServiceError::from(StoreError::from(error));
+            units.iter().map(|_| Err(error.clone())).collect()
+        }
+    };
     drop(writer);
 
     let mut users: Vec<String> = group
@@ -158,15 +167,16 @@ async fn commit(pool: PgPool, cache: ViewCache, group: Vec<Pending>, writer: Own
 
 type Outcome = Result<(Vec<bool>, Tz), ServiceError>;
 
-/// The units in one statement; if that fails for a reason other than the database being
-/// unreachable, each unit in a statement of its own.
+/// The units in one statement on `connection` (each statement is its own transaction: committed
+/// when it returns); if that fails for a reason other than the database being unreachable, each
+/// unit in a statement of its own.
 async fn write_units(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     units: &[&[EventRow]],
     zones: &HashMap<Uuid, Tz>,
 ) -> Vec<Outcome> {
     let rows: Vec<&EventRow> = units.iter().flat_map(|unit| unit.iter()).collect();
-    match statement(pool, &rows, zones).await {
+    match write(connection, &rows, zones).await {
         Ok(written) => split(&written, units),
         Err(error @ StoreError::Unavailable(_)) => {
             let error = ServiceError::from(error);
@@ -182,7 +192,7 @@ async fn write_units(
             let mut outcomes = Vec::with_capacity(units.len());
             for unit in units {
                 let rows: Vec<&EventRow> = unit.iter().collect();
-                outcomes.push(match statement(pool, &rows, zones).await {
+                outcomes.push(match write(connection, &rows, zones).await {
                     Ok(written) => split(&written, std::slice::from_ref(unit)).remove(0),
                     Err(error) => Err(error.into()),
                 });
@@ -190,16 +200,6 @@ async fn write_units(
             outcomes
         }
     }
-}
-
-/// The write is one statement, its own transaction: committed when it returns.
-async fn statement(
-    pool: &PgPool,
-    rows: &[&EventRow],
-    zones: &HashMap<Uuid, Tz>,
-) -> Result<Written, StoreError> {
-    let mut connection = pool.acquire().await?;
-    write(&mut connection, rows, zones).await
 }
 
 /// Each unit's answer from a write of all their events in order: what was created, in its
