@@ -12,18 +12,22 @@ fn minutes_ago(minutes: i64) -> String {
     (Utc::now() - Duration::minutes(minutes)).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Sends every post at once and returns the answers in order.
-async fn post_all(stack: &TestStack, posts: &[(&Session, Value)]) -> anyhow::Result<Vec<Answer>> {
+const SCREEN_TIME: &str = "/api/v1/analytics/track/screen-time";
+const BATCH: &str = "/api/v1/analytics/track/batch";
+
+/// Sends every post to `path` at once and returns the answers in order.
+async fn post_all(
+    stack: &TestStack,
+    path: &'static str,
+    posts: &[(&Session, Value)],
+) -> anyhow::Result<Vec<Answer>> {
     let tasks: Vec<_> = posts
         .iter()
         .map(|(user, body)| {
             let api = stack.api.clone();
             let token = user.access_token.clone();
             let body = body.clone();
-            tokio::spawn(async move {
-                api.post("/api/v1/analytics/track/screen-time", &body, Some(&token))
-                    .await
-            })
+            tokio::spawn(async move { api.post(path, &body, Some(&token)).await })
         })
         .collect();
     let mut answers = Vec::with_capacity(tasks.len());
@@ -69,7 +73,7 @@ async fn concurrent_events_of_many_users_are_stored_once_and_read_back() -> anyh
             }
         }
     }
-    let answers = post_all(&stack, &posts).await?;
+    let answers = post_all(&stack, SCREEN_TIME, &posts).await?;
 
     for user in &users {
         let mine: Vec<&Answer> = posts
@@ -151,7 +155,7 @@ async fn an_event_the_database_refuses_fails_only_its_own_request() -> anyhow::R
             ));
         }
     }
-    let answers = post_all(&stack, &posts).await?;
+    let answers = post_all(&stack, SCREEN_TIME, &posts).await?;
     for ((_, body), answer) in posts.iter().zip(&answers) {
         if body["app_name"] == "Refused" {
             assert_eq!(answer.status, 500, "{answer:?}");
@@ -168,35 +172,11 @@ async fn an_event_the_database_refuses_fails_only_its_own_request() -> anyhow::R
     sqlx::query("ALTER TABLE screen_time DROP CONSTRAINT test_refused")
         .execute(&mut db)
         .await?;
-    let again = post_all(&stack, &posts[6..7]).await?;
+    let again = post_all(&stack, SCREEN_TIME, &posts[6..7]).await?;
     assert_eq!(posts[6].1["app_name"], "Refused");
     assert_eq!(again[0].status, 201, "{again:?}");
     assert_eq!(stored_rows(&stack, &alice).await?, (7, 7));
     Ok(())
-}
-
-/// Sends every batch at once and returns the answers in order.
-async fn post_batches(
-    stack: &TestStack,
-    batches: &[(&Session, Vec<Value>)],
-) -> anyhow::Result<Vec<Answer>> {
-    let tasks: Vec<_> = batches
-        .iter()
-        .map(|(user, events)| {
-            let api = stack.api.clone();
-            let token = user.access_token.clone();
-            let body = json!({ "events": events });
-            tokio::spawn(async move {
-                api.post("/api/v1/analytics/track/batch", &body, Some(&token))
-                    .await
-            })
-        })
-        .collect();
-    let mut answers = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        answers.push(task.await??);
-    }
-    Ok(answers)
 }
 
 #[tokio::test]
@@ -243,7 +223,11 @@ async fn concurrent_batches_share_groups_and_each_is_all_or_nothing() -> anyhow:
             ));
         }
     }
-    let answers = post_batches(&stack, &batches).await?;
+    let bodies: Vec<(&Session, Value)> = batches
+        .iter()
+        .map(|(user, events)| (*user, json!({ "events": events })))
+        .collect();
+    let answers = post_all(&stack, BATCH, &bodies).await?;
     let (mut accepted, mut duplicates) = (0, 0);
     for ((user, events), answer) in batches.iter().zip(&answers) {
         if events.iter().any(|event| event["app_name"] == "Refused") {
@@ -291,7 +275,7 @@ async fn an_erasure_during_ingestion_leaves_no_row_behind() -> anyhow::Result<()
         })
         .collect();
     // The event tables have no foreign key: the store keeps erasure and ingestion apart.
-    let writes = post_all(&stack, &posts);
+    let writes = post_all(&stack, SCREEN_TIME, &posts);
     let erase = stack.api.delete("/api/v1/me", Some(&user.access_token));
     let (answers, erased) = tokio::join!(writes, erase);
     assert_eq!(erased?.status, 204);

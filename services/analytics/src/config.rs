@@ -174,6 +174,29 @@ mod tests {
     }
 
     #[test]
+    fn the_copies_kept_in_process_are_bounded_in_megabytes() {
+        let none: &[(&str, &str)] = &[];
+        assert_eq!(
+            AnalyticsConfig::from_source(none)
+                .unwrap()
+                .view_cache_max_bytes,
+            16 << 20
+        );
+        let source: &[(&str, &str)] = &[("VIEW_CACHE_MAX_MB", "0")];
+        assert_eq!(
+            AnalyticsConfig::from_source(source)
+                .unwrap()
+                .view_cache_max_bytes,
+            0
+        );
+        for wrong in ["65537", "-1", "lots"] {
+            let source: &[(&str, &str)] = &[("VIEW_CACHE_MAX_MB", wrong)];
+            let error = AnalyticsConfig::from_source(source).unwrap_err();
+            assert_eq!(error.name, "VIEW_CACHE_MAX_MB", "{wrong}");
+        }
+    }
+
+    #[test]
     fn a_wrong_value_is_refused_with_its_name() {
         let source: &[(&str, &str)] = &[("DATABASE_URL", "mysql://x")];
         let error = AnalyticsConfig::from_source(source).unwrap_err();
