@@ -58,16 +58,26 @@ impl CacheService {
             .backend
             .increment(&increments, GENERATION_TTL_SECONDS, true)
             .await;
-        // This replica's watchers hear it directly; the others through Redis (the publishes
-        // share the connection's pipeline).
+        // Every replica's watchers hear it through Redis (the publishes share the connection's
+        // pipeline), this replica's too, through its own subscriber. Only what that subscriber
+        // will not hear is told to them directly: each message once, because a second one
+        // would drop again the copies made just after the write, and the writer expects one
+        // echo of its own invalidation.
         let channel = self.keys.invalidation_channel();
-        let published = join_all(user_ids.iter().map(|user_id| {
-            let _ = self.invalidations.send(Scope::UserId(user_id.clone()));
-            self.backend.publish(&channel, user_id)
-        }))
+        let published = join_all(
+            user_ids
+                .iter()
+                .map(|user_id| self.backend.publish(&channel, user_id)),
+        )
         .await;
-        if let Some(Err(error)) = published.into_iter().find(Result::is_err) {
-            tracing::debug!(%error, "invalidation not published to other replicas");
+        for (user_id, published) in user_ids.iter().zip(published) {
+            let heard_here = published.unwrap_or_else(|error| {
+                tracing::debug!(%error, "invalidation not published to other replicas");
+                false
+            });
+            if !heard_here {
+                let _ = self.invalidations.send(Scope::UserId(user_id.clone()));
+            }
         }
         generations
     }

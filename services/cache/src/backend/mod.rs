@@ -239,8 +239,9 @@ impl Backend {
         self.memory.key_count()
     }
 
-    /// Tells every replica's subscribers (through Redis pub/sub) that a user's views changed.
-    pub async fn publish(&self, channel: &str, user_id: &str) -> Result<(), BackendError> {
+    /// Tells every replica's subscribers (through Redis pub/sub) that a user's views changed;
+    /// true when this replica's own subscriber will hear it too.
+    pub async fn publish(&self, channel: &str, user_id: &str) -> Result<bool, BackendError> {
         match self.active() {
             Active::Redis(redis) => redis.publish(channel, user_id).await,
             Active::Memory => Err(BackendError("no redis to publish through".to_owned())),

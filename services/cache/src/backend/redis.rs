@@ -1,6 +1,8 @@
 //! Redis through fred. Commands fail fast (a short timeout, one attempt) so that a Redis outage
 //! turns into a switch to the in-process store, not slow requests; the client reconnects by itself.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,6 +18,9 @@ const COMMAND_TIMEOUT: Duration = Duration::from_millis(250);
 
 pub struct RedisBackend {
     client: Client,
+    /// Whether the subscriber of [`RedisBackend::forward_channel`] is subscribed now: then
+    /// what this replica publishes comes back to its own watchers through it.
+    listening: Arc<AtomicBool>,
 }
 
 impl From<fred::error::Error> for BackendError {
@@ -56,7 +61,10 @@ impl RedisBackend {
         let client = build_client(url)?;
         // The connection task runs until quit; failures are retried by the reconnect policy.
         let _connection_task = client.connect();
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            listening: Arc::new(AtomicBool::new(false)),
+        })
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<Bytes>, BackendError> {
@@ -197,18 +205,20 @@ impl RedisBackend {
         Ok(())
     }
 
-    pub async fn publish(&self, channel: &str, message: &str) -> Result<(), BackendError> {
+    /// Publishes `message`; true when this replica's own subscriber will hear it too.
+    pub async fn publish(&self, channel: &str, message: &str) -> Result<bool, BackendError> {
         self.client
             .publish::<(), _, _>(channel, message)
             .instrument(command_span("PUBLISH"))
             .await?;
-        Ok(())
+        Ok(self.listening.load(Ordering::Acquire))
     }
 
     /// Forwards every message of `channel` to `sender`, resubscribing after each reconnect.
     /// Runs until the process stops.
     pub fn forward_channel(&self, channel: String, sender: broadcast::Sender<Scope>) {
         let subscriber = self.client.clone_new();
+        let listening = self.listening.clone();
         tokio::spawn(async move {
             let _connection = subscriber.connect();
             let mut messages = subscriber.message_rx();
@@ -217,6 +227,7 @@ impl RedisBackend {
                 if subscriber.wait_for_connect().await.is_ok()
                     && subscriber.subscribe(channel.as_str()).await.is_ok()
                 {
+                    listening.store(true, Ordering::Release);
                     tracing::info!("subscribed to invalidations");
                 }
                 // Messages published while disconnected are lost: in-process copies start over.
@@ -236,7 +247,10 @@ impl RedisBackend {
                             Err(broadcast::error::RecvError::Closed) => return,
                         },
                         reconnected = reconnects.recv() => match reconnected {
-                            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => break,
+                            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                                listening.store(false, Ordering::Release);
+                                break;
+                            }
                             Err(broadcast::error::RecvError::Closed) => return,
                         },
                     }
