@@ -23,6 +23,7 @@ use super::write::{Written, write};
 use crate::accounts::account_gone;
 use crate::events::EventRow;
 use crate::view_cache::ViewCache;
+use wellbeing_local_views::Stamp;
 
 /// Units larger than this are written on their own (see [`Queue::takes`]).
 const MAX_UNIT_EVENTS: usize = 32;
@@ -128,6 +129,10 @@ async fn commit(pool: PgPool, cache: ViewCache, group: Vec<Pending>, writer: Own
         .iter()
         .map(|pending| (pending.user_id, pending.zone))
         .collect();
+    let stamps_before: HashMap<Uuid, Stamp> = zones
+        .keys()
+        .map(|user| (*user, cache.stamp(&user.to_string())))
+        .collect();
     let units: Vec<&[EventRow]> = group
         .iter()
         .map(|pending| pending.rows.as_slice())
@@ -153,6 +158,18 @@ async fn commit(pool: PgPool, cache: ViewCache, group: Vec<Pending>, writer: Own
     users.dedup();
     // The answers wait for it (read-your-writes).
     cache.invalidate_users(&users).await;
+    let read_zones: HashMap<Uuid, Tz> = group
+        .iter()
+        .zip(&outcomes)
+        .filter_map(|(pending, outcome)| Some((pending.user_id, outcome.as_ref().ok()?.1)))
+        .collect();
+    for (user, zone) in read_zones {
+        let user_id = user.to_string();
+        let invalidated = users.binary_search(&user_id).is_ok();
+        cache
+            .keep_zone_read_by_write(&user_id, zone, stamps_before[&user], invalidated)
+            .await;
+    }
 
     for (pending, outcome) in group.into_iter().zip(outcomes) {
         let answer = outcome.map(|(created, timezone)| Committed {

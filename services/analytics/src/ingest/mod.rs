@@ -186,6 +186,8 @@ impl Ingest {
         zone: chrono_tz::Tz,
     ) -> Result<usize, ServiceError> {
         let rows: Vec<&EventRow> = prepared.iter().collect();
+        let user = user_id.to_string();
+        let stamp_before = self.cache.stamp(&user);
         let mut connection = self.pool.acquire().await.map_err(StoreError::from)?;
         let written =
             write::write(&mut connection, &rows, &HashMap::from([(user_id, zone)])).await?;
@@ -195,7 +197,12 @@ impl Ingest {
         }
         let accepted = written.stored();
         if accepted > 0 {
-            self.cache.invalidate_user(&user_id.to_string()).await;
+            self.cache.invalidate_user(&user).await;
+        }
+        if let Some(zone) = written.zones.get(&user_id) {
+            self.cache
+                .keep_zone_read_by_write(&user, *zone, stamp_before, accepted > 0)
+                .await;
         }
         Ok(accepted)
     }

@@ -254,6 +254,35 @@ impl ViewCache {
         Ok(zone)
     }
 
+    /// The user's stamp now: taken before a write, for [`ViewCache::keep_zone_read_by_write`].
+    pub fn stamp(&self, user_id: &str) -> Stamp {
+        self.inner.local.stamp(user_id)
+    }
+
+    /// Keeps the zone a write's own statement read (under the user's row lock), so that the
+    /// user's next write or read needs no lookup: without this, every write's invalidation
+    /// made the next write and the next read ask PostgreSQL for the zone again. Kept only if
+    /// the stamp moved by exactly the write's own invalidation (`invalidated`) since `before`:
+    /// any other invalidation meanwhile, a profile change among them, may mean the zone read
+    /// is already old.
+    pub async fn keep_zone_read_by_write(
+        &self,
+        user_id: &str,
+        zone: Tz,
+        before: Stamp,
+        invalidated: bool,
+    ) {
+        let local = &self.inner.local;
+        let expected = (before.0 + u64::from(invalidated), before.1);
+        let now = local.stamp(user_id);
+        if local.is_coherent() && now == expected {
+            self.inner
+                .zones
+                .insert(user_id.to_owned(), (zone, now))
+                .await;
+        }
+    }
+
     /// Makes every cached view of the user unreachable, here at once and everywhere through the
     /// cache service. If the cache service cannot be told, the user's remote views are bypassed
     /// until a retry succeeds.
