@@ -26,6 +26,7 @@ use wellbeing_common::ServiceError;
 use wellbeing_common::grpc::TracedChannel;
 use wellbeing_local_views::{LocalView, LocalViews, Stamp};
 use wellbeing_proto::cache::v1::ViewKey;
+use wellbeing_store::aggregates::Period;
 
 use remote::RemoteCache;
 
@@ -65,11 +66,19 @@ struct Inner {
     local: LocalViews,
     /// Per user: the timezone, and the stamp under which it was read.
     zones: Cache<String, (Tz, Stamp)>,
+    /// Per user and stamp: the recent days every home-screen view is composed from.
+    recent: Cache<String, Arc<Period>>,
     /// Reads not yet added to the cache service's per-user counters: user -> (hits, misses).
     pending_stats: Mutex<HashMap<String, (u64, u64)>>,
     /// Users whose invalidation did not reach the cache service: their remote views may be
     /// stale, so they are neither read from nor written to it until the retry succeeds.
     unconfirmed_invalidations: Mutex<HashSet<String>>,
+}
+
+/// About the bytes a period holds in memory (its days, apps and goals), for the bound.
+fn period_bytes(period: &Period) -> usize {
+    let apps: usize = period.days.values().map(|day| day.apps.len() * 160).sum();
+    512 + period.days.len() * 320 + apps + period.goals.len() * 256 + period.focus.len() * 32
 }
 
 /// The caller's cache statistics (`GET /analytics/cache`).
@@ -97,6 +106,13 @@ impl ViewCache {
                 remote: RemoteCache::new(channel, settings.ttl_seconds),
                 zones: Cache::builder()
                     .max_capacity(MAX_ZONES)
+                    .time_to_live(local.ttl())
+                    .build(),
+                recent: Cache::builder()
+                    .weigher(|key: &String, period: &Arc<Period>| {
+                        u32::try_from(key.len() + period_bytes(period)).unwrap_or(u32::MAX)
+                    })
+                    .max_capacity(settings.local_max_bytes / 2)
                     .time_to_live(local.ttl())
                     .build(),
                 local,
@@ -213,6 +229,34 @@ impl ViewCache {
             etag: copy.etag,
             from_cache: !computed_here,
         })
+    }
+
+    /// The user's recent days (`params` names the zone and the dates), read once per
+    /// generation of the user and shared by every view composed from them: after a write, the
+    /// dashboard, quick stats, daily and weekly views each miss, and each read the same rows
+    /// from PostgreSQL. Kept under the same rules as the copies of views (the user's stamp in
+    /// the key, only while the invalidation stream is followed, at most `VIEW_CACHE_TTL_MS`);
+    /// concurrent loads of one key wait for one.
+    pub async fn recent_days<F, Fut>(
+        &self,
+        user_id: &str,
+        params: &str,
+        load: F,
+    ) -> Result<Arc<Period>, ServiceError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Period, ServiceError>>,
+    {
+        let local = &self.inner.local;
+        if !self.inner.enabled || !local.is_coherent() {
+            return load().await.map(Arc::new);
+        }
+        let key = LocalViews::key(local.stamp(user_id), user_id, "recent-days", params);
+        self.inner
+            .recent
+            .try_get_with(key, async move { load().await.map(Arc::new) })
+            .await
+            .map_err(|error: Arc<ServiceError>| (*error).clone())
     }
 
     /// Adds one read to the user's pending statistics.

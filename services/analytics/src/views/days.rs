@@ -4,16 +4,19 @@
 //! aggregates cannot answer exactly: a day a write marked dirty, every day while the user's
 //! aggregates are being rebuilt after a timezone change, or when the zone this process knew is
 //! no longer the user's. A day computed from raw records goes through the same domain
-//! functions, so both paths give the same numbers to the last bit.
+//! functions, so both paths give the same numbers to the last bit. The recent week (what the
+//! home-screen views show) is read with everything once per generation of the user and shared
+//! by the views composed from it ([`crate::view_cache::ViewCache::recent_days`]).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use wellbeing_common::ServiceError;
 use wellbeing_domain::aggregate::{DayAggregate, aggregate};
 use wellbeing_domain::apps::DayAppUsage;
 use wellbeing_domain::summary::DailySummary;
-use wellbeing_store::aggregates::{self, Extras};
+use wellbeing_store::aggregates::{self, Extras, Period};
 use wellbeing_store::goals::GoalRow;
 use wellbeing_store::privacy_states::PrivacyStateRow;
 
@@ -28,6 +31,12 @@ pub struct Needs {
     /// The latest privacy report.
     pub privacy: bool,
 }
+
+/// What the recent week is read with: everything a home-screen view may need.
+const RECENT_NEEDS: Needs = Needs {
+    goals: true,
+    privacy: true,
+};
 
 /// The local days `first..=last` of one user, oldest first, and what else the view asked for.
 #[derive(Default)]
@@ -73,6 +82,62 @@ impl Views {
         last: NaiveDate,
         needs: Needs,
     ) -> Result<Days, ServiceError> {
+        let week_start = viewer.today - Duration::days(6);
+        let period = if first >= week_start && last <= viewer.today {
+            // Within the recent week: that week with everything, shared by the views.
+            let params = format!("tz={};today={}", viewer.timezone, viewer.today);
+            let user_id = viewer.user_id.to_string();
+            self.cache
+                .recent_days(&user_id, &params, || {
+                    self.read(viewer, week_start, viewer.today, RECENT_NEEDS)
+                })
+                .await?
+        } else {
+            Arc::new(self.read(viewer, first, last, needs).await?)
+        };
+
+        let all_days: Vec<NaiveDate> = first.iter_days().take_while(|day| *day <= last).collect();
+        let trusted = period.complete && period.timezone == viewer.timezone.name();
+        let from_raw: Vec<NaiveDate> = all_days
+            .iter()
+            .copied()
+            .filter(|day| !trusted || period.dirty.contains(day))
+            .collect();
+        let mut computed = BTreeMap::new();
+        if let (Some(from), Some(to)) = (from_raw.first(), from_raw.last()) {
+            let raw = self.events_of_days(viewer, *from, *to).await?;
+            computed = aggregate(viewer.timezone, &raw);
+        }
+
+        let empty = DayAggregate::default();
+        let mut days = Days {
+            summaries: Vec::with_capacity(all_days.len()),
+            apps: Vec::with_capacity(all_days.len()),
+            goals: period.goals.clone(),
+            privacy: period.privacy.clone(),
+            focus: period.focus.clone(),
+        };
+        for day in all_days {
+            let aggregate = if from_raw.contains(&day) {
+                computed.get(&day)
+            } else {
+                period.days.get(&day)
+            };
+            let aggregate = aggregate.unwrap_or(&empty);
+            days.summaries.push(aggregate.summary(day));
+            days.apps.push(aggregate.app_usage());
+        }
+        Ok(days)
+    }
+
+    /// The stored aggregates of `first..=last` and what `needs` names, in one statement.
+    async fn read(
+        &self,
+        viewer: &Viewer,
+        first: NaiveDate,
+        last: NaiveDate,
+        needs: Needs,
+    ) -> Result<Period, ServiceError> {
         let focus = needs.goals.then(|| {
             let (from, _) = wellbeing_domain::time::day_range(
                 viewer.today - Duration::days(6),
@@ -87,40 +152,8 @@ impl Views {
             focus,
         };
         let pool = self.read_pool(viewer.user_id);
-        let mut period = aggregates::read_period(pool, viewer.user_id, first, last, extras)
+        aggregates::read_period(pool, viewer.user_id, first, last, extras)
             .await?
-            .ok_or_else(account_gone)?;
-
-        let all_days: Vec<NaiveDate> = first.iter_days().take_while(|day| *day <= last).collect();
-        let trusted = period.complete && period.timezone == viewer.timezone.name();
-        let from_raw: Vec<NaiveDate> = all_days
-            .iter()
-            .copied()
-            .filter(|day| !trusted || period.dirty.contains(day))
-            .collect();
-        if let (Some(from), Some(to)) = (from_raw.first(), from_raw.last()) {
-            let raw = self.events_of_days(viewer, *from, *to).await?;
-            let mut computed = aggregate(viewer.timezone, &raw);
-            for day in &from_raw {
-                period
-                    .days
-                    .insert(*day, computed.remove(day).unwrap_or_default());
-            }
-        }
-
-        let empty = DayAggregate::default();
-        let mut days = Days {
-            summaries: Vec::with_capacity(all_days.len()),
-            apps: Vec::with_capacity(all_days.len()),
-            goals: period.goals,
-            privacy: period.privacy,
-            focus: period.focus,
-        };
-        for day in all_days {
-            let aggregate = period.days.get(&day).unwrap_or(&empty);
-            days.summaries.push(aggregate.summary(day));
-            days.apps.push(aggregate.app_usage());
-        }
-        Ok(days)
+            .ok_or_else(account_gone)
     }
 }
