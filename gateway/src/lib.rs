@@ -16,6 +16,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod exports;
 pub mod failover;
 pub mod json;
 pub mod middleware;
@@ -97,6 +98,7 @@ pub fn state(config: &GatewayConfig) -> anyhow::Result<AppState> {
         limits,
         stats: Arc::new(GatewayStats::new()),
         view_cache: Arc::new(ViewCache::new(&config.view_cache)),
+        exports: Arc::default(),
         slow_request_threshold: config.slow_request_threshold,
         request_timeout: config.request_timeout,
     })

@@ -5,6 +5,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::{Stream, StreamExt, stream};
 
 const PREFIX: &[u8] = br#"{"status":"success","data":"#;
 const SUFFIX: &[u8] = b"}";
@@ -16,6 +17,28 @@ pub fn envelope(data: &[u8]) -> Bytes {
     body.put_slice(data);
     body.put_slice(SUFFIX);
     body.freeze()
+}
+
+/// The success envelope around a document that arrives in chunks, sent as they come (chunked
+/// transfer): a document of any size passes through in bounded memory. A chunk that fails
+/// cuts the answer off (no final chunk), so a client never takes a part for the whole.
+pub fn json_stream<S, E>(chunks: S) -> Response
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: Into<axum::BoxError> + 'static,
+{
+    let body = stream::once(async { Ok(Bytes::from_static(PREFIX)) })
+        .chain(chunks)
+        .chain(stream::once(async { Ok(Bytes::from_static(SUFFIX)) }));
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        Body::from_stream(body),
+    )
+        .into_response()
 }
 
 /// A JSON response from raw bytes.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::Router;
 
 use crate::auth::TokenKeys;
+use crate::exports::RunningExports;
 use crate::middleware::rate_limit::RateLimits;
 use crate::stats::GatewayStats;
 use crate::upstream::Upstreams;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub stats: Arc<GatewayStats>,
     /// Derived views just served, kept to answer the next read without a hop.
     pub view_cache: Arc<ViewCache>,
+    /// Exports being sent (one per user at a time).
+    pub exports: Arc<RunningExports>,
     /// The routes under `/api/v1`, limited, without state: a batch runs its requests through
     /// them. (Holding the router with its state here would make a reference cycle.)
     pub api: Router<AppState>,

@@ -5,8 +5,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::TryStreamExt;
 use serde::Deserialize;
 use utoipa::ToSchema;
+use wellbeing_common::ErrorCode;
 use wellbeing_proto::analytics::v1::{EraseUserRequest, ExportUserDataRequest, UpdateUserRequest};
 
 use crate::auth::AuthUser;
@@ -14,7 +16,7 @@ use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::openapi::ClaimedUser;
 use crate::openapi::schemas::{Envelope, ExportDocument};
-use crate::respond::{envelope, json_bytes};
+use crate::respond::json_stream;
 use crate::routes::auth::{UserBody, user_body};
 use crate::routes::query::ApiQuery;
 use crate::state::AppState;
@@ -72,10 +74,14 @@ pub async fn update_me(
     tag = "account",
     summary = "Export every record held about the caller",
     description = "One JSON document, sent as an attachment (`wellbeing-export.json`) with \
-        `Cache-Control: private, no-store`.",
+        `Cache-Control: private, no-store`, streamed as it is read (chunked), so it works at \
+        any size. One export per user at a time.",
     security(("bearer" = [])),
     params(ClaimedUser),
-    responses((status = 200, description = "Everything held about the caller", body = Envelope<ExportDocument>)),
+    responses(
+        (status = 200, description = "Everything held about the caller", body = Envelope<ExportDocument>),
+        (status = 429, description = "An export of the caller is already being sent (`Retry-After`)", body = crate::openapi::schemas::ErrorBody),
+    ),
 )]
 pub async fn export(
     State(state): State<AppState>,
@@ -83,11 +89,25 @@ pub async fn export(
     query: ApiQuery,
 ) -> Result<Response, ApiError> {
     query.check_user(&user)?;
+    let running = state.exports.start(user.id()).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::RateLimited,
+            "an export of yours is already being sent; try again when it is done",
+        )
+    })?;
     let request = state
         .upstreams
         .request(ExportUserDataRequest { user_id: user.id() });
-    let response = timed(state.upstreams.analytics().export_user_data(request)).await?;
-    let mut answer = json_bytes(StatusCode::OK, envelope(&response.into_inner().json));
+    let chunks = timed(state.upstreams.analytics().export_user_data(request))
+        .await?
+        .into_inner()
+        // The mark of a running export goes when the last chunk has been sent (or the
+        // client went away).
+        .map_ok(move |chunk| {
+            let _running = &running;
+            chunk.json
+        });
+    let mut answer = json_stream(chunks);
     let headers = answer.headers_mut();
     headers.insert(
         header::CONTENT_DISPOSITION,

@@ -1,9 +1,13 @@
 //! The person's rights over their own data: a complete export, and erasure of every row and
 //! every cached view.
 
+use bytes::Bytes;
 use chrono::Utc;
+use futures_util::TryStreamExt;
+use serde::Serialize;
 use serde_json::json;
 use sqlx::PgPool;
+use tokio::sync::mpsc;
 use uuid::Uuid;
 use wellbeing_common::ServiceError;
 
@@ -11,10 +15,15 @@ use crate::accounts::account_gone;
 use crate::ingest::rfc3339;
 use crate::view_cache::ViewCache;
 use wellbeing_store::event_tables::{
-    BreakRow, DistractionRow, FocusSessionRow, NotificationRow, ScreenTimeRow, SessionRow,
-    all_of_user,
+    BreakRow, DistractionRow, EventTable, FocusSessionRow, NotificationRow, ScreenTimeRow,
+    SessionRow, stream_of_user,
 };
 use wellbeing_store::{self as store, users};
+
+/// The size an export chunk is sent at.
+const CHUNK_BYTES: usize = 64 * 1024;
+/// Chunks sent and not yet taken by the caller: with [`CHUNK_BYTES`], what an export holds.
+const CHUNKS_IN_FLIGHT: usize = 4;
 
 #[derive(Clone)]
 pub struct PrivacyRights {
@@ -27,27 +36,27 @@ impl PrivacyRights {
         Self { pool, cache }
     }
 
-    /// Every record held about the user, as one JSON document. The password hash and refresh
-    /// token hashes are secrets derived from the user's credentials and are not included.
-    pub async fn export(&self, user_id: Uuid) -> Result<Vec<u8>, ServiceError> {
+    /// Every record held about the user, as one JSON document sent in chunks of about
+    /// [`CHUNK_BYTES`] as it is read, so that any number of records fits in bounded memory
+    /// (a heavy user's document once went past the gRPC message limit). The user's account,
+    /// goals, privacy reports and sign-ins come first; an unknown user fails before any chunk.
+    /// A failure later ends the stream with an error, so a reader never mistakes a cut document
+    /// for a whole one. The password hash and refresh token hashes are secrets derived from the
+    /// user's credentials and are not included.
+    pub async fn export(
+        &self,
+        user_id: Uuid,
+    ) -> Result<mpsc::Receiver<Result<Bytes, ServiceError>>, ServiceError> {
         let pool = &self.pool;
         let user = users::find_by_id(pool, user_id)
             .await?
             .ok_or_else(account_gone)?;
-        let (screen_time, sessions, focus_sessions, breaks, notifications, distractions) = tokio::try_join!(
-            all_of_user::<ScreenTimeRow>(pool, user_id),
-            all_of_user::<SessionRow>(pool, user_id),
-            all_of_user::<FocusSessionRow>(pool, user_id),
-            all_of_user::<BreakRow>(pool, user_id),
-            all_of_user::<NotificationRow>(pool, user_id),
-            all_of_user::<DistractionRow>(pool, user_id),
-        )?;
         let (goals, privacy_states, sign_ins) = tokio::try_join!(
             store::goals::list(pool, user_id),
             store::privacy_states::latest(pool, user_id, i64::MAX),
             store::refresh_tokens::of_user(pool, user_id),
         )?;
-        let document = json!({
+        let head = json!({
             "exported_at": rfc3339(Utc::now()),
             "user": {
                 "user_id": user.id,
@@ -56,17 +65,27 @@ impl PrivacyRights {
                 "timezone": user.timezone,
                 "created_at": rfc3339(user.created_at),
             },
-            "screen_time": screen_time,
-            "sessions": sessions,
-            "focus_sessions": focus_sessions,
-            "breaks": breaks,
-            "notifications": notifications,
-            "distractions": distractions,
             "goals": goals,
             "privacy_states": privacy_states,
             "sign_in_sessions": sign_ins,
         });
-        serde_json::to_vec(&document).map_err(|error| ServiceError::internal(&error))
+        let mut document =
+            serde_json::to_vec(&head).map_err(|error| ServiceError::internal(&error))?;
+        // The head without its closing brace: the event arrays follow as its last members.
+        document.pop();
+        let (sender, receiver) = mpsc::channel(CHUNKS_IN_FLIGHT);
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            let mut chunks = Chunks {
+                buffer: document,
+                sender,
+            };
+            if let Err(Gone::Failed(error)) = stream_events(&pool, user_id, &mut chunks).await {
+                tracing::warn!(code = ?error.code, "export failed while streaming");
+                let _ = chunks.sender.send(Err(error)).await;
+            }
+        });
+        Ok(receiver)
     }
 
     /// Deletes the user and, through the foreign keys, every row of theirs; then their views.
@@ -78,4 +97,80 @@ impl PrivacyRights {
         tracing::info!(%user_id, "user erased");
         Ok(())
     }
+}
+
+/// Why streaming an export stopped early.
+enum Gone {
+    /// The caller went away: nothing more to do.
+    Caller,
+    Failed(ServiceError),
+}
+
+impl From<wellbeing_store::StoreError> for Gone {
+    fn from(error: wellbeing_store::StoreError) -> Self {
+        Gone::Failed(error.into())
+    }
+}
+
+/// The document being sent: bytes gathered until a chunk is full.
+struct Chunks {
+    buffer: Vec<u8>,
+    sender: mpsc::Sender<Result<Bytes, ServiceError>>,
+}
+
+impl Chunks {
+    async fn push(&mut self, bytes: &[u8]) -> Result<(), Gone> {
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= CHUNK_BYTES {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn push_json(&mut self, value: &impl Serialize) -> Result<(), Gone> {
+        serde_json::to_writer(&mut self.buffer, value)
+            .map_err(|error| Gone::Failed(ServiceError::internal(&error)))?;
+        if self.buffer.len() >= CHUNK_BYTES {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), Gone> {
+        let chunk = Bytes::from(std::mem::take(&mut self.buffer));
+        self.sender.send(Ok(chunk)).await.map_err(|_| Gone::Caller)
+    }
+}
+
+/// The six event arrays and the document's closing brace.
+async fn stream_events(pool: &PgPool, user_id: Uuid, chunks: &mut Chunks) -> Result<(), Gone> {
+    stream_table::<ScreenTimeRow>(pool, user_id, chunks).await?;
+    stream_table::<SessionRow>(pool, user_id, chunks).await?;
+    stream_table::<FocusSessionRow>(pool, user_id, chunks).await?;
+    stream_table::<BreakRow>(pool, user_id, chunks).await?;
+    stream_table::<NotificationRow>(pool, user_id, chunks).await?;
+    stream_table::<DistractionRow>(pool, user_id, chunks).await?;
+    chunks.push(b"}").await?;
+    chunks.flush().await
+}
+
+/// `,"<table>":[...]` with the user's records of one table, oldest first.
+async fn stream_table<R: EventTable + Serialize>(
+    pool: &PgPool,
+    user_id: Uuid,
+    chunks: &mut Chunks,
+) -> Result<(), Gone> {
+    chunks
+        .push(format!(",\"{}\":[", R::TABLE.name).as_bytes())
+        .await?;
+    let mut rows = stream_of_user::<R>(pool, user_id);
+    let mut first = true;
+    while let Some(row) = rows.try_next().await? {
+        if !first {
+            chunks.push(b",").await?;
+        }
+        first = false;
+        chunks.push_json(&row).await?;
+    }
+    chunks.push(b"]").await
 }

@@ -1,8 +1,13 @@
 //! The tonic service: translates protobuf messages to calls of the modules that do the work,
 //! and their errors to gRPC statuses. No SQL and no arithmetic here.
 
+use std::pin::Pin;
+
 use chrono::{DateTime, Utc};
+use futures_util::Stream;
+use futures_util::StreamExt;
 use sqlx::PgPool;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 use wellbeing_common::ServiceError;
@@ -107,13 +112,21 @@ impl Analytics for AnalyticsService {
         }))
     }
 
+    type ExportUserDataStream =
+        Pin<Box<dyn Stream<Item = Result<ExportUserDataResponse, Status>> + Send + 'static>>;
+
     async fn export_user_data(
         &self,
         request: Request<ExportUserDataRequest>,
-    ) -> Answer<ExportUserDataResponse> {
+    ) -> Answer<Self::ExportUserDataStream> {
         let user_id = parse_user_id(&request.into_inner().user_id)?;
-        let json = self.rights.export(user_id).await?;
-        Ok(Response::new(ExportUserDataResponse { json: json.into() }))
+        let chunks = self.rights.export(user_id).await?;
+        let stream = ReceiverStream::new(chunks).map(|chunk| {
+            chunk
+                .map(|json| ExportUserDataResponse { json })
+                .map_err(Status::from)
+        });
+        Ok(Response::new(Box::pin(stream)))
     }
 
     async fn erase_user(&self, request: Request<EraseUserRequest>) -> Answer<EraseUserResponse> {

@@ -5,6 +5,7 @@
 //! these descriptions; a seventh kind is a row type and a [`Table`] here (plus its migration).
 
 use chrono::{DateTime, Utc};
+use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 use sqlx::PgPool;
 use sqlx::postgres::PgRow;
 use uuid::Uuid;
@@ -237,11 +238,12 @@ pub async fn find<R: EventTable>(
         .await?)
 }
 
-/// Every record of the user in one table (for the export), oldest first.
-pub async fn all_of_user<R: EventTable>(
+/// Every record of the user in one table (for the export), oldest first, as they are read:
+/// a heavy user's records are never all held at once.
+pub fn stream_of_user<R: EventTable>(
     pool: &PgPool,
     user_id: Uuid,
-) -> Result<Vec<R>, StoreError> {
+) -> BoxStream<'_, Result<R, StoreError>> {
     let table = &R::TABLE;
     let sql = format!(
         "SELECT {} FROM {} WHERE user_id = $1 ORDER BY {}, id",
@@ -249,10 +251,11 @@ pub async fn all_of_user<R: EventTable>(
         table.name,
         table.time_column
     );
-    Ok(sqlx::query_as::<_, R>(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as::<_, R>(sqlx::AssertSqlSafe(sql))
         .bind(user_id)
-        .fetch_all(pool)
-        .await?)
+        .fetch(pool)
+        .map_err(StoreError::from)
+        .boxed()
 }
 
 #[cfg(test)]
