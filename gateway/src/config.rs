@@ -14,6 +14,7 @@
 //! | `REQUEST_TIMEOUT_MS` | `30000` | a request still running then answers 503 (100 to 600000) |
 //! | `RATE_LIMIT_PER_MINUTE` | `1200` | API requests per minute per user (per client address without a valid token) |
 //! | `RATE_LIMIT_BURST` | `RATE_LIMIT_PER_MINUTE` | requests that may come at once before the per-minute refill applies |
+//! | `TRUSTED_PROXIES` | empty | networks or addresses of the proxies in front (comma-separated): from those peers only, the client address is read from `Forwarded` or `X-Forwarded-For` |
 //! | `VIEW_CACHE` | `on` | `off`: every derived read asks analytics (no copy kept in the gateway) |
 //! | `VIEW_CACHE_TTL_MS` | `10000` | bound on the age of a view kept in the gateway |
 //! | `VIEW_CACHE_MAX_MB` | `16` | bound on the bytes of views kept in the gateway |
@@ -26,6 +27,7 @@ use std::time::Duration;
 use base64::Engine;
 use rand::RngCore;
 
+use crate::client_address::TrustedProxies;
 use crate::view_cache::ViewCacheSettings;
 use wellbeing_common::config::{self, ConfigError, Source};
 
@@ -42,6 +44,8 @@ pub struct GatewayConfig {
     pub request_timeout: Duration,
     pub rate_limit_per_minute: u32,
     pub rate_limit_burst: u32,
+    /// `TRUSTED_PROXIES`: the peers whose `Forwarded` / `X-Forwarded-For` name the client.
+    pub trusted_proxies: TrustedProxies,
     pub view_cache: ViewCacheSettings,
 }
 
@@ -127,6 +131,7 @@ impl GatewayConfig {
             request_timeout: Duration::from_millis(u64::from(request_timeout_ms)),
             rate_limit_per_minute,
             rate_limit_burst,
+            trusted_proxies: config::parsed(source, "TRUSTED_PROXIES", TrustedProxies::default())?,
             view_cache: ViewCacheSettings {
                 enabled: config::switch(source, "VIEW_CACHE", true)?,
                 ttl: Duration::from_millis(u64::from(bounded(

@@ -14,6 +14,7 @@
 //! - [`openapi`]: the OpenAPI document served at `/openapi.json`.
 
 pub mod auth;
+pub mod client_address;
 pub mod config;
 pub mod error;
 pub mod exports;

@@ -9,14 +9,12 @@
 //! limited route carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds
 //! until the allowance is whole again).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
@@ -29,6 +27,7 @@ use uuid::Uuid;
 use wellbeing_common::ErrorCode;
 
 use crate::auth::{TokenKeys, bearer_token};
+use crate::client_address::TrustedProxies;
 use crate::config::GatewayConfig;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -52,48 +51,47 @@ pub enum Caller {
 }
 
 /// The user of a valid access token, else the client address. The token is verified (not just
-/// decoded): a forged subject must neither escape its own limit nor spend another user's.
+/// decoded): a forged subject must neither escape its own limit nor spend another user's. The
+/// sign-in routes always count the address: a token attached to a login must not move the
+/// guesses into that token's bucket, away from the address's.
 #[derive(Clone)]
 pub struct CallerKey {
     tokens: Arc<TokenKeys>,
+    proxies: Arc<TrustedProxies>,
 }
 
 impl KeyExtractor for CallerKey {
     type Key = Caller;
 
     fn extract<T>(&self, request: &Request<T>) -> Result<Caller, GovernorError> {
-        let user = bearer_token(request.headers()).and_then(|token| self.tokens.verify(token).ok());
+        let signing_in = SIGN_IN_PATHS
+            .iter()
+            .any(|path| request.uri().path().ends_with(path));
+        let user = bearer_token(request.headers())
+            .filter(|_| !signing_in)
+            .and_then(|token| self.tokens.verify(token).ok());
         Ok(match user {
             Some(user) => Caller::User(user),
-            None => Caller::Address(client_address(request)),
+            None => Caller::Address(self.proxies.client_of(request)),
         })
     }
 }
 
+/// The routes that take credentials rather than a token.
+const SIGN_IN_PATHS: [&str; 3] = ["/auth/login", "/auth/register", "/auth/refresh"];
+
 /// The client address only.
 #[derive(Clone)]
-pub struct AddressKey;
+pub struct AddressKey {
+    proxies: Arc<TrustedProxies>,
+}
 
 impl KeyExtractor for AddressKey {
     type Key = IpAddr;
 
     fn extract<T>(&self, request: &Request<T>) -> Result<IpAddr, GovernorError> {
-        Ok(client_address(request))
+        Ok(self.proxies.client_of(request))
     }
-}
-
-/// The peer address; requests made in-process (router tests) share the unspecified address.
-fn client_address<T>(request: &Request<T>) -> IpAddr {
-    let extensions = request.extensions();
-    extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(address)| address.ip())
-        .or_else(|| {
-            extensions
-                .get::<MockConnectInfo<SocketAddr>>()
-                .map(|MockConnectInfo(address)| address.ip())
-        })
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 
 type Limiter<K> = Arc<GovernorConfig<K, StateInformationMiddleware>>;
@@ -111,10 +109,18 @@ impl RateLimits {
     pub fn new(config: &GatewayConfig, tokens: Arc<TokenKeys>) -> Self {
         let api_period = per_request(config.rate_limit_per_minute);
         let health_period = per_request(HEALTH_PER_MINUTE);
+        let proxies = Arc::new(config.trusted_proxies.clone());
         Self {
-            api: limiter(CallerKey { tokens }, api_period, config.rate_limit_burst),
+            api: limiter(
+                CallerKey {
+                    tokens,
+                    proxies: proxies.clone(),
+                },
+                api_period,
+                config.rate_limit_burst,
+            ),
             api_period,
-            health: limiter(AddressKey, health_period, HEALTH_PER_MINUTE),
+            health: limiter(AddressKey { proxies }, health_period, HEALTH_PER_MINUTE),
             health_period,
         }
     }

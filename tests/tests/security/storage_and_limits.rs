@@ -193,3 +193,78 @@ async fn rate_limits_are_enforced_per_user_and_per_address() -> anyhow::Result<(
     );
     stack.stop().await
 }
+
+/// Six wrong logins for `email`, sent as coming from `forwarded_for` (with `token` attached
+/// when given): the statuses.
+async fn six_guesses(
+    api: &wellbeing_tests::api::Api,
+    email: &str,
+    forwarded_for: &str,
+    token: Option<&str>,
+) -> anyhow::Result<Vec<u16>> {
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let answer = api
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/auth/login",
+                Some(&json!({"email": email, "password": "wrong password guess"})),
+                token,
+                &[("x-forwarded-for", forwarded_for)],
+            )
+            .await?;
+        statuses.push(answer.status);
+    }
+    Ok(statuses)
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_sign_in_allowance() -> anyhow::Result<()> {
+    // The test client connects from 127.0.0.1: as a proxy the gateway trusts.
+    let stack = TestStack::start_with(StackOptions {
+        gateway_env: vec![
+            ("RATE_LIMIT_PER_MINUTE".into(), "5".into()),
+            ("TRUSTED_PROXIES".into(), "127.0.0.1/32, 10.0.0.0/8".into()),
+        ],
+        ..Default::default()
+    })
+    .await?;
+    let api = &stack.api;
+    let email = format!("proxied-{}@example.com", uuid::Uuid::new_v4().simple());
+    // One client spends its allowance; a spoofed first hop does not move it elsewhere, nor does
+    // a valid access token attached to the login.
+    let first = six_guesses(api, &email, "198.51.100.1", None).await?;
+    assert_eq!(first, [401, 401, 401, 401, 401, 429], "{first:?}");
+    let spoofed = six_guesses(api, &email, "203.0.113.77, 198.51.100.1, 10.1.1.1", None).await?;
+    assert!(spoofed.iter().all(|status| *status == 429), "{spoofed:?}");
+    let now = chrono::Utc::now().timestamp();
+    let token = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"sub": uuid::Uuid::new_v4().to_string(), "iat": now, "exp": now + 600, "typ": "access"}),
+        &EncodingKey::from_secret(STACK_SECRET),
+    )?;
+    let with_token = six_guesses(api, &email, "198.51.100.1", Some(&token)).await?;
+    assert!(
+        with_token.iter().all(|status| *status == 429),
+        "{with_token:?}"
+    );
+    // Another client behind the same proxy is not locked out.
+    let other = six_guesses(api, &email, "198.51.100.2", None).await?;
+    assert_eq!(other, [401, 401, 401, 401, 401, 429], "{other:?}");
+    stack.stop().await?;
+
+    // Without TRUSTED_PROXIES, the header is the client's word: ignored, so varying it does
+    // not buy a fresh allowance.
+    let stack = TestStack::start_with(StackOptions {
+        gateway_env: vec![("RATE_LIMIT_PER_MINUTE".into(), "5".into())],
+        ..Default::default()
+    })
+    .await?;
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        let hop = format!("198.51.100.{}", n + 10);
+        statuses.push(six_guesses(&stack.api, &email, &hop, None).await?[0]);
+    }
+    assert_eq!(statuses, [401, 429, 429, 429, 429, 429], "{statuses:?}");
+    stack.stop().await
+}
