@@ -1,6 +1,8 @@
 //! Accounts: registration with argon2id password hashes, login, and refresh-token rotation.
 //! Access tokens (JWTs) are minted by the gateway; this module only proves who someone is.
 
+use std::sync::Arc;
+
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -9,6 +11,7 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 use wellbeing_common::{ErrorCode, ServiceError};
 use wellbeing_domain::validation;
@@ -34,14 +37,40 @@ pub struct Registration<'a> {
 pub struct Accounts {
     pool: PgPool,
     refresh_token_ttl: chrono::Duration,
+    /// Password hashes computed at once: one per core. Each argon2id computation holds 19 MiB
+    /// for its duration, so a burst of 1,200 logins used to take the process past any memory
+    /// limit; the rest wait, and a caller whose deadline passes while waiting is dropped
+    /// before its hash starts.
+    hashing: Arc<Semaphore>,
 }
 
 impl Accounts {
     pub fn new(pool: PgPool, refresh_token_ttl: chrono::Duration) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Self {
             pool,
             refresh_token_ttl,
+            hashing: Arc::new(Semaphore::new(cores)),
         }
+    }
+
+    /// Runs one password hash computation when a core is free for it.
+    async fn hashing<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        let permit = self
+            .hashing
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|error| ServiceError::internal(&error))?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|join_error| ServiceError::internal(&join_error))
     }
 
     /// Creates an account. The email is stored lower-cased; a taken email is a conflict.
@@ -57,7 +86,8 @@ impl Accounts {
         validation::validate_timezone(timezone).map_err(field_error)?;
         let email = validation::normalize_email(registration.email);
 
-        let password_hash = hash_password(registration.password.to_owned()).await?;
+        let password = registration.password.to_owned();
+        let password_hash = self.hashing(move || hash_password(&password)).await??;
         let new_user = NewUser {
             id: Uuid::new_v4(),
             username,
@@ -88,7 +118,10 @@ impl Accounts {
         let email = validation::normalize_email(email);
         let user = users::find_by_email(&self.pool, &email).await?;
         let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
-        let matches = verify_password(password.to_owned(), stored_hash).await?;
+        let password = password.to_owned();
+        let matches = self
+            .hashing(move || verify_password(&password, stored_hash))
+            .await?;
         let Some(user) = user.filter(|_| matches) else {
             return Err(ServiceError::new(
                 ErrorCode::Unauthenticated,
@@ -213,34 +246,26 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-async fn hash_password(password: String) -> Result<String, ServiceError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-    })
-    .await
-    .map_err(|join_error| ServiceError::internal(&join_error))?
-    .map_err(|_| ServiceError::new(ErrorCode::Internal, "internal error"))
+/// An argon2id hash of the password (CPU and 19 MiB for its duration: see [`Accounts::hashing`]).
+fn hash_password(password: &str) -> Result<String, ServiceError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|_| ServiceError::new(ErrorCode::Internal, "internal error"))
 }
 
-async fn verify_password(
-    password: String,
-    stored_hash: Option<String>,
-) -> Result<bool, ServiceError> {
-    tokio::task::spawn_blocking(move || {
-        let stored_hash = stored_hash.unwrap_or_else(|| dummy_hash().to_owned());
-        PasswordHash::new(&stored_hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .map_err(|join_error| ServiceError::internal(&join_error))
+/// Whether the password matches the stored hash; an unknown account is checked against a dummy
+/// hash, so that the answer takes as long.
+fn verify_password(password: &str, stored_hash: Option<String>) -> bool {
+    let stored_hash = stored_hash.unwrap_or_else(|| dummy_hash().to_owned());
+    PasswordHash::new(&stored_hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
 }
 
 fn new_token_text() -> String {
