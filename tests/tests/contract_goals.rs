@@ -319,3 +319,39 @@ async fn custom_goals_take_the_clients_value_and_can_be_deleted() -> anyhow::Res
     drop(db);
     stack.stop().await
 }
+
+#[tokio::test]
+async fn a_user_keeps_at_most_a_hundred_goals() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let api = &stack.api;
+    let user = api.register_and_login("UTC").await?;
+    let token = Some(user.access_token.as_str());
+    let body = json!({"goal_type": "custom", "target_value": 10});
+    // Concurrently, so that the cap is checked under contention: exactly 100 are kept.
+    let answers =
+        futures_util::future::try_join_all((0..110).map(|_| api.post(GOALS, &body, token))).await?;
+    let created = answers.iter().filter(|answer| answer.status == 201).count();
+    let refused: Vec<&wellbeing_tests::Answer> = answers
+        .iter()
+        .filter(|answer| answer.status != 201)
+        .collect();
+    assert_eq!(created, 100, "{refused:?}");
+    assert!(
+        refused
+            .iter()
+            .all(|answer| answer.status == 409 && answer.json["code"] == "conflict"),
+        "{refused:?}"
+    );
+    let listed = api.get(GOALS, token).await?;
+    assert_eq!(listed.json["data"]["count"], 100, "{listed:?}");
+    // Deleting one makes room for one.
+    let id = listed.json["data"]["goals"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let deleted = api.delete(&format!("{GOALS}/{id}"), token).await?;
+    assert_eq!(deleted.status, 204);
+    assert_eq!(api.post(GOALS, &body, token).await?.status, 201);
+    assert_eq!(api.post(GOALS, &body, token).await?.status, 409);
+    stack.stop().await
+}

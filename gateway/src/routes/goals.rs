@@ -93,9 +93,13 @@ fn no_such_goal() -> ApiError {
     path = "/analytics/goals",
     tag = "goals",
     summary = "Create a goal",
+    description = "A user keeps at most 100 goals.",
     security(("bearer" = [])),
     request_body = CreateGoalBody,
-    responses((status = 201, description = "The goal, with its progress", body = Envelope<Goal>)),
+    responses(
+        (status = 201, description = "The goal, with its progress", body = Envelope<Goal>),
+        (status = 409, description = "The caller already has 100 goals", body = crate::openapi::schemas::ErrorBody),
+    ),
 )]
 pub async fn create_goal(
     State(state): State<AppState>,

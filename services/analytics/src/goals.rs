@@ -8,14 +8,14 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
-use wellbeing_common::ServiceError;
+use wellbeing_common::{ErrorCode, ServiceError};
 use wellbeing_domain::goals::{
     GoalMeasurements, GoalPeriod, GoalStatus, GoalType, goal_progress, measured_value,
     target_reached_at,
 };
 use wellbeing_domain::{time, validation};
 
-use crate::accounts::field_error;
+use crate::accounts::{account_gone, field_error};
 use crate::ingest::rfc3339;
 use crate::view_cache::ViewCache;
 use crate::views::days::Needs;
@@ -37,6 +37,9 @@ pub struct GoalChanges {
     pub deadline: Option<String>,
     pub current_value: Option<f64>,
 }
+
+/// Goals one user may keep: each is evaluated on every home-screen view.
+pub const MAX_GOALS_PER_USER: i64 = 100;
 
 /// What goal views read besides the days.
 const GOALS: Needs = Needs {
@@ -85,7 +88,18 @@ impl Goals {
             created_at: Utc::now(),
             updated_at: Utc::now(),
         };
-        let stored = goals::insert(self.pool(), &row).await?;
+        let stored = match goals::insert_capped(self.pool(), &row, MAX_GOALS_PER_USER).await? {
+            goals::Capped::Stored(stored) => stored,
+            goals::Capped::Full => {
+                return Err(ServiceError::new(
+                    ErrorCode::Conflict,
+                    format!(
+                        "a user keeps at most {MAX_GOALS_PER_USER} goals; delete one to add another"
+                    ),
+                ));
+            }
+            goals::Capped::NoUser => return Err(account_gone()),
+        };
         self.answer(&viewer, &stored).await
     }
 

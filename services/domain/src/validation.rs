@@ -52,6 +52,22 @@ fn latest_allowed(now: DateTime<Utc>) -> DateTime<Utc> {
     now + Duration::minutes(MAX_CLOCK_SKEW_MINUTES)
 }
 
+/// The earliest instant an event may have: nothing a phone records is older, and a year-1
+/// timestamp would only make the user's history, export and partitions reach back 2,000 years.
+pub fn earliest_allowed() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(946_684_800, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+fn not_too_early(field: &'static str, at: DateTime<Utc>) -> Checked {
+    if at < earliest_allowed() {
+        return Err(FieldError::new(
+            field,
+            format!("{field} must not be before 2000-01-01T00:00:00Z"),
+        ));
+    }
+    Ok(())
+}
+
 /// Non-empty after trimming, at most `max` characters (trimmed).
 fn text(field: &'static str, value: &str, max: usize) -> Checked {
     no_nul(field, value)?;
@@ -142,6 +158,7 @@ fn duration_from(
 }
 
 fn timestamp(at: DateTime<Utc>, now: DateTime<Utc>) -> Checked {
+    not_too_early("timestamp", at)?;
     if at > latest_allowed(now) {
         return Err(FieldError::new("timestamp", "timestamp is in the future"));
     }
@@ -152,6 +169,7 @@ fn timestamp(at: DateTime<Utc>, now: DateTime<Utc>) -> Checked {
 /// now + skew.
 fn end_time(start: DateTime<Utc>, end: DateTime<Utc>, now: DateTime<Utc>) -> Checked {
     const FIELD: &str = "end_time";
+    not_too_early("start_time", start)?;
     if end <= start {
         return Err(FieldError::new(FIELD, "end_time must be after start_time"));
     }
@@ -338,6 +356,12 @@ pub fn validate_goal(goal_type: GoalType, target_value: f64, app_name: Option<&s
     }
     if let Some(app_name) = app_name {
         no_nul("app_name", app_name)?;
+        if app_name.trim().chars().count() > MAX_NAME_CHARS {
+            return Err(FieldError::new(
+                "app_name",
+                format!("app_name must be at most {MAX_NAME_CHARS} characters"),
+            ));
+        }
     }
     if goal_type.needs_app_name() {
         text("app_name", app_name.unwrap_or(""), MAX_NAME_CHARS)?;

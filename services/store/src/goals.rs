@@ -21,7 +21,10 @@ pub struct GoalRow {
     pub updated_at: DateTime<Utc>,
 }
 
-pub async fn insert(pool: &PgPool, goal: &GoalRow) -> Result<GoalRow, StoreError> {
+pub async fn insert(
+    executor: impl sqlx::PgExecutor<'_>,
+    goal: &GoalRow,
+) -> Result<GoalRow, StoreError> {
     Ok(sqlx::query_as::<_, GoalRow>(
         "INSERT INTO goals (id, user_id, goal_type, target_value, app_name, deadline, current_value, completed_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -35,8 +38,42 @@ pub async fn insert(pool: &PgPool, goal: &GoalRow) -> Result<GoalRow, StoreError
     .bind(goal.deadline)
     .bind(goal.current_value)
     .bind(goal.completed_at)
-    .fetch_one(pool)
+    .fetch_one(executor)
     .await?)
+}
+
+/// What [`insert_capped`] did.
+pub enum Capped {
+    Stored(GoalRow),
+    /// The user already has `max` goals.
+    Full,
+    /// The user does not exist (erased meanwhile).
+    NoUser,
+}
+
+/// Inserts a goal unless its user already has `max`. The user's row is locked `FOR NO KEY
+/// UPDATE` first (writes of events take `FOR KEY SHARE` and are not held up), so concurrent
+/// creations are counted one after the other and the cap is exact.
+pub async fn insert_capped(pool: &PgPool, goal: &GoalRow, max: i64) -> Result<Capped, StoreError> {
+    let mut transaction = pool.begin().await?;
+    let owner: Option<(Uuid,)> =
+        sqlx::query_as("SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(goal.user_id)
+            .fetch_optional(&mut *transaction)
+            .await?;
+    if owner.is_none() {
+        return Ok(Capped::NoUser);
+    }
+    let (held,): (i64,) = sqlx::query_as("SELECT count(*) FROM goals WHERE user_id = $1")
+        .bind(goal.user_id)
+        .fetch_one(&mut *transaction)
+        .await?;
+    if held >= max {
+        return Ok(Capped::Full);
+    }
+    let stored = insert(&mut *transaction, goal).await?;
+    transaction.commit().await?;
+    Ok(Capped::Stored(stored))
 }
 
 pub async fn find(

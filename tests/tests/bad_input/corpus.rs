@@ -244,6 +244,16 @@ async fn every_write_path_refuses_the_corpus_and_stores_nothing() -> anyhow::Res
         ),
         (
             "track/screen-time",
+            json!({"timestamp": "0001-01-01T00:00:00Z"}),
+            "timestamp",
+        ),
+        (
+            "track/session",
+            json!({"start_time": "0001-01-01T10:00:00Z", "end_time": "0001-01-01T11:00:00Z"}),
+            "start_time",
+        ),
+        (
+            "track/screen-time",
             json!({"event_id": "'; DROP TABLE event_ids;--"}),
             "event_id",
         ),
@@ -319,6 +329,11 @@ async fn every_write_path_refuses_the_corpus_and_stores_nothing() -> anyhow::Res
         ("goals", json!({"goal_type": long}), "goal_type"),
         ("goals", json!({"deadline": "2026-02-30"}), "deadline"),
         ("goals", json!({"app_name": long}), "app_name"),
+        (
+            "goals",
+            json!({"goal_type": "daily_focus_minutes", "app_name": long}),
+            "app_name",
+        ),
         ("goals/", json!({"deadline": "2026-13-01"}), "deadline"),
         (
             "privacy/state",

@@ -403,3 +403,37 @@ fn errors_quote_at_most_forty_characters_of_the_input() {
     let goal = long.parse::<crate::goals::GoalType>().unwrap_err();
     assert!(goal.to_string().len() < 200);
 }
+
+#[test]
+fn nothing_before_2000_and_goal_app_names_are_bounded_on_every_type() {
+    let year_one = screen("Mail", 30.0, "work", "0001-01-01T00:00:00Z");
+    assert_eq!(
+        field(validate_screen_time(&year_one, now())),
+        Some("timestamp")
+    );
+    let last_century = screen("Mail", 30.0, "work", "1999-12-31T23:00:00Z");
+    assert_eq!(
+        field(validate_screen_time(&last_century, now())),
+        Some("timestamp")
+    );
+    let first_day = screen("Mail", 30.0, "work", "2000-01-01T00:00:00Z");
+    assert_eq!(validate_screen_time(&first_day, now()), Ok(()));
+    let old_session = Session {
+        start: utc("0001-01-01T10:00:00Z"),
+        end: utc("0001-01-01T11:00:00Z"),
+        device_type: "mobile".into(),
+    };
+    assert_eq!(
+        field(validate_session(&old_session, now())),
+        Some("start_time")
+    );
+    let long_name = "x".repeat(MAX_NAME_CHARS + 1);
+    assert_eq!(
+        field(validate_goal(
+            GoalType::DailyFocusMinutes,
+            60.0,
+            Some(&long_name)
+        )),
+        Some("app_name")
+    );
+}
