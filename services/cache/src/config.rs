@@ -7,7 +7,7 @@
 //! | `REDIS_URL` | `redis://127.0.0.1:6379` | Redis; empty runs on the in-process store |
 //! | `CACHE_NAMESPACE` | `wb` | first segment of every key (`wb:v1:...`) |
 //! | `CACHE_TTL` | `300` | seconds, when a caller gives none |
-//! | `CACHE_MEMORY_MAX_ENTRIES` | `100000` | bound of the in-process store |
+//! | `CACHE_MEMORY_MAX_MB` | `64` | bound of the in-process store, in bytes of keys and values (and 128 bytes per entry) |
 
 use std::net::SocketAddr;
 
@@ -22,7 +22,8 @@ pub struct CacheConfig {
     pub redis_url: Option<String>,
     pub namespace: String,
     pub default_ttl_seconds: u32,
-    pub memory_max_entries: u64,
+    /// Bytes the in-process store may hold.
+    pub memory_max_bytes: u64,
 }
 
 impl CacheConfig {
@@ -72,7 +73,8 @@ impl CacheConfig {
             redis_url,
             namespace,
             default_ttl_seconds,
-            memory_max_entries: config::parsed(source, "CACHE_MEMORY_MAX_ENTRIES", 100_000u64)?,
+            memory_max_bytes: config::parsed(source, "CACHE_MEMORY_MAX_MB", 64u64)?
+                .saturating_mul(1024 * 1024),
         })
     }
 }

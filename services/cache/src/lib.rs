@@ -110,7 +110,7 @@ impl Application {
         };
         let backend = Arc::new(Backend::new(
             redis,
-            MemoryBackend::new(config.memory_max_entries),
+            MemoryBackend::new(config.memory_max_bytes),
             keys.clone(),
             invalidations.clone(),
         ));

@@ -1,4 +1,5 @@
-//! The in-process store: bounded (entries beyond the bound are evicted, least used first) with a
+//! The in-process store: bounded in bytes (entries beyond the bound are evicted, least used
+//! first; each entry also counts a fixed overhead, so the bound caps their number too) with a
 //! TTL per entry. Used when `REDIS_URL` is empty, and while a configured Redis does not answer.
 
 use std::collections::HashMap;
@@ -41,11 +42,18 @@ pub struct MemoryBackend {
     counters: Mutex<HashMap<String, u64>>,
 }
 
+/// What an entry costs besides its key and value (map node, expiry, `Bytes` header).
+const ENTRY_OVERHEAD_BYTES: usize = 128;
+
 impl MemoryBackend {
-    pub fn new(max_entries: u64) -> Self {
+    pub fn new(max_bytes: u64) -> Self {
         Self {
             entries: Cache::builder()
-                .max_capacity(max_entries)
+                .weigher(|key: &String, entry: &Entry| {
+                    u32::try_from(key.len() + entry.value.len() + ENTRY_OVERHEAD_BYTES)
+                        .unwrap_or(u32::MAX)
+                })
+                .max_capacity(max_bytes)
                 .expire_after(PerEntryTtl)
                 .build(),
             counters: Mutex::new(HashMap::new()),
@@ -139,7 +147,7 @@ mod tests {
 
     #[tokio::test]
     async fn values_round_trip_and_delete() {
-        let memory = MemoryBackend::new(10);
+        let memory = MemoryBackend::new(1 << 20);
         assert_eq!(memory.get("k").await, None);
         memory.set("k", Bytes::from_static(b"v"), 60).await;
         assert_eq!(memory.get("k").await, Some(Bytes::from_static(b"v")));
@@ -149,7 +157,7 @@ mod tests {
 
     #[tokio::test]
     async fn counters_start_at_zero_and_prefixes_delete() {
-        let memory = MemoryBackend::new(10);
+        let memory = MemoryBackend::new(1 << 20);
         assert_eq!(memory.counters(&["g".to_owned()]), vec![0]);
         assert_eq!(memory.increment(&[("g".to_owned(), 1)]), vec![1]);
         assert_eq!(memory.increment(&[("g".to_owned(), 2)]), vec![3]);
@@ -160,8 +168,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_bound_is_in_bytes() {
+        let memory = MemoryBackend::new(64 * 1024);
+        for index in 0..64 {
+            memory
+                .set(&format!("view:{index}"), Bytes::from(vec![7u8; 4096]), 300)
+                .await;
+        }
+        memory.release().await;
+        let held: usize = (0..64)
+            .filter(|index| memory.entries.contains_key(&format!("view:{index}")))
+            .count();
+        // 64 KiB hold at most 15 entries of 4 KiB and their overhead.
+        assert!((1..=15).contains(&held), "{held}");
+        assert!(memory.entries.weighted_size() <= 64 * 1024);
+    }
+
+    #[tokio::test]
     async fn a_released_clear_leaves_nothing_held() {
-        let memory = MemoryBackend::new(100);
+        let memory = MemoryBackend::new(1 << 20);
         for index in 0..50 {
             memory
                 .set(&format!("view:{index}"), Bytes::from(vec![7u8; 4096]), 300)
