@@ -279,3 +279,80 @@ async fn the_cache_service_stopped_and_restarted_under_traffic_fails_nothing() -
     assert!(used_again, "the restarted cache service stores views again");
     stack.stop().await
 }
+
+/// How many keys of the user Redis holds (views, generation, counters: all carry `{u:<id>}`).
+async fn redis_keys_of(redis_url: &str, user_id: &str) -> anyhow::Result<usize> {
+    use fred::prelude::*;
+    use futures_util::StreamExt;
+    let client = Builder::from_config(Config::from_url(redis_url)?).build()?;
+    client.init().await?;
+    let mut keys = client.scan_buffered(format!("*{{u:{user_id}}}*"), Some(500), None);
+    let mut count = 0;
+    while let Some(key) = keys.next().await {
+        key?;
+        count += 1;
+    }
+    client.quit().await?;
+    Ok(count)
+}
+
+#[tokio::test]
+async fn an_erasure_while_the_cache_service_is_down_removes_every_key_once_it_is_back()
+-> anyhow::Result<()> {
+    let mut stack = TestStack::start().await?;
+    let redis_url = stack
+        .redis_url()
+        .ok_or_else(|| anyhow::anyhow!("this test needs Redis"))?
+        .to_owned();
+    stack.stop_service("cache").await?;
+    let mut cache = CacheProcess::start(&stack)?;
+    let user = stack.api.register_and_login(&daytime_zone()).await?;
+    let token = Some(user.access_token.as_str());
+    // Views, a generation and read counters of the user in Redis.
+    let started = std::time::Instant::now();
+    while redis_keys_of(&redis_url, &user.user_id).await? < 3 {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(20),
+            "no keys stored"
+        );
+        stack
+            .api
+            .track_batch(
+                &user.access_token,
+                &[serde_json::json!({"type": "screen-time", "app_name": "Reader", "duration_minutes": 5})],
+            )
+            .await?;
+        for path in [
+            "/api/v1/analytics/dashboard",
+            "/api/v1/analytics/quick-stats",
+        ] {
+            stack.api.get(path, token).await?;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let held = redis_keys_of(&redis_url, &user.user_id).await?;
+
+    cache.kill();
+    let erased = stack.api.delete("/api/v1/me", token).await?;
+    assert_eq!(erased.status, 204, "{erased:?}");
+    assert_eq!(
+        redis_keys_of(&redis_url, &user.user_id).await?,
+        held,
+        "nothing could remove them while the cache service is down"
+    );
+
+    // Back: the erasure recorded with the deletion is done by analytics' retry.
+    let _cache = CacheProcess::start(&stack)?;
+    let back = std::time::Instant::now();
+    let mut left = held;
+    while left > 0 && back.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        left = redis_keys_of(&redis_url, &user.user_id).await?;
+    }
+    println!(
+        "erasure while the cache service was down: {held} keys, 0 left {:?} after it came back",
+        back.elapsed()
+    );
+    assert_eq!(left, 0, "every key of the erased user is gone");
+    stack.stop().await
+}

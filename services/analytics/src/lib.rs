@@ -148,6 +148,7 @@ impl Application {
             rights: PrivacyRights::new(pool.clone(), cache),
             views,
         };
+        let erasure_retries = tokio::spawn(service.rights.clone().retry_cache_erasures());
 
         let (reporter, health_service) =
             wellbeing_common::health::reporter_for(&["", SERVICE_NAME]).await;
@@ -185,6 +186,7 @@ impl Application {
         for task in cache_tasks {
             task.abort();
         }
+        erasure_retries.abort();
         store::close(&pool).await;
         served.context("analytics server failed")
     }

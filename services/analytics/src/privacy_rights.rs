@@ -20,6 +20,11 @@ use wellbeing_store::event_tables::{
 };
 use wellbeing_store::{self as store, users};
 
+/// How often erasures of cached data not yet confirmed are tried again.
+const ERASURE_RETRY_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a claimed erasure is this replica's to do.
+const ERASURE_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The size an export chunk is sent at.
 const CHUNK_BYTES: usize = 64 * 1024;
 /// Chunks sent and not yet taken by the caller: with [`CHUNK_BYTES`], what an export holds.
@@ -88,14 +93,43 @@ impl PrivacyRights {
         Ok(receiver)
     }
 
-    /// Deletes the user and, through the foreign keys, every row of theirs; then their views.
+    /// Deletes the user and, through the foreign keys, every row of theirs; then their cached
+    /// data. The deletion records that erasure in its transaction, so if the cache service
+    /// cannot confirm it now, [`PrivacyRights::retry_cache_erasures`] does it later.
     pub async fn erase(&self, user_id: Uuid) -> Result<(), ServiceError> {
         if !users::delete(&self.pool, user_id).await? {
             return Err(account_gone());
         }
-        self.cache.erase_user(&user_id.to_string()).await;
+        if self.cache.erase_user(&user_id.to_string()).await {
+            store::cache_erasures::done(&self.pool, user_id).await?;
+        }
         tracing::info!(%user_id, "user erased");
         Ok(())
+    }
+
+    /// Erases, until the cache service confirms each, the cached data of users erased while it
+    /// could not be reached (or whose replica stopped before it confirmed). Runs for as long as
+    /// the process does; replicas share the work through leased claims.
+    pub async fn retry_cache_erasures(self) {
+        loop {
+            tokio::time::sleep(ERASURE_RETRY_EVERY).await;
+            let claimed = match store::cache_erasures::claim(&self.pool, 100, ERASURE_LEASE).await {
+                Ok(claimed) => claimed,
+                Err(error) => {
+                    tracing::debug!(error = %wellbeing_common::error::ErrorChain(&error), "cannot claim cache erasures yet");
+                    continue;
+                }
+            };
+            for user_id in claimed {
+                if self.cache.erase_user(&user_id.to_string()).await {
+                    if let Err(error) = store::cache_erasures::done(&self.pool, user_id).await {
+                        tracing::warn!(error = %wellbeing_common::error::ErrorChain(&error), "cache erasure not recorded as done; it will be repeated");
+                    } else {
+                        tracing::info!(%user_id, "cached data of an erased user removed");
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! nothing above it builds queries, callers get typed rows and typed errors.
 
 pub mod aggregates;
+pub mod cache_erasures;
 pub mod dirty_days;
 pub mod event_ids;
 pub mod event_tables;

@@ -127,6 +127,15 @@ pub async fn delete(pool: &PgPool, id: Uuid) -> Result<bool, StoreError> {
             .execute(&mut *transaction)
             .await?;
     }
+    let erased = result.rows_affected() > 0;
+    if erased {
+        // Its cached data is erased after the commit; until the cache service confirms, the
+        // erasure is remembered here (crate::cache_erasures).
+        sqlx::query("INSERT INTO cache_erasures (user_id) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(id)
+            .execute(&mut *transaction)
+            .await?;
+    }
     transaction.commit().await?;
-    Ok(result.rows_affected() > 0)
+    Ok(erased)
 }

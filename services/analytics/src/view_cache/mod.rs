@@ -358,13 +358,16 @@ impl ViewCache {
         !self.inner.local.is_coherent() || self.inner.local.changed_within(user_id, window)
     }
 
-    /// Deletes every cached view of an erased user.
-    pub async fn erase_user(&self, user_id: &str) {
+    /// Deletes every cached view and counter of an erased user; true once the cache service
+    /// confirmed it (otherwise the caller retries: `store::cache_erasures`).
+    pub async fn erase_user(&self, user_id: &str) -> bool {
         self.inner.local.invalidate(user_id);
         lock(&self.inner.pending_stats).remove(user_id);
-        if !self.inner.remote.erase_user(user_id).await {
+        let erased = self.inner.remote.erase_user(user_id).await;
+        if !erased {
             lock(&self.inner.unconfirmed_invalidations).insert(user_id.to_owned());
         }
+        erased
     }
 
     /// The user's read counters, including the reads not yet sent.
