@@ -101,7 +101,7 @@ impl PrivacyRights {
             return Err(account_gone());
         }
         if self.cache.erase_user(&user_id.to_string()).await {
-            store::cache_erasures::done(&self.pool, user_id).await?;
+            self.erasure_done(user_id).await;
         }
         tracing::info!(%user_id, "user erased");
         Ok(())
@@ -122,13 +122,21 @@ impl PrivacyRights {
             };
             for user_id in claimed {
                 if self.cache.erase_user(&user_id.to_string()).await {
-                    if let Err(error) = store::cache_erasures::done(&self.pool, user_id).await {
-                        tracing::warn!(error = %wellbeing_common::error::ErrorChain(&error), "cache erasure not recorded as done; it will be repeated");
-                    } else {
-                        tracing::info!(%user_id, "cached data of an erased user removed");
-                    }
+                    self.erasure_done(user_id).await;
+                    tracing::info!(%user_id, "cached data of an erased user removed");
                 }
             }
+        }
+    }
+
+    /// Forgets a confirmed erasure. If that fails, the erasure is only repeated later (it is
+    /// idempotent): the user's erasure itself has succeeded and is answered so.
+    async fn erasure_done(&self, user_id: Uuid) {
+        if let Err(error) = store::cache_erasures::done(&self.pool, user_id).await {
+            tracing::warn!(
+                error = %wellbeing_common::error::ErrorChain(&error),
+                "a confirmed cache erasure is still recorded; it will be repeated"
+            );
         }
     }
 }
