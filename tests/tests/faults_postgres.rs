@@ -231,17 +231,36 @@ async fn outage(mode: StopMode, test: &str) -> anyhow::Result<()> {
     assert!(refused_during > 0);
     assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
     assert_eq!(duplicated, 0);
-    let unexpected_outcomes: Vec<&wellbeing_tests::traffic::Outcome> = outcomes
+    // Stored but answered 503: only a write in flight while the database was being stopped may
+    // be, when its commit reached the WAL and the reply never came (the writer cannot know:
+    // RELIABILITY.md, what no client can close). The re-send above then answered 200 and the
+    // end state below is exactly what was sent. Anything else is a defect.
+    let in_doubt = |o: &&Outcome| {
+        o.status == 503 && o.sent_at <= stopped_at && o.sent_at + o.latency >= down_at
+    };
+    let unexplained: Vec<&String> = unexpected
+        .iter()
+        .copied()
+        .filter(|id| {
+            !outcomes
+                .iter()
+                .filter(in_doubt)
+                .any(|o| o.events.iter().any(|e| &e.event_id == *id))
+        })
+        .collect();
+    let unexpected_outcomes: Vec<&Outcome> = outcomes
         .iter()
         .filter(|o| o.events.iter().any(|e| unexpected.contains(&&e.event_id)))
         .collect();
     assert!(
-        unexpected.is_empty(),
-        "stored but answered as failed: {unexpected:?} in {unexpected_outcomes:?}, outage from {down_at:?} to {up_at:?}"
+        unexplained.is_empty(),
+        "stored but answered as failed outside the stop: {unexplained:?} in {unexpected_outcomes:?}, outage from {down_at:?} (stopped {stopped_at:?}) to {up_at:?}"
     );
     assert_eq!(half_batches, 0);
-    assert_eq!(stored.len(), acknowledged.len());
-    assert_eq!(stored_sum, acknowledged_sum);
+    // Every acknowledged event, plus the in-doubt ones, each once.
+    assert_eq!(stored.len(), acknowledged.len() + unexpected.len());
+    let in_doubt_sum: f64 = unexpected.iter().map(|id| stored[*id].1).sum();
+    assert!((stored_sum - acknowledged_sum - in_doubt_sum).abs() < 1e-9);
     assert_eq!(claimed, all_claims, "every stored event has its id claim");
     assert_eq!(claimed as usize, stored.len());
     assert_eq!(final_ids, sent.keys().cloned().collect::<BTreeSet<_>>());
