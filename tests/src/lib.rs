@@ -9,6 +9,7 @@ pub mod api;
 pub mod database;
 pub mod exact;
 pub mod fixtures;
+pub mod memory;
 pub mod postgres;
 pub mod probe;
 pub mod proxy;

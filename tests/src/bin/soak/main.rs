@@ -434,7 +434,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     );
     println!("load average: {load_at_start} at start, {load_at_end} at the end");
 
-    let memory_points = |memory: &[processes::Memory]| -> serde_json::Value {
+    let memory_points = |memory: &[wellbeing_tests::memory::Memory]| -> serde_json::Value {
         SERVICES
             .iter()
             .zip(memory)

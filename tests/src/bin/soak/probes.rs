@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use wellbeing_tests::Api;
 
-use crate::processes::{Memory, memory_of};
+use wellbeing_tests::memory::{Memory, memory_of};
 
 /// Samples every service's memory once a second in the background.
 pub struct Sampler {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use tokio::process::{Child, Command};
+use wellbeing_tests::memory::{Memory, memory_of};
 use wellbeing_tests::{Api, TestDatabase};
 
 /// The binaries, in start order.
@@ -29,31 +30,6 @@ pub struct Service {
     pub pid: u32,
     child: Child,
     log: PathBuf,
-}
-
-/// Resident memory of one process (from `/proc/<pid>/status`), MiB.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Memory {
-    /// `VmRSS`: everything resident.
-    pub rss: f64,
-    /// `RssAnon`: the heap and stacks (the rest is the mapped binary and shared pages).
-    pub anon: f64,
-}
-
-pub fn memory_of(pid: u32) -> Memory {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|line| line.starts_with(name))
-            .and_then(|line| line.split_whitespace().nth(1))
-            .and_then(|kib| kib.parse::<f64>().ok())
-            .map_or(f64::NAN, |kib| kib / 1024.0)
-    };
-    Memory {
-        rss: field("VmRSS:"),
-        anon: field("RssAnon:"),
-    }
 }
 
 pub struct Stack {

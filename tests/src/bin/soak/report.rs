@@ -4,7 +4,8 @@ use serde_json::{Value, json};
 
 use crate::cpu::Shares;
 use crate::open_loop::{Tick, Window};
-use crate::processes::{Memory, SERVICES};
+use crate::processes::SERVICES;
+use wellbeing_tests::memory::Memory;
 
 /// Achieved rate within this fraction of the target, in every interval after the warm-up.
 pub const RATE_TOLERANCE: f64 = 0.05;
