@@ -178,6 +178,7 @@ mod tests {
             ("RATE_LIMIT_PER_MINUTE", "many"),
             ("RATE_LIMIT_BURST", "0"),
             ("REQUEST_TIMEOUT_MS", "5"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
         ] {
             let source: &[(&str, &str)] = &[(name, value)];
             assert_eq!(GatewayConfig::from_source(source).unwrap_err().name, name);

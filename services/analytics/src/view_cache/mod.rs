@@ -6,9 +6,11 @@
 //! the cache service) and sent to the cache service every second.
 //!
 //! Users' timezones are kept here too, under the same rules as the copies: an entry remembers
-//! the user's stamp when it was read from PostgreSQL and is used only while that stamp is
-//! current, so any invalidation of the user (a write, a profile change, an erasure, on any
-//! replica) makes the next read ask PostgreSQL again. A cached read then needs no database.
+//! the user's stamp when it was read and is used only while that stamp is current, so any
+//! invalidation of the user (a profile change, an erasure, a write on another replica) makes the
+//! next read ask PostgreSQL again; a write through this process keeps the zone its own
+//! statement read. A cached read then needs no database. So does each user's recent week, from
+//! which the home-screen views are composed ([`ViewCache::recent_days`]).
 
 pub mod breaker;
 mod remote;
