@@ -32,8 +32,9 @@ pub struct Needs {
     pub privacy: bool,
 }
 
-/// What the recent week is read with: everything a home-screen view may need.
-const RECENT_NEEDS: Needs = Needs {
+/// Goals and the privacy report besides the days: what the home-screen views show, and what the
+/// recent week is read with.
+pub const EVERYTHING: Needs = Needs {
     goals: true,
     privacy: true,
 };
@@ -89,7 +90,7 @@ impl Views {
             let user_id = viewer.user_id.to_string();
             self.cache
                 .recent_days(&user_id, &params, || {
-                    self.read(viewer, week_start, viewer.today, RECENT_NEEDS)
+                    self.read(viewer, week_start, viewer.today, EVERYTHING)
                 })
                 .await?
         } else {

@@ -13,16 +13,10 @@ use wellbeing_domain::weekly::{
     DayHighlight, WeeklyAverages, WeeklySummary, WeeklyTrends, weekly_summary,
 };
 
-use super::days::{Days, Needs};
+use super::days::{Days, EVERYTHING, Needs};
 use super::privacy::{latest_privacy_score, privacy_score_value};
 use super::{View, Viewer, Views, count_param, date_param};
 use crate::goals::{self, GoalStatusFilter};
-
-/// Goals and the privacy report besides the days: what the home-screen views show.
-const EVERYTHING: Needs = Needs {
-    goals: true,
-    privacy: true,
-};
 
 /// The `data` of `GET /analytics/quick-stats`.
 #[derive(Debug, Serialize)]
