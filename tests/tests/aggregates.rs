@@ -94,6 +94,24 @@ async fn send_single(stack: &TestStack, user: &Session, event: &Value) -> anyhow
     Ok(())
 }
 
+/// How many recent weeks analytics brought over its own writes (its metrics).
+async fn recent_days_carried(stack: &TestStack) -> anyhow::Result<u64> {
+    let (_, addr) = stack
+        .metrics_addrs
+        .iter()
+        .find(|(service, _)| service == "analytics-0")
+        .ok_or_else(|| anyhow::anyhow!("analytics serves no metrics"))?;
+    let scrape = reqwest::get(format!("http://{addr}/metrics"))
+        .await?
+        .text()
+        .await?;
+    let line = scrape
+        .lines()
+        .find_map(|line| line.strip_prefix("analytics_recent_days_carried_total "))
+        .ok_or_else(|| anyhow::anyhow!("no carried count in {scrape}"))?;
+    Ok(line.trim().parse()?)
+}
+
 /// Every view compared through REST with its computation from raw records.
 async fn assert_views_exact(
     stack: &TestStack,
@@ -206,6 +224,34 @@ async fn aggregates_and_views_equal_the_raw_computation_through_random_streams()
     }
     let days = assert_all_exact(&stack, &pool, &users).await?;
     assert!(days >= 50, "5 users over about 13 days: {days}");
+
+    // Round 1b: writes between reads. Each read keeps the user's recent week in analytics, and
+    // each write brings it up to date there rather than having it read again: single events,
+    // small batches with repeats and events across midnight, all exact at every step.
+    let carried_before = recent_days_carried(&stack).await?;
+    for (user, timezone) in &users {
+        let mut sent: Vec<Value> = Vec::new();
+        for step in 0..6 {
+            let event = random_event(&mut rng);
+            if step % 2 == 0 {
+                send_single(&stack, user, &event).await?;
+                sent.push(event);
+            } else {
+                let new = [event, across_midnight(&mut rng, *timezone)];
+                let mut batch = new.to_vec();
+                // Repeats of earlier events: a day with both adds nothing by a delta (marked).
+                batch.extend(sent.iter().rev().take(2).cloned());
+                stack.api.track_batch(&user.access_token, &batch).await?;
+                sent.extend(new);
+            }
+            assert_views_exact(&stack, &pool, user, *timezone).await?;
+        }
+    }
+    let carried = recent_days_carried(&stack).await? - carried_before;
+    assert!(
+        carried >= 10,
+        "the writes between reads were brought into the kept weeks: {carried}"
+    );
 
     // Round 2: concurrent batches of one user (overlapping days, some shared event ids) and
     // late events for the oldest days.

@@ -145,7 +145,7 @@ impl Application {
             ingest: Ingest::new(pool.clone(), cache.clone(), config.retention_days),
             goals: Goals::new(views.clone(), cache.clone()),
             privacy: Privacy::new(pool.clone(), cache.clone()),
-            rights: PrivacyRights::new(pool.clone(), cache),
+            rights: PrivacyRights::new(pool.clone(), cache.clone()),
             views,
         };
         let erasure_retries = tokio::spawn(service.rights.clone().retry_cache_erasures());
@@ -172,8 +172,10 @@ impl Application {
             });
 
         let grpc_metrics = GrpcMetrics::new();
-        let metrics_server =
-            metrics::spawn(metrics_listener, render_metrics(&grpc_metrics, &pool))?;
+        let metrics_server = metrics::spawn(
+            metrics_listener,
+            render_metrics(&grpc_metrics, &pool, &cache),
+        )?;
         tracing::info!(addr = %listener.local_addr()?, "analytics listening");
         let router = wellbeing_common::grpc::server()
             .add_service(health_service)
@@ -207,10 +209,11 @@ pub async fn migrate(config: &AnalyticsConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A scrape: the gRPC series and the database pool.
-fn render_metrics(grpc: &Arc<GrpcMetrics>, pool: &PgPool) -> metrics::Render {
+/// A scrape: the gRPC series, the database pool and how the recent weeks were had.
+fn render_metrics(grpc: &Arc<GrpcMetrics>, pool: &PgPool, cache: &ViewCache) -> metrics::Render {
     let grpc = Arc::clone(grpc);
     let pool = pool.clone();
+    let cache = cache.clone();
     Arc::new(move || {
         let mut text = grpc.render();
         let mut series = Series(&mut text);
@@ -223,6 +226,17 @@ fn render_metrics(grpc: &Arc<GrpcMetrics>, pool: &PgPool) -> metrics::Render {
             "db_pool_idle_connections",
             "PostgreSQL connections open and idle",
             pool.num_idle(),
+        );
+        let (read, carried) = cache.recent_days_counts();
+        series.counter(
+            "analytics_recent_days_read_total",
+            "Users' recent weeks read from PostgreSQL for the home-screen views",
+            read,
+        );
+        series.counter(
+            "analytics_recent_days_carried_total",
+            "Users' recent weeks brought over a write of this process instead of read again",
+            carried,
         );
         Box::pin(std::future::ready(text))
     })

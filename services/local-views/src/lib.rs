@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use moka::future::Cache;
+use moka::policy::EvictionPolicy;
 use tokio_stream::StreamExt;
 use wellbeing_proto::cache::v1::Invalidation;
 use wellbeing_proto::cache::v1::invalidation::Scope;
@@ -66,6 +67,10 @@ impl LocalViews {
                 })
                 .max_capacity(max_bytes)
                 .time_to_live(ttl)
+                // Every write makes its user's next keys new (the generation is in them) and
+                // leaves the old ones unread: least recently used goes first, and a new key is
+                // always admitted (TinyLFU refused most of them under constant writes).
+                .eviction_policy(EvictionPolicy::lru())
                 .build(),
             generations: Generations::new(ttl),
             awaiting_echo: Mutex::new(HashMap::new()),

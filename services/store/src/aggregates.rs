@@ -13,6 +13,7 @@ use wellbeing_domain::aggregate::{AppDay, DayAggregate, Days};
 
 use crate::StoreError;
 use crate::goals::GoalRow;
+use crate::ingest::DayChanges;
 use crate::privacy_states::PrivacyStateRow;
 
 /// Day aggregates as the columns of an `UNNEST`: one entry per (user, day), screen time
@@ -121,7 +122,7 @@ pub struct Extras {
 }
 
 /// One user's aggregates of a range of days, with what the view asked besides.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Period {
     pub timezone: String,
     /// Whether the aggregates are complete in the user's zone (false while a rebuild after a
@@ -135,6 +136,33 @@ pub struct Period {
     pub privacy: Option<PrivacyStateRow>,
     /// Focus sessions (start, end) of the `focus` range, read only when the user has a focus goal.
     pub focus: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl Period {
+    /// The period of days `first..=last` as a write that made `changes` left it, computed from
+    /// this one (read before that write) the way the statement changed the stored rows; `None`
+    /// when the write changed what a period holds besides the days (focus sessions).
+    pub fn after_write(
+        &self,
+        first: NaiveDate,
+        last: NaiveDate,
+        changes: &DayChanges,
+    ) -> Option<Period> {
+        if changes.focus_sessions {
+            return None;
+        }
+        let mut period = self.clone();
+        let within = |day: &NaiveDate| (first..=last).contains(day);
+        for (day, delta) in changes.added.iter().filter(|(day, _)| within(day)) {
+            period.days.entry(*day).or_default().add(delta);
+        }
+        for day in changes.dirty.iter().filter(|day| within(day)) {
+            if !period.dirty.contains(day) {
+                period.dirty.push(*day);
+            }
+        }
+        Some(period)
+    }
 }
 
 #[derive(sqlx::FromRow)]

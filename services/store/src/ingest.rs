@@ -64,9 +64,25 @@ pub struct Stored {
     pub zones: HashMap<Uuid, String>,
     /// The record ids stored now.
     pub created: HashSet<Uuid>,
+    /// What it did to each writer's day aggregates.
+    pub changes: HashMap<Uuid, DayChanges>,
 }
 
-type Returned = (Option<Uuid>, Option<String>, Option<Uuid>);
+/// What one write did to one user's day aggregates, decided as the statement decides it: a
+/// process that holds the user's days as they were before the write can bring them up to date
+/// without reading them again.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DayChanges {
+    /// The deltas added to the stored days.
+    pub added: BTreeMap<NaiveDate, DayAggregate>,
+    /// Days marked in `dirty_days` (read from raw records until recomputed).
+    pub dirty: Vec<NaiveDate>,
+    /// Whether a focus session was stored (focus goals read them besides the days).
+    pub focus_sessions: bool,
+}
+
+/// (user, zone, whether the user's aggregates are complete in that zone, claimed record).
+type Returned = (Option<Uuid>, Option<String>, Option<bool>, Option<Uuid>);
 type Query<'q> = sqlx::query::QueryAs<'q, Postgres, Returned, PgArguments>;
 
 /// Which parts a write needs: the event tables it has rows for, and whether it adds to
@@ -239,18 +255,68 @@ pub async fn store(
     }
     let rows = query.fetch_all(connection).await?;
     let mut stored = Stored::default();
+    let mut complete = HashSet::new();
     for row in rows {
         match row {
-            (Some(user), Some(zone), _) => {
+            (Some(user), Some(zone), aggregates_complete, _) => {
                 stored.zones.insert(user, zone);
+                if aggregates_complete == Some(true) {
+                    complete.insert(user);
+                }
             }
-            (_, _, Some(record)) => {
+            (_, _, _, Some(record)) => {
                 stored.created.insert(record);
             }
             _ => {}
         }
     }
+    stored.changes = changes(events, &stored, &complete);
     Ok(stored)
+}
+
+/// Each writer's [`DayChanges`], by the statement's own rule: a day's delta is added when every
+/// event behind it was new, the user's zone is the one assumed and their aggregates are complete
+/// in it; otherwise, if any of its events was new, the day is marked.
+fn changes(
+    events: &NewEvents<'_>,
+    stored: &Stored,
+    complete: &HashSet<Uuid>,
+) -> HashMap<Uuid, DayChanges> {
+    // (user, day) -> (all new, any new)
+    let mut verdicts: BTreeMap<(Uuid, NaiveDate), (bool, bool)> = BTreeMap::new();
+    for (record, user, day) in &events.touches {
+        let new = stored.created.contains(record);
+        let verdict = verdicts.entry((*user, *day)).or_insert((true, false));
+        *verdict = (verdict.0 && new, verdict.1 || new);
+    }
+    let mut changes: HashMap<Uuid, DayChanges> = HashMap::new();
+    for ((user, day), (all_new, any_new)) in verdicts {
+        let Some(zone) = stored.zones.get(&user) else {
+            continue;
+        };
+        let assumed = events.zones.iter().find(|(writer, _)| *writer == user);
+        let applies = all_new
+            && assumed.is_some_and(|(_, assumed)| assumed == zone)
+            && complete.contains(&user);
+        let delta = events.deltas.get(&(user, day));
+        match delta {
+            Some(delta) if applies => {
+                changes
+                    .entry(user)
+                    .or_default()
+                    .added
+                    .insert(day, delta.clone());
+            }
+            _ if any_new => changes.entry(user).or_default().dirty.push(day),
+            _ => {}
+        }
+    }
+    for row in &events.focus_sessions {
+        if stored.created.contains(&row.id) {
+            changes.entry(row.user_id).or_default().focus_sessions = true;
+        }
+    }
+    changes
 }
 
 /// The statement's text for a shape, built on first use (at most 2^7 shapes).
@@ -393,9 +459,11 @@ marked AS (
     ORDER BY user_id, day
     ON CONFLICT (user_id, day) DO UPDATE SET version = dirty_days.version + 1, marked_at = now()
 )
-SELECT id AS user_id, timezone, NULL::uuid AS record_id FROM writers
+SELECT id AS user_id, timezone,
+       aggregates_timezone IS NOT DISTINCT FROM timezone AS aggregates_complete,
+       NULL::uuid AS record_id FROM writers
 UNION ALL
-SELECT NULL, NULL, record_id FROM claimed",
+SELECT NULL, NULL, NULL, record_id FROM claimed",
     );
     sql
 }

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono_tz::Tz;
 use sqlx::{PgConnection, PgPool};
@@ -18,7 +19,9 @@ use tracing::Instrument;
 use uuid::Uuid;
 use wellbeing_common::ServiceError;
 use wellbeing_store::StoreError;
+use wellbeing_store::ingest::DayChanges;
 
+use super::OwnWrite;
 use super::write::{Written, write};
 use crate::accounts::account_gone;
 use crate::events::EventRow;
@@ -137,11 +140,13 @@ async fn commit(pool: PgPool, cache: ViewCache, group: Vec<Pending>, writer: Own
         .iter()
         .map(|pending| pending.rows.as_slice())
         .collect();
-    let outcomes = match connection {
+    let sent_at = Instant::now();
+    let (outcomes, changes) = match connection {
         Ok(mut connection) => write_units(&mut connection, &units, &zones).await,
         Err(error) => {
             let error = ServiceError::from(StoreError::from(error));
-            units.iter().map(|_| Err(error.clone())).collect()
+            let outcomes = units.iter().map(|_| Err(error.clone())).collect();
+            (outcomes, HashMap::new())
         }
     };
     drop(writer);
@@ -164,11 +169,16 @@ async fn commit(pool: PgPool, cache: ViewCache, group: Vec<Pending>, writer: Own
         .filter_map(|(pending, outcome)| Some((pending.user_id, outcome.as_ref().ok()?.1)))
         .collect();
     for (user, zone) in read_zones {
-        let user_id = user.to_string();
-        let invalidated = users.binary_search(&user_id).is_ok();
-        cache
-            .keep_zone_read_by_write(&user_id, zone, stamps_before[&user], invalidated)
-            .await;
+        let invalidated = users.binary_search(&user.to_string()).is_ok();
+        let write = OwnWrite {
+            user_id: user,
+            zone,
+            before: stamps_before[&user],
+            invalidated,
+            sent_at,
+            changes: changes.get(&user),
+        };
+        write.keep_what_it_read(&cache).await;
     }
 
     for (pending, outcome) in group.into_iter().zip(outcomes) {
@@ -186,15 +196,16 @@ type Outcome = Result<(Vec<bool>, Tz), ServiceError>;
 
 /// The units in one statement on `connection` (each statement is its own transaction: committed
 /// when it returns); if that fails for a reason other than the database being unreachable, each
-/// unit in a statement of its own.
+/// unit in a statement of its own. With the outcomes, what the one statement did to each user's
+/// days (nothing is told when the units went one by one: rare, and only a saving is lost).
 async fn write_units(
     connection: &mut PgConnection,
     units: &[&[EventRow]],
     zones: &HashMap<Uuid, Tz>,
-) -> Vec<Outcome> {
+) -> (Vec<Outcome>, HashMap<Uuid, DayChanges>) {
     let rows: Vec<&EventRow> = units.iter().flat_map(|unit| unit.iter()).collect();
-    match write(connection, &rows, zones).await {
-        Ok(written) => split(&written, units),
+    let outcomes = match write(connection, &rows, zones).await {
+        Ok(written) => return (split(&written, units), written.changes),
         Err(error @ StoreError::Unavailable(_)) => {
             let error = ServiceError::from(error);
             units.iter().map(|_| Err(error.clone())).collect()
@@ -216,7 +227,8 @@ async fn write_units(
             }
             outcomes
         }
-    }
+    };
+    (outcomes, HashMap::new())
 }
 
 /// Each unit's answer from a write of all their events in order: what was created, in its

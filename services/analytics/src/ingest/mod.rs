@@ -8,6 +8,7 @@ mod group;
 mod write;
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -20,10 +21,13 @@ use wellbeing_proto::analytics::v1::track_event::Kind;
 use crate::accounts::{account_gone, field_error};
 use crate::events::{EventRow, prepare};
 use crate::view_cache::ViewCache;
+use crate::views::days::RecentWeek;
+use wellbeing_local_views::Stamp;
 use wellbeing_store::event_tables::{
     BreakRow, DistractionRow, EventTable, FocusSessionRow, NotificationRow, ScreenTimeRow,
     SessionRow, find,
 };
+use wellbeing_store::ingest::DayChanges;
 use wellbeing_store::{self as store, StoreError};
 
 /// The most events one batch may carry.
@@ -189,6 +193,7 @@ impl Ingest {
         let user = user_id.to_string();
         let stamp_before = self.cache.stamp(&user);
         let mut connection = self.pool.acquire().await.map_err(StoreError::from)?;
+        let sent_at = Instant::now();
         let written =
             write::write(&mut connection, &rows, &HashMap::from([(user_id, zone)])).await?;
         drop(connection);
@@ -200,9 +205,15 @@ impl Ingest {
             self.cache.invalidate_user(&user).await;
         }
         if let Some(zone) = written.zones.get(&user_id) {
-            self.cache
-                .keep_zone_read_by_write(&user, *zone, stamp_before, accepted > 0)
-                .await;
+            let write = OwnWrite {
+                user_id,
+                zone: *zone,
+                before: stamp_before,
+                invalidated: accepted > 0,
+                sent_at,
+                changes: written.changes.get(&user_id),
+            };
+            write.keep_what_it_read(&self.cache).await;
         }
         Ok(accepted)
     }
@@ -263,6 +274,45 @@ impl Ingest {
         } else {
             None
         })
+    }
+}
+
+/// A write of one user by this process, as seen once it is committed and the user invalidated.
+struct OwnWrite<'a> {
+    user_id: Uuid,
+    /// The user's zone as the write's statement read it.
+    zone: chrono_tz::Tz,
+    /// The user's stamp before the write.
+    before: Stamp,
+    /// Whether the write invalidated the user (it stored something).
+    invalidated: bool,
+    /// When its statement was sent.
+    sent_at: Instant,
+    /// What it did to the user's days, when known.
+    changes: Option<&'a DayChanges>,
+}
+
+impl OwnWrite<'_> {
+    /// Keeps what the write read and did for the user's next requests, where that is exact: the
+    /// zone (the next write and read need no lookup) and the recent week brought up to date (the
+    /// next views need no read of the days). Without this, each write made the next requests
+    /// read both from PostgreSQL again.
+    async fn keep_what_it_read(&self, cache: &ViewCache) {
+        let user = self.user_id.to_string();
+        cache
+            .keep_zone_read_by_write(&user, self.zone, self.before, self.invalidated)
+            .await;
+        if let (true, Some(changes)) = (self.invalidated, self.changes) {
+            RecentWeek::carry_over_write(
+                cache,
+                self.user_id,
+                self.zone,
+                self.before,
+                self.sent_at,
+                changes,
+            )
+            .await;
+        }
     }
 }
 

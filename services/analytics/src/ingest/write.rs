@@ -10,7 +10,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 use wellbeing_domain::aggregate::Days;
 use wellbeing_store::event_ids::NewEventId;
-use wellbeing_store::ingest::NewEvents;
+use wellbeing_store::ingest::{DayChanges, NewEvents};
 use wellbeing_store::{self as store, StoreError};
 
 use crate::events::EventRow;
@@ -22,6 +22,8 @@ pub struct Written {
     pub created: Vec<bool>,
     /// The zone of each of the events' users that exists.
     pub zones: HashMap<Uuid, Tz>,
+    /// What the write did to each user's day aggregates.
+    pub changes: HashMap<Uuid, DayChanges>,
 }
 
 impl Written {
@@ -98,5 +100,9 @@ pub async fn write(
             (user, zone)
         })
         .collect();
-    Ok(Written { created, zones })
+    Ok(Written {
+        created,
+        zones,
+        changes: stored.changes,
+    })
 }

@@ -17,13 +17,14 @@ mod remote;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono_tz::Tz;
 use moka::future::Cache;
+use moka::policy::EvictionPolicy;
 use wellbeing_common::ServiceError;
 use wellbeing_common::grpc::TracedChannel;
 use wellbeing_local_views::{LocalView, LocalViews, Stamp};
@@ -36,6 +37,8 @@ use remote::RemoteCache;
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// Timezones kept at most (a few dozen bytes each).
 const MAX_ZONES: u64 = 100_000;
+/// The name of the recent days among a user's keys.
+const RECENT_DAYS: &str = "recent-days";
 
 #[derive(Debug, Clone)]
 pub struct CacheSettings {
@@ -68,13 +71,25 @@ struct Inner {
     local: LocalViews,
     /// Per user: the timezone, and the stamp under which it was read.
     zones: Cache<String, (Tz, Stamp)>,
-    /// Per user and stamp: the recent days every home-screen view is composed from.
-    recent: Cache<String, Arc<Period>>,
+    /// Per user and stamp: the recent days every home-screen view is composed from, and when
+    /// their read returned.
+    recent: Cache<String, RecentDays>,
+    /// Recent weeks read from PostgreSQL, and brought over a write of this process instead.
+    recent_reads: AtomicU64,
+    recent_carried: AtomicU64,
     /// Reads not yet added to the cache service's per-user counters: user -> (hits, misses).
     pending_stats: Mutex<HashMap<String, (u64, u64)>>,
     /// Users whose invalidation did not reach the cache service: their remote views may be
     /// stale, so they are neither read from nor written to it until the retry succeeds.
     unconfirmed_invalidations: Mutex<HashSet<String>>,
+}
+
+/// A user's recent days as kept: `read_at` tells which writes they may already hold (those sent
+/// before it) and which they cannot (those sent after).
+#[derive(Clone)]
+struct RecentDays {
+    period: Arc<Period>,
+    read_at: Instant,
 }
 
 /// About the bytes a period holds in memory (its days, apps and goals), for the bound.
@@ -111,12 +126,16 @@ impl ViewCache {
                     .time_to_live(local.ttl())
                     .build(),
                 recent: Cache::builder()
-                    .weigher(|key: &String, period: &Arc<Period>| {
-                        u32::try_from(key.len() + period_bytes(period)).unwrap_or(u32::MAX)
+                    .weigher(|key: &String, recent: &RecentDays| {
+                        u32::try_from(key.len() + period_bytes(&recent.period)).unwrap_or(u32::MAX)
                     })
                     .max_capacity(settings.local_max_bytes / 2)
                     .time_to_live(local.ttl())
+                    // As for the copies of views: keys are new after every write.
+                    .eviction_policy(EvictionPolicy::lru())
                     .build(),
+                recent_reads: AtomicU64::new(0),
+                recent_carried: AtomicU64::new(0),
                 local,
                 pending_stats: Mutex::new(HashMap::new()),
                 unconfirmed_invalidations: Mutex::new(HashSet::new()),
@@ -253,12 +272,70 @@ impl ViewCache {
         if !self.inner.enabled || !local.is_coherent() {
             return load().await.map(Arc::new);
         }
-        let key = LocalViews::key(local.stamp(user_id), user_id, "recent-days", params);
-        self.inner
+        let key = LocalViews::key(local.stamp(user_id), user_id, RECENT_DAYS, params);
+        let recent = self
+            .inner
             .recent
-            .try_get_with(key, async move { load().await.map(Arc::new) })
+            .try_get_with(key, async move {
+                let period = load().await?;
+                self.inner.recent_reads.fetch_add(1, Ordering::Relaxed);
+                Ok(RecentDays {
+                    period: Arc::new(period),
+                    read_at: Instant::now(),
+                })
+            })
             .await
-            .map_err(|error: Arc<ServiceError>| (*error).clone())
+            .map_err(|error: Arc<ServiceError>| (*error).clone())?;
+        Ok(recent.period)
+    }
+
+    /// Brings the user's recent days (`params` as [`ViewCache::recent_days`] takes them) over a
+    /// write of this process, so that the views read after it are composed without reading the
+    /// days again: `update` makes the days after the write from the days before it. Done only
+    /// when it is exact: the stamp moved by the write's own invalidation alone since `before`
+    /// (nothing else changed the user meanwhile), and the days kept under `before` were read
+    /// before the write's statement was sent (`sent_at`), so they cannot already hold it.
+    pub async fn carry_recent_days(
+        &self,
+        user_id: &str,
+        params: &str,
+        before: Stamp,
+        sent_at: Instant,
+        update: impl FnOnce(&Period) -> Option<Period>,
+    ) {
+        let inner = &self.inner;
+        let now = inner.local.stamp(user_id);
+        if !inner.enabled || !inner.local.is_coherent() || now != (before.0 + 1, before.1) {
+            return;
+        }
+        let old_key = LocalViews::key(before, user_id, RECENT_DAYS, params);
+        let Some(old) = inner.recent.get(&old_key).await else {
+            return;
+        };
+        if old.read_at >= sent_at {
+            return;
+        }
+        let Some(period) = update(&old.period) else {
+            return;
+        };
+        let key = LocalViews::key(now, user_id, RECENT_DAYS, params);
+        let carried = RecentDays {
+            period: Arc::new(period),
+            read_at: old.read_at,
+        };
+        inner.recent.insert(key, carried).await;
+        // Unreachable now that the stamp moved.
+        inner.recent.invalidate(&old_key).await;
+        inner.recent_carried.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many recent weeks were read from PostgreSQL, and how many were brought over a write
+    /// instead (for the metrics).
+    pub fn recent_days_counts(&self) -> (u64, u64) {
+        (
+            self.inner.recent_reads.load(Ordering::Relaxed),
+            self.inner.recent_carried.load(Ordering::Relaxed),
+        )
     }
 
     /// Adds one read to the user's pending statistics.

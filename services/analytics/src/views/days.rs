@@ -10,18 +10,25 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use uuid::Uuid;
 use wellbeing_common::ServiceError;
 use wellbeing_domain::aggregate::{DayAggregate, aggregate};
 use wellbeing_domain::apps::DayAppUsage;
 use wellbeing_domain::summary::DailySummary;
+use wellbeing_domain::time;
+use wellbeing_local_views::Stamp;
 use wellbeing_store::aggregates::{self, Extras, Period};
 use wellbeing_store::goals::GoalRow;
+use wellbeing_store::ingest::DayChanges;
 use wellbeing_store::privacy_states::PrivacyStateRow;
 
 use super::{Viewer, Views};
 use crate::accounts::account_gone;
+use crate::view_cache::ViewCache;
 
 /// What a view reads besides the days.
 #[derive(Debug, Clone, Copy, Default)]
@@ -66,6 +73,42 @@ impl Days {
     }
 }
 
+/// The week ending today in a zone: what the home-screen views show, kept per user.
+pub struct RecentWeek {
+    pub first: NaiveDate,
+    pub last: NaiveDate,
+    /// Its name among the user's kept days.
+    pub params: String,
+}
+
+impl RecentWeek {
+    pub fn of(timezone: Tz, today: NaiveDate) -> Self {
+        Self {
+            first: today - Duration::days(6),
+            last: today,
+            params: format!("tz={timezone};today={today}"),
+        }
+    }
+
+    /// Brings the user's kept recent week over this process's write of them (`before`: their
+    /// stamp before it; `sent_at`: when its statement was sent), so that the views read next are
+    /// composed without reading the days again.
+    pub async fn carry_over_write(
+        cache: &ViewCache,
+        user_id: Uuid,
+        timezone: Tz,
+        before: Stamp,
+        sent_at: Instant,
+        changes: &DayChanges,
+    ) {
+        let week = Self::of(timezone, time::local_date(Utc::now(), timezone));
+        let update = |period: &Period| period.after_write(week.first, week.last, changes);
+        cache
+            .carry_recent_days(&user_id.to_string(), &week.params, before, sent_at, update)
+            .await;
+    }
+}
+
 impl Views {
     pub async fn days(
         &self,
@@ -83,14 +126,13 @@ impl Views {
         last: NaiveDate,
         needs: Needs,
     ) -> Result<Days, ServiceError> {
-        let week_start = viewer.today - Duration::days(6);
-        let period = if first >= week_start && last <= viewer.today {
+        let week = RecentWeek::of(viewer.timezone, viewer.today);
+        let period = if first >= week.first && last <= week.last {
             // Within the recent week: that week with everything, shared by the views.
-            let params = format!("tz={};today={}", viewer.timezone, viewer.today);
             let user_id = viewer.user_id.to_string();
             self.cache
-                .recent_days(&user_id, &params, || {
-                    self.read(viewer, week_start, viewer.today, EVERYTHING)
+                .recent_days(&user_id, &week.params, || {
+                    self.read(viewer, week.first, week.last, EVERYTHING)
                 })
                 .await?
         } else {
@@ -140,11 +182,8 @@ impl Views {
         needs: Needs,
     ) -> Result<Period, ServiceError> {
         let focus = needs.goals.then(|| {
-            let (from, _) = wellbeing_domain::time::day_range(
-                viewer.today - Duration::days(6),
-                viewer.timezone,
-            );
-            let (_, to) = wellbeing_domain::time::day_range(viewer.today, viewer.timezone);
+            let (from, _) = time::day_range(viewer.today - Duration::days(6), viewer.timezone);
+            let (_, to) = time::day_range(viewer.today, viewer.timezone);
             (from, to)
         });
         let extras = Extras {
