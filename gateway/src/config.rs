@@ -15,6 +15,8 @@
 //! | `RATE_LIMIT_PER_MINUTE` | `1200` | API requests per minute per user (per client address without a valid token) |
 //! | `RATE_LIMIT_BURST` | `RATE_LIMIT_PER_MINUTE` | requests that may come at once before the per-minute refill applies |
 //! | `TRUSTED_PROXIES` | empty | networks or addresses of the proxies in front (comma-separated): from those peers only, the client address is read from `Forwarded` or `X-Forwarded-For` |
+//! | `HEADER_READ_TIMEOUT_MS` | `10000` | time a connection has to send a request's headers, counted from when it is ready for its next request (also how long an idle keep-alive connection stays open; 100 to 600000) |
+//! | `MAX_CONNECTIONS` | `10000` | client connections served at once; the next wait in the listen backlog (1 to 1000000) |
 //! | `VIEW_CACHE` | `on` | `off`: every derived read asks analytics (no copy kept in the gateway) |
 //! | `VIEW_CACHE_TTL_MS` | `10000` | bound on the age of a view kept in the gateway |
 //! | `VIEW_CACHE_MAX_MB` | `16` | bound on the bytes of views kept in the gateway |
@@ -28,6 +30,7 @@ use base64::Engine;
 use rand::RngCore;
 
 use crate::client_address::TrustedProxies;
+use crate::serve::ConnectionLimits;
 use crate::view_cache::ViewCacheSettings;
 use wellbeing_common::config::{self, ConfigError, Source};
 
@@ -47,6 +50,7 @@ pub struct GatewayConfig {
     /// `TRUSTED_PROXIES`: the peers whose `Forwarded` / `X-Forwarded-For` name the client.
     pub trusted_proxies: TrustedProxies,
     pub view_cache: ViewCacheSettings,
+    pub connection_limits: ConnectionLimits,
 }
 
 impl std::fmt::Debug for GatewayConfig {
@@ -132,6 +136,16 @@ impl GatewayConfig {
             rate_limit_per_minute,
             rate_limit_burst,
             trusted_proxies: config::parsed(source, "TRUSTED_PROXIES", TrustedProxies::default())?,
+            connection_limits: ConnectionLimits {
+                header_read_timeout: Duration::from_millis(u64::from(bounded(
+                    source,
+                    "HEADER_READ_TIMEOUT_MS",
+                    10_000,
+                    100..=600_000,
+                )?)),
+                max_connections: bounded(source, "MAX_CONNECTIONS", 10_000, 1..=1_000_000)?
+                    as usize,
+            },
             view_cache: ViewCacheSettings {
                 enabled: config::switch(source, "VIEW_CACHE", true)?,
                 ttl: Duration::from_millis(u64::from(bounded(

@@ -24,6 +24,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod respond;
 pub mod routes;
+pub mod serve;
 pub mod state;
 pub mod stats;
 pub mod upstream;
@@ -130,6 +131,7 @@ async fn flush_view_cache_hits(state: AppState) {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    limits: serve::ConnectionLimits,
 }
 
 impl Application {
@@ -147,6 +149,7 @@ impl Application {
         Ok(Self {
             listener,
             state: state(&config)?,
+            limits: config.connection_limits,
         })
     }
 
@@ -166,10 +169,9 @@ impl Application {
             tokio::spawn(async move { cache.follow_invalidations(upstreams).await });
         let _stop_invalidations = AbortOnDrop(invalidations);
         let _stop_hit_flush = AbortOnDrop(tokio::spawn(flush_view_cache_hits(self.state.clone())));
-        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         tracing::info!(addr = %self.listener.local_addr()?, "gateway listening");
         let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
+        let server = serve::serve(self.listener, router(self.state), self.limits, async move {
             shutdown.await;
             let _ = draining_tx.send(());
         });
@@ -181,7 +183,7 @@ impl Application {
             }
         };
         tokio::select! {
-            served = server => served.context("gateway server failed"),
+            () = server => Ok(()),
             () = drain_deadline => {
                 tracing::warn!("drain timed out, closing remaining connections");
                 Ok(())
