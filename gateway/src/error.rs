@@ -1,5 +1,5 @@
 //! Every error leaves the gateway as `{"detail", "code", "field"?}` with the status of its
-//! [`ErrorCode`]; 503 and 429 add `Retry-After`.
+//! [`ErrorCode`]; 503 and 429 add `Retry-After` (the error's own wait, else 1 s).
 
 use axum::Json;
 use axum::http::{HeaderValue, header};
@@ -64,9 +64,10 @@ impl IntoResponse for ApiError {
         }
         let mut response = (error.code.http_status(), Json(body)).into_response();
         if matches!(error.code, ErrorCode::Unavailable | ErrorCode::RateLimited) {
+            let seconds = error.retry_after_secs.unwrap_or(1).max(1);
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if error.code == ErrorCode::Unauthenticated {
             response

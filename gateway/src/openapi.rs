@@ -245,7 +245,9 @@ reusable_response!(
 reusable_response!(
     TooManyRequests,
     error_response(
-        "Over the rate limit: per user under `/api/v1`, per client address for `/health`",
+        "Over the rate limit: per user under `/api/v1`, per client address for `/health` and \
+         the sign-in routes, and per account for `/auth/login` after 5 failed sign-ins in a row \
+         (the wait doubles with each further failure)",
         "rate_limited"
     )
     .header("Retry-After", string_header("Seconds to wait"))

@@ -2,12 +2,12 @@
 //! month partitions up to `PARTITIONS_AHEAD_MONTHS` ahead are created, so inserts never wait on
 //! DDL, and with `RETENTION_DAYS` set everything older is removed: whole months are dropped, which
 //! is how data minimisation stays cheap. Several workers may run it at once; the SQL functions
-//! serialise per table.
+//! serialise per table. The same upkeep forgets old failed sign-ins (`sign_in_failures`).
 
 use std::time::Duration;
 
 use sqlx::PgPool;
-use wellbeing_store::partitions;
+use wellbeing_store::{partitions, sign_in_failures};
 
 /// What the upkeep is told to do.
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +36,12 @@ pub async fn run(pool: PgPool, upkeep: Upkeep) {
                 }
             }
             Err(error) => tracing::warn!(%error, "partition upkeep failed; retrying later"),
+        }
+        // Failed sign-ins no longer counted (the login throttle's table stays small).
+        match sign_in_failures::forget_old(&pool).await {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(rows, "old failed sign-ins forgotten"),
+            Err(error) => tracing::warn!(%error, "forgetting old failed sign-ins failed"),
         }
         tokio::time::sleep(upkeep.interval).await;
     }

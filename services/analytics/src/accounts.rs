@@ -18,6 +18,7 @@ use wellbeing_domain::validation;
 
 use wellbeing_store::StoreError;
 use wellbeing_store::refresh_tokens::{self, Rotation};
+use wellbeing_store::sign_in_failures;
 use wellbeing_store::users::{self, NewUser, UserRow};
 
 /// A fresh refresh token, as handed to the client.
@@ -116,6 +117,19 @@ impl Accounts {
         password: &str,
     ) -> Result<(UserRow, IssuedRefreshToken), ServiceError> {
         let email = validation::normalize_email(email);
+        // The per-account throttle, before any hashing: names with and without an account
+        // alike, so its answer reveals nothing.
+        let name = Sha256::digest(email.as_bytes()).to_vec();
+        if let Some(left) = sign_in_failures::locked_for(&self.pool, &name).await? {
+            return Err(ServiceError {
+                retry_after_secs: Some(left.as_secs() + 1),
+                ..ServiceError::new(
+                    ErrorCode::RateLimited,
+                    "too many failed sign-ins for this account; retry after the number of \
+                     seconds in Retry-After",
+                )
+            });
+        }
         let user = users::find_by_email(&self.pool, &email).await?;
         let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
         let password = password.to_owned();
@@ -123,11 +137,13 @@ impl Accounts {
             .hashing(move || verify_password(&password, stored_hash))
             .await?;
         let Some(user) = user.filter(|_| matches) else {
+            sign_in_failures::record_failure(&self.pool, &name).await?;
             return Err(ServiceError::new(
                 ErrorCode::Unauthenticated,
                 "incorrect email or password",
             ));
         };
+        sign_in_failures::clear(&self.pool, &name).await?;
         let token = self.issue_refresh_token(user.id, Uuid::new_v4()).await?;
         Ok((user, token))
     }

@@ -114,6 +114,9 @@ pub struct ServiceError {
     pub field: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ItemError>,
+    /// For a refusal that ends at a known time (429, 503): the seconds to wait (`Retry-After`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ServiceError {
@@ -123,6 +126,7 @@ impl ServiceError {
             detail: detail.into(),
             field: None,
             errors: Vec::new(),
+            retry_after_secs: None,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod partitions;
 pub mod privacy_states;
 pub mod refresh_tokens;
+pub mod sign_in_failures;
 pub mod users;
 
 use std::time::Duration;

@@ -10,6 +10,7 @@
 //! (the limiter's headers), log_secrets.rs (nothing secret in the logs).
 
 mod idor;
+mod sign_in_throttle;
 mod slow_clients;
 mod storage_and_limits;
 mod tokens;

@@ -196,6 +196,12 @@ async fn rate_limits_are_enforced_per_user_and_per_address() -> anyhow::Result<(
 
 /// Six wrong logins for `email`, sent as coming from `forwarded_for` (with `token` attached
 /// when given): the statuses.
+/// A name for each client's guesses: the per-account throttle (sign_in_throttle.rs) must not
+/// be what refuses them here.
+fn fresh_email() -> String {
+    format!("proxied-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
 async fn six_guesses(
     api: &wellbeing_tests::api::Api,
     email: &str,
@@ -230,12 +236,17 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_sign_in_allowance() -> a
     })
     .await?;
     let api = &stack.api;
-    let email = format!("proxied-{}@example.com", uuid::Uuid::new_v4().simple());
     // One client spends its allowance; a spoofed first hop does not move it elsewhere, nor does
     // a valid access token attached to the login.
-    let first = six_guesses(api, &email, "198.51.100.1", None).await?;
+    let first = six_guesses(api, &fresh_email(), "198.51.100.1", None).await?;
     assert_eq!(first, [401, 401, 401, 401, 401, 429], "{first:?}");
-    let spoofed = six_guesses(api, &email, "203.0.113.77, 198.51.100.1, 10.1.1.1", None).await?;
+    let spoofed = six_guesses(
+        api,
+        &fresh_email(),
+        "203.0.113.77, 198.51.100.1, 10.1.1.1",
+        None,
+    )
+    .await?;
     assert!(spoofed.iter().all(|status| *status == 429), "{spoofed:?}");
     let now = chrono::Utc::now().timestamp();
     let token = jsonwebtoken::encode(
@@ -243,13 +254,13 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_sign_in_allowance() -> a
         &json!({"sub": uuid::Uuid::new_v4().to_string(), "iat": now, "exp": now + 600, "typ": "access"}),
         &EncodingKey::from_secret(STACK_SECRET),
     )?;
-    let with_token = six_guesses(api, &email, "198.51.100.1", Some(&token)).await?;
+    let with_token = six_guesses(api, &fresh_email(), "198.51.100.1", Some(&token)).await?;
     assert!(
         with_token.iter().all(|status| *status == 429),
         "{with_token:?}"
     );
     // Another client behind the same proxy is not locked out.
-    let other = six_guesses(api, &email, "198.51.100.2", None).await?;
+    let other = six_guesses(api, &fresh_email(), "198.51.100.2", None).await?;
     assert_eq!(other, [401, 401, 401, 401, 401, 429], "{other:?}");
     stack.stop().await?;
 
@@ -263,7 +274,7 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_sign_in_allowance() -> a
     let mut statuses = Vec::new();
     for n in 0..6 {
         let hop = format!("198.51.100.{}", n + 10);
-        statuses.push(six_guesses(&stack.api, &email, &hop, None).await?[0]);
+        statuses.push(six_guesses(&stack.api, &fresh_email(), &hop, None).await?[0]);
     }
     assert_eq!(statuses, [401, 429, 429, 429, 429, 429], "{statuses:?}");
     stack.stop().await
