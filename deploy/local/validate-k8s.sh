@@ -6,7 +6,10 @@
 #     of that binary's config.rs (or is RUST_LOG / LOG_FORMAT, read by services/common/telemetry);
 #   - every probe port of a wellbeing container is the port of the listen address in its env, and
 #     a container port named `metrics` is the port of its METRICS_ADDR;
-#   - the migration Job runs `wellbeing-analytics migrate` with the analytics environment.
+#   - the migration Job runs `wellbeing-analytics migrate` with the analytics environment;
+#   - the NetworkPolicies deny everything by default and allow exactly the calls the services'
+#     *_URL settings name (both the caller's egress and the callee's ingress), plus each
+#     PostgreSQL / Redis client's egress to its store.
 # Without a usable renderer it falls back to checking the kustomization references and
 # validating the full resources file by file. Exits non-zero on any failure.
 set -euo pipefail
@@ -128,11 +131,15 @@ else:
             if not os.path.exists(os.path.join(k, r)):
                 failures.append(f"{k}/kustomization.yaml: {r} does not exist")
 
+LABEL = "app.kubernetes.io/name"
+
 def port_of(addr):
     m = re.search(r":(\d+)$", addr or "")
     return int(m.group(1)) if m else None
 
 checked = 0
+calls = {}  # overlay -> {(caller pod name, callee service, port)}, from the *_URL settings
+stores = {}  # overlay -> {(pod name, port)}: PostgreSQL and Redis clients
 for name, docs in sets.items():
     configmaps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d.get("kind") == "ConfigMap"}
     secrets = {d["metadata"]["name"] for d in docs if d.get("kind") == "Secret"}
@@ -162,6 +169,16 @@ for name, docs in sets.items():
                 ref = e.get("valueFrom", {}).get("secretKeyRef", {}).get("name")
                 if ref and name == "dev" and ref not in secrets:
                     failures.append(f"{where}: Secret {ref} is not in the dev manifests")
+            pod_name = d["spec"]["template"].get("metadata", {}).get("labels", {}).get(LABEL)
+            for var, value in env.items():
+                if var == "DATABASE_URL":
+                    stores.setdefault(name, set()).add((pod_name, 5432))
+                elif var == "REDIS_URL" and value:
+                    stores.setdefault(name, set()).add((pod_name, port_of(value.split("?")[0]) or 6379))
+                elif var.endswith("_URL") and value and d["kind"] != "Job":  # `migrate` calls no service
+                    for endpoint in value.split(","):
+                        host = endpoint.strip().split("://")[-1].rsplit(":", 1)[0]
+                        calls.setdefault(name, set()).add((pod_name, host, port_of(endpoint.strip())))
             for var in env:
                 if var not in allowed[binary]:
                     failures.append(f"{where}: {var} is not in the table of {CONFIGS[binary][0]}")
@@ -214,9 +231,60 @@ for name, docs in sets.items():
             if d["spec"].get("clusterIP") != "None":
                 failures.append(f"{name}: Service/{d['metadata']['name']} is not headless")
 
+# NetworkPolicies: everything denied, then exactly the calls above allowed both ways.
+def selects(selector, pod):
+    return all(pod.get(k) == v for k, v in (selector or {}).get("matchLabels", {}).items()) \
+        and not (selector or {}).get("matchExpressions")
+
+def allows(rules, side, peer, port):
+    for rule in rules:
+        ports = rule.get("ports")
+        if ports and not any(p.get("port") == port for p in ports):
+            continue
+        peers = rule.get(side)
+        if not peers:
+            return True  # any peer
+        for p in peers:
+            if "ipBlock" in p or ("namespaceSelector" in p and "podSelector" not in p):
+                continue  # outside the namespace's wellbeing pods
+            if selects(p.get("podSelector"), {LABEL: peer}):
+                return True
+    return False
+
+def allowed_way(policies, way, pod, peer, port):
+    side, rules = ("from", "ingress") if way == "Ingress" else ("to", "egress")
+    return any(way in p["spec"].get("policyTypes", []) and selects(p["spec"].get("podSelector"), {LABEL: pod})
+               and allows(p["spec"].get(rules, []), side, peer, port) for p in policies)
+
+policy_count = 0
+for name, docs in sets.items():
+    policies = [d for d in docs if d.get("kind") == "NetworkPolicy"]
+    policy_count += len(policies)
+    if not any(p["spec"].get("podSelector") == {} and set(p["spec"].get("policyTypes", [])) == {"Ingress", "Egress"}
+               and not p["spec"].get("ingress") and not p["spec"].get("egress") for p in policies):
+        failures.append(f"{name}: no default-deny NetworkPolicy (all pods, Ingress and Egress, no rule)")
+    graph = calls.get(name, set())
+    if not graph:
+        failures.append(f"{name}: no service calls found in the *_URL settings")
+    for caller, callee, port in sorted(graph):
+        if not allowed_way(policies, "Egress", caller, callee, port):
+            failures.append(f"{name}: NetworkPolicies do not let {caller} call {callee}:{port} (egress)")
+        if not allowed_way(policies, "Ingress", callee, caller, port):
+            failures.append(f"{name}: NetworkPolicies do not let {callee}:{port} take calls from {caller} (ingress)")
+    for pod, port in sorted(stores.get(name, set())):
+        if not allowed_way(policies, "Egress", pod, "postgres" if port == 5432 else "redis", port):
+            failures.append(f"{name}: NetworkPolicies do not let {pod} reach its data store on port {port}")
+    # Nothing beyond the graph: no other wellbeing pod, and no stranger, reaches a gRPC port.
+    services = {callee: port for _, callee, port in graph}
+    pods = {caller for caller, _, _ in graph} | set(services) | {"analytics-migrate", "a-stranger"}
+    for callee, port in services.items():
+        for pod in sorted(pods):
+            if (pod, callee, port) not in graph and allowed_way(policies, "Ingress", callee, pod, port):
+                failures.append(f"{name}: NetworkPolicies let {pod} call {callee}:{port}, which is not in the call graph")
+
 for f in failures:
     print("FAIL", f, file=sys.stderr)
-print(f"checked {checked} containers in {', '.join(sets)}: {len(failures)} failure(s)")
+print(f"checked {checked} containers and {policy_count} NetworkPolicies in {', '.join(sets)}: {len(failures)} failure(s)")
 sys.exit(1 if failures else 0)
 PY
 
