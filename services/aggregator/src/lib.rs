@@ -99,6 +99,9 @@ impl Application {
                 acquire_timeout: Duration::from_secs(5),
                 max_lifetime: Duration::from_secs(30 * 60),
                 slow_query_threshold_ms: 1000,
+                // A rebuild or sweep of a heavy user is long by nature; it is the worker's own
+                // time, not a caller's.
+                statement_timeout: None,
             },
         )
         .context("failed to configure the database pool")?;

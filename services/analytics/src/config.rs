@@ -17,6 +17,7 @@
 //! | `DB_ACQUIRE_TIMEOUT_SECS` | `3` | wait for a free connection (or for PostgreSQL to answer), then 503; below the gateway's 5 s upstream deadline |
 //! | `DB_MAX_LIFETIME_SECS` | `3600` | connections are recycled after this |
 //! | `SLOW_QUERY_THRESHOLD_MS` | `100` | statements slower than this are logged |
+//! | `DB_STATEMENT_TIMEOUT_MS` | `5000` | PostgreSQL cuts a statement running longer (its request answers 503), so nothing keeps working, or waiting on a lock, after the gateway's 5 s deadline has answered; 0: no bound. Migrations, erasures and exports are not bound |
 //! | `REFRESH_TOKEN_TTL_DAYS` | `30` | lifetime of a refresh token |
 //! | `RETENTION_DAYS` | `0` | events older than this many days are refused (the aggregator removes older data); 0 keeps everything |
 
@@ -138,6 +139,14 @@ impl AnalyticsConfig {
                     3600u64,
                 )?),
                 slow_query_threshold_ms: config::parsed(source, "SLOW_QUERY_THRESHOLD_MS", 100u64)?,
+                statement_timeout: match config::parsed(
+                    source,
+                    "DB_STATEMENT_TIMEOUT_MS",
+                    5_000u64,
+                )? {
+                    0 => None,
+                    millis => Some(Duration::from_millis(millis)),
+                },
             },
             refresh_token_ttl: chrono::Duration::days(refresh_days),
         })
@@ -157,6 +166,7 @@ mod tests {
         assert_eq!(config.pool.acquire_timeout, Duration::from_secs(3));
         assert_eq!(config.pool.max_lifetime, Duration::from_secs(3600));
         assert_eq!(config.pool.slow_query_threshold_ms, 100);
+        assert_eq!(config.pool.statement_timeout, Some(Duration::from_secs(5)));
         assert_eq!(config.listen_addr.port(), 50051);
         assert_eq!(config.cache_ttl_seconds, 300);
         assert!(config.view_cache);

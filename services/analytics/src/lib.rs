@@ -160,8 +160,7 @@ impl Application {
                 let migrated = migrated.clone();
                 async move {
                     if !migrated.load(Ordering::Acquire) {
-                        store::MIGRATOR
-                            .run(&pool)
+                        store::migrate(&pool)
                             .await
                             .map_err(|error| format!("migrations not applied: {error}"))?;
                         migrated.store(true, Ordering::Release);
@@ -199,7 +198,7 @@ impl Application {
 pub async fn migrate(config: &AnalyticsConfig) -> anyhow::Result<()> {
     let pool = store::connect(&config.database_url, &config.pool)
         .context("failed to configure the database pool")?;
-    let applied = store::MIGRATOR.run(&pool).await;
+    let applied = store::migrate(&pool).await;
     pool.close().await;
     applied.context("failed to apply the database migrations")?;
     tracing::info!(

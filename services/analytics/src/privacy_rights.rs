@@ -6,7 +6,7 @@ use chrono::Utc;
 use futures_util::TryStreamExt;
 use serde::Serialize;
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 use wellbeing_common::ServiceError;
@@ -18,7 +18,7 @@ use wellbeing_store::event_tables::{
     BreakRow, DistractionRow, EventTable, FocusSessionRow, NotificationRow, ScreenTimeRow,
     SessionRow, stream_of_user,
 };
-use wellbeing_store::{self as store, users};
+use wellbeing_store::{self as store, StoreError, users};
 
 /// How often erasures of cached data not yet confirmed are tried again.
 const ERASURE_RETRY_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
@@ -184,28 +184,40 @@ impl Chunks {
     }
 }
 
-/// The six event arrays and the document's closing brace.
+/// The six event arrays and the document's closing brace, read in one transaction (one snapshot
+/// for the six tables) without `statement_timeout`: a slow client holds each statement open for
+/// as long as it takes to read the rows, and that must not cut its export.
 async fn stream_events(pool: &PgPool, user_id: Uuid, chunks: &mut Chunks) -> Result<(), Gone> {
-    stream_table::<ScreenTimeRow>(pool, user_id, chunks).await?;
-    stream_table::<SessionRow>(pool, user_id, chunks).await?;
-    stream_table::<FocusSessionRow>(pool, user_id, chunks).await?;
-    stream_table::<BreakRow>(pool, user_id, chunks).await?;
-    stream_table::<NotificationRow>(pool, user_id, chunks).await?;
-    stream_table::<DistractionRow>(pool, user_id, chunks).await?;
+    let mut transaction = pool.begin().await.map_err(StoreError::from)?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *transaction)
+        .await
+        .map_err(StoreError::from)?;
+    sqlx::query("SET LOCAL statement_timeout = 0")
+        .execute(&mut *transaction)
+        .await
+        .map_err(StoreError::from)?;
+    let connection = &mut *transaction;
+    stream_table::<ScreenTimeRow>(connection, user_id, chunks).await?;
+    stream_table::<SessionRow>(connection, user_id, chunks).await?;
+    stream_table::<FocusSessionRow>(connection, user_id, chunks).await?;
+    stream_table::<BreakRow>(connection, user_id, chunks).await?;
+    stream_table::<NotificationRow>(connection, user_id, chunks).await?;
+    stream_table::<DistractionRow>(connection, user_id, chunks).await?;
     chunks.push(b"}").await?;
     chunks.flush().await
 }
 
 /// `,"<table>":[...]` with the user's records of one table, oldest first.
 async fn stream_table<R: EventTable + Serialize>(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     user_id: Uuid,
     chunks: &mut Chunks,
 ) -> Result<(), Gone> {
     chunks
         .push(format!(",\"{}\":[", R::TABLE.name).as_bytes())
         .await?;
-    let mut rows = stream_of_user::<R>(pool, user_id);
+    let mut rows = stream_of_user::<R>(connection, user_id);
     let mut first = true;
     while let Some(row) = rows.try_next().await? {
         if !first {

@@ -241,7 +241,7 @@ pub async fn find<R: EventTable>(
 /// Every record of the user in one table (for the export), oldest first, as they are read:
 /// a heavy user's records are never all held at once.
 pub fn stream_of_user<R: EventTable>(
-    pool: &PgPool,
+    connection: &mut sqlx::PgConnection,
     user_id: Uuid,
 ) -> BoxStream<'_, Result<R, StoreError>> {
     let table = &R::TABLE;
@@ -253,7 +253,7 @@ pub fn stream_of_user<R: EventTable>(
     );
     sqlx::query_as::<_, R>(sqlx::AssertSqlSafe(sql))
         .bind(user_id)
-        .fetch(pool)
+        .fetch(connection)
         .map_err(StoreError::from)
         .boxed()
 }

@@ -29,6 +29,10 @@ pub struct PoolConfig {
     pub acquire_timeout: Duration,
     pub max_lifetime: Duration,
     pub slow_query_threshold_ms: u64,
+    /// PostgreSQL's `statement_timeout` on every connection (`None`: no bound). Work that must
+    /// finish however long it takes (migrations, an erasure, a streamed export) lifts it for
+    /// itself.
+    pub statement_timeout: Option<Duration>,
 }
 
 /// The migrations embedded in the binary; applied at start by analytics, the schema owner.
@@ -60,11 +64,15 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::Protocol(_) => Self::Unavailable(error),
             sqlx::Error::Database(db)
                 if db.code().is_some_and(|code| {
-                    code.starts_with("08") || code.starts_with("57P") || code == "42P01"
+                    code.starts_with("08")
+                        || code.starts_with("57P")
+                        || code == "57014"
+                        || code == "42P01"
                 }) =>
             {
-                // connection exceptions, operator intervention (shutdown, too many clients), and
-                // a table not there yet (analytics applies the schema when it starts)
+                // connection exceptions, operator intervention (shutdown, too many clients), a
+                // statement cut by `statement_timeout`, and a table not there yet (analytics
+                // applies the schema when it starts)
                 Self::Unavailable(error)
             }
             _ => Self::Other(error),
@@ -88,6 +96,19 @@ impl From<StoreError> for wellbeing_common::ServiceError {
     }
 }
 
+/// Applies the migrations not applied yet, on a connection of its own without the pool's
+/// `statement_timeout` (a migration takes as long as the data it rewrites); the connection is
+/// closed afterwards rather than returned to the pool.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut connection = pool.acquire().await?.detach();
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut connection)
+        .await?;
+    // What `Migrator::run` does with the connection it acquires; called directly because `run`
+    // on a `&mut PgConnection` is not `Send` enough for a spawned task (sqlx's own workaround).
+    MIGRATOR.run_direct(None, &mut connection, false).await
+}
+
 /// Opens the pool lazily (the service starts even when PostgreSQL is not up yet; health says so).
 pub fn connect(database_url: &str, pool: &PoolConfig) -> Result<PgPool, sqlx::Error> {
     let mut options: PgConnectOptions = database_url.parse()?;
@@ -95,6 +116,9 @@ pub fn connect(database_url: &str, pool: &PoolConfig) -> Result<PgPool, sqlx::Er
         && is_loopback(options.get_host())
     {
         options = options.ssl_mode(PgSslMode::Disable);
+    }
+    if let Some(timeout) = pool.statement_timeout {
+        options = options.options([("statement_timeout", format!("{}ms", timeout.as_millis()))]);
     }
     let options = options.log_slow_statements(
         log::LevelFilter::Warn,
