@@ -10,7 +10,10 @@
 //! invalidation of the user (a profile change, an erasure, a write on another replica) makes the
 //! next read ask PostgreSQL again; a write through this process keeps the zone its own
 //! statement read. A cached read then needs no database. So does each user's recent week, from
-//! which the home-screen views are composed ([`ViewCache::recent_days`]).
+//! which the home-screen views are composed ([`ViewCache::recent_days`]), which a write through
+//! this process brings up to date rather than drops ([`ViewCache::carry_recent_days`]). Keys
+//! carry the user's stamp, so every write leaves the old ones unread: these caches evict the
+//! least recently used entry.
 
 pub mod breaker;
 mod remote;
