@@ -22,7 +22,11 @@ fn ping(port: u16) -> bool {
     Command::new("redis-cli")
         .args(["-h", "127.0.0.1", "-p", &port.to_string(), "ping"])
         .output()
-        .map(|output| String::from_utf8_lossy(&output.stdout).trim() == "PONG")
+        .map(|output| {
+            // A server with a password answers, but refuses the unauthenticated ping.
+            let answer = String::from_utf8_lossy(&output.stdout);
+            answer.trim() == "PONG" || answer.contains("NOAUTH")
+        })
         .unwrap_or(false)
 }
 
@@ -72,25 +76,50 @@ pub struct PrivateRedis {
     pub port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    /// `requirepass`, when it has one.
+    password: Option<String>,
 }
 
 impl PrivateRedis {
     pub fn start() -> anyhow::Result<Self> {
+        Self::start_with(None)
+    }
+
+    /// A Redis that refuses every command before `AUTH password`.
+    pub fn with_password(password: &str) -> anyhow::Result<Self> {
+        Self::start_with(Some(password.to_owned()))
+    }
+
+    fn start_with(password: Option<String>) -> anyhow::Result<Self> {
         let dir = temp_dir("redis")?;
+        let extra: Vec<&str> = match &password {
+            Some(password) => vec!["--requirepass", password],
+            None => Vec::new(),
+        };
         for _ in 0..20 {
             let port = random_port();
-            if let Some(child) = spawn_server(port, &dir, &[])? {
+            if let Some(child) = spawn_server(port, &dir, &extra)? {
                 return Ok(Self {
                     port,
                     dir,
                     child: Some(child),
+                    password,
                 });
             }
         }
         bail!("no free port for a private redis-server")
     }
 
+    /// Its URL, with the password when it has one.
     pub fn url(&self) -> String {
+        match &self.password {
+            Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.port),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
+    }
+
+    /// Its URL without the password.
+    pub fn url_without_password(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
@@ -107,7 +136,11 @@ impl PrivateRedis {
         self.kill();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if let Some(child) = spawn_server(self.port, &self.dir, &[])? {
+            let extra: Vec<&str> = match &self.password {
+                Some(password) => vec!["--requirepass", password],
+                None => Vec::new(),
+            };
+            if let Some(child) = spawn_server(self.port, &self.dir, &extra)? {
                 self.child = Some(child);
                 return Ok(());
             }

@@ -292,3 +292,48 @@ async fn near_caches_of_two_replicas_stay_coherent() -> anyhow::Result<()> {
     drop(replicas);
     stack.stop().await
 }
+
+/// Redis behind a password (`requirepass`; the password in `REDIS_URL`, from a Secret in
+/// Kubernetes): the cache service authenticates and keeps views there, while the same Redis
+/// refuses a client without the password. (Given a URL without it, the cache service stays
+/// NOT_SERVING, as it does until Redis answers.)
+#[tokio::test]
+async fn redis_with_a_password_is_used_with_it() -> anyhow::Result<()> {
+    const PASSWORD: &str = "a-long-dev-password-for-redis";
+    let redis = PrivateRedis::with_password(PASSWORD)?;
+    let stack = TestStack::start_with(StackOptions {
+        redis_url: Some(redis.url()),
+        ..Default::default()
+    })
+    .await?;
+    let user = stack.api.register_and_login(&daytime_zone()).await?;
+    track(&stack.api, &user, 20.0, 90).await?;
+    for _ in 0..3 {
+        assert_eq!(screen_time_today(&stack.api, &user).await?, 20.0);
+    }
+    let stats = stack
+        .cache_client()
+        .await?
+        .stats(StatsRequest {})
+        .await?
+        .into_inner();
+    assert_eq!(stats.backend, "redis", "{stats:?}");
+    assert!(stats.sets > 0, "views were stored in Redis: {stats:?}");
+    stack.stop().await?;
+
+    let redis_cli = |password: Option<&str>| {
+        let mut command = std::process::Command::new("redis-cli");
+        command.args(["-p", &redis.port.to_string(), "--no-auth-warning"]);
+        if let Some(password) = password {
+            command.args(["-a", password]);
+        }
+        command.arg("dbsize").output()
+    };
+    let keys: u64 = String::from_utf8_lossy(&redis_cli(Some(PASSWORD))?.stdout)
+        .trim()
+        .parse()?;
+    assert!(keys > 0, "the views are in the protected Redis");
+    let refused = String::from_utf8_lossy(&redis_cli(None)?.stdout).into_owned();
+    assert!(refused.contains("NOAUTH"), "{refused}");
+    Ok(())
+}

@@ -4,7 +4,7 @@
 //! | --- | --- | --- |
 //! | `CACHE_ADDR` | `:50052` | gRPC listen address |
 //! | `METRICS_ADDR` | unset | Prometheus `/metrics` admin port, e.g. `:9464` (unset: none) |
-//! | `REDIS_URL` | `redis://127.0.0.1:6379` | Redis; empty runs on the in-process store |
+//! | `REDIS_URL` | `redis://127.0.0.1:6379` | Redis; empty runs on the in-process store. A password goes in it (`redis://:PASSWORD@host:6379`, or `USER:PASSWORD` for an ACL user) and is never echoed |
 //! | `CACHE_NAMESPACE` | `wb` | first segment of every key (`wb:v1:...`) |
 //! | `CACHE_TTL` | `300` | seconds, when a caller gives none |
 //! | `CACHE_MEMORY_MAX_MB` | `64` | bound of the in-process store, in bytes of keys and values (and 128 bytes per entry) |
@@ -13,7 +13,31 @@ use std::net::SocketAddr;
 
 use wellbeing_common::config::{self, ConfigError, Source};
 
-#[derive(Debug, Clone)]
+/// A Redis URL as it may be shown: the user and password, if any, replaced by `***`.
+pub fn without_credentials(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl std::fmt::Debug for CacheConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("CacheConfig")
+            .field("listen_addr", &self.listen_addr)
+            .field(
+                "redis_url",
+                &self.redis_url.as_deref().map(without_credentials),
+            )
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
 pub struct CacheConfig {
     pub listen_addr: SocketAddr,
     /// `METRICS_ADDR`: the Prometheus admin port (none when unset).
@@ -42,12 +66,13 @@ impl CacheConfig {
                 {
                     return Err(ConfigError::new(
                         "REDIS_URL",
-                        url,
+                        &without_credentials(url),
                         "expected redis://, rediss:// or redis-cluster://",
                     ));
                 }
-                fred::types::config::Config::from_url(url)
-                    .map_err(|error| ConfigError::new("REDIS_URL", url, error))?;
+                fred::types::config::Config::from_url(url).map_err(|error| {
+                    ConfigError::new("REDIS_URL", &without_credentials(url), error)
+                })?;
                 Some(url.to_owned())
             }
         };
@@ -100,6 +125,17 @@ mod tests {
                 .as_deref(),
             Some("redis://127.0.0.1:6379")
         );
+    }
+
+    #[test]
+    fn a_password_in_the_url_is_never_shown() {
+        let url = "redis://:s3cret-pass@redis:6379";
+        assert_eq!(without_credentials(url), "redis://***@redis:6379");
+        let config = CacheConfig::from_source(&[("REDIS_URL", url)][..]).expect("a valid URL");
+        assert!(!format!("{config:?}").contains("s3cret"));
+        let bad = CacheConfig::from_source(&[("REDIS_URL", "http://:s3cret@redis")][..]);
+        let error = bad.expect_err("not a Redis URL");
+        assert!(!error.to_string().contains("s3cret"), "{error}");
     }
 
     #[test]
