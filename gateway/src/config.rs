@@ -193,6 +193,10 @@ mod tests {
             ("RATE_LIMIT_BURST", "0"),
             ("REQUEST_TIMEOUT_MS", "5"),
             ("TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
+            ("HEADER_READ_TIMEOUT_MS", "0"),
+            ("HEADER_READ_TIMEOUT_MS", "10s"),
+            ("MAX_CONNECTIONS", "0"),
+            ("MAX_CONNECTIONS", "-1"),
         ] {
             let source: &[(&str, &str)] = &[(name, value)];
             assert_eq!(GatewayConfig::from_source(source).unwrap_err().name, name);
@@ -228,6 +232,11 @@ mod tests {
         assert_eq!(config.rate_limit_per_minute, 1_200);
         assert_eq!(config.rate_limit_burst, 1_200);
         assert_eq!(config.request_timeout, Duration::from_secs(30));
+        assert_eq!(
+            config.connection_limits.header_read_timeout,
+            Duration::from_secs(10)
+        );
+        assert_eq!(config.connection_limits.max_connections, 10_000);
         assert!(
             !format!("{config:?}")
                 .contains(&String::from_utf8_lossy(&config.jwt_secret).to_string())

@@ -213,5 +213,11 @@ mod tests {
         assert_eq!(error.name, "DATABASE_URL");
         let source: &[(&str, &str)] = &[("DB_MIN_CONNECTIONS", "70")];
         assert!(AnalyticsConfig::from_source(source).is_err());
+        let source: &[(&str, &str)] = &[("DB_STATEMENT_TIMEOUT_MS", "5s")];
+        let error = AnalyticsConfig::from_source(source).unwrap_err();
+        assert_eq!(error.name, "DB_STATEMENT_TIMEOUT_MS");
+        let source: &[(&str, &str)] = &[("DB_STATEMENT_TIMEOUT_MS", "0")];
+        let config = AnalyticsConfig::from_source(source).expect("0 turns the bound off");
+        assert_eq!(config.pool.statement_timeout, None);
     }
 }

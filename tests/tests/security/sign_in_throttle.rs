@@ -12,7 +12,7 @@ use wellbeing_tests::{StackOptions, TestStack};
 use crate::PASSWORD;
 
 /// A login from `client` (a distinct address each time, as a botnet would spread them): the
-/// status and `Retry-After`.
+/// status and `Retry-After`. A refusal is the contract's JSON error.
 async fn login(
     api: &Api,
     email: &str,
@@ -29,6 +29,10 @@ async fn login(
             &[("x-forwarded-for", address.as_str())],
         )
         .await?;
+    if answer.status == 429 {
+        assert_eq!(answer.json["code"], "rate_limited", "{answer:?}");
+        assert!(answer.json["detail"].is_string(), "{answer:?}");
+    }
     let retry_after = answer
         .headers
         .get("retry-after")
