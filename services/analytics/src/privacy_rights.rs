@@ -148,9 +148,15 @@ enum Gone {
     Failed(ServiceError),
 }
 
-impl From<wellbeing_store::StoreError> for Gone {
-    fn from(error: wellbeing_store::StoreError) -> Self {
+impl From<StoreError> for Gone {
+    fn from(error: StoreError) -> Self {
         Gone::Failed(error.into())
+    }
+}
+
+impl From<sqlx::Error> for Gone {
+    fn from(error: sqlx::Error) -> Self {
+        StoreError::from(error).into()
     }
 }
 
@@ -188,15 +194,13 @@ impl Chunks {
 /// for the six tables) without `statement_timeout`: a slow client holds each statement open for
 /// as long as it takes to read the rows, and that must not cut its export.
 async fn stream_events(pool: &PgPool, user_id: Uuid, chunks: &mut Chunks) -> Result<(), Gone> {
-    let mut transaction = pool.begin().await.map_err(StoreError::from)?;
+    let mut transaction = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *transaction)
-        .await
-        .map_err(StoreError::from)?;
+        .await?;
     sqlx::query("SET LOCAL statement_timeout = 0")
         .execute(&mut *transaction)
-        .await
-        .map_err(StoreError::from)?;
+        .await?;
     let connection = &mut *transaction;
     stream_table::<ScreenTimeRow>(connection, user_id, chunks).await?;
     stream_table::<SessionRow>(connection, user_id, chunks).await?;
