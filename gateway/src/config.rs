@@ -6,6 +6,7 @@
 //! | `ANALYTICS_URL` | `127.0.0.1:50051` | analytics address(es), comma-separated, balanced |
 //! | `CACHE_URL` | `127.0.0.1:50052` | cache service address(es) |
 //! | `AGGREGATOR_URL` | `127.0.0.1:50053` | aggregator address(es) |
+//! | `INTERNAL_TLS`, `TLS_CERT_FILE`, `TLS_KEY_FILE`, `TLS_CA_FILE` | `on`, `/etc/wellbeing/tls/{tls.crt,tls.key,ca.crt}` | mutual TLS to the services, as `gateway`; each must show its role's certificate (see `wellbeing_common::internal_tls`) |
 //! | `APP_ENV` | `development` | `production` makes `JWT_SECRET` mandatory |
 //! | `JWT_SECRET` | random per start (warned) | HS256 signing key of access tokens, 32+ bytes |
 //! | `ACCESS_TOKEN_TTL_SECS` | `900` | lifetime of an access token |
@@ -33,6 +34,7 @@ use crate::client_address::TrustedProxies;
 use crate::serve::ConnectionLimits;
 use crate::view_cache::ViewCacheSettings;
 use wellbeing_common::config::{self, ConfigError, Source};
+use wellbeing_common::internal_tls::Transport;
 
 #[derive(Clone)]
 pub struct GatewayConfig {
@@ -40,6 +42,8 @@ pub struct GatewayConfig {
     pub analytics_endpoints: Vec<String>,
     pub cache_endpoints: Vec<String>,
     pub aggregator_endpoints: Vec<String>,
+    /// Mutual TLS to the services (or plaintext, when told).
+    pub transport: Transport,
     pub jwt_secret: Vec<u8>,
     pub access_token_ttl: Duration,
     pub slow_request_threshold: Duration,
@@ -118,6 +122,7 @@ impl GatewayConfig {
         Ok(Self {
             listen_addr: config::listen_addr(source, "GATEWAY_ADDR", "127.0.0.1:8080")?,
             analytics_endpoints: config::endpoints(source, "ANALYTICS_URL", "127.0.0.1:50051")?,
+            transport: Transport::from_source(source)?,
             cache_endpoints: config::endpoints(source, "CACHE_URL", "127.0.0.1:50052")?,
             aggregator_endpoints: config::endpoints(source, "AGGREGATOR_URL", "127.0.0.1:50053")?,
             jwt_secret,
@@ -198,10 +203,10 @@ mod tests {
             ("MAX_CONNECTIONS", "0"),
             ("MAX_CONNECTIONS", "-1"),
         ] {
-            let source: &[(&str, &str)] = &[(name, value)];
+            let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), (name, value)];
             assert_eq!(GatewayConfig::from_source(source).unwrap_err().name, name);
         }
-        let source: &[(&str, &str)] = &[("RATE_LIMIT_PER_MINUTE", "60")];
+        let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), ("RATE_LIMIT_PER_MINUTE", "60")];
         assert_eq!(
             GatewayConfig::from_source(source).unwrap().rate_limit_burst,
             60
@@ -210,18 +215,18 @@ mod tests {
 
     #[test]
     fn production_requires_a_jwt_secret() {
-        let source: &[(&str, &str)] = &[("APP_ENV", "production")];
+        let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), ("APP_ENV", "production")];
         assert_eq!(
             GatewayConfig::from_source(source).unwrap_err().name,
             "JWT_SECRET"
         );
-        let short: &[(&str, &str)] = &[("JWT_SECRET", "short")];
+        let short: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), ("JWT_SECRET", "short")];
         assert!(GatewayConfig::from_source(short).is_err());
     }
 
     #[test]
     fn development_generates_a_key_and_uses_documented_defaults() {
-        let source: &[(&str, &str)] = &[];
+        let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off")];
         let config = GatewayConfig::from_source(source).unwrap();
         assert!(config.jwt_secret.len() >= 32);
         assert_eq!(config.listen_addr, "127.0.0.1:8080".parse().unwrap());

@@ -30,7 +30,8 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use tonic::body::Body;
 use tower::{Service, ServiceExt};
-use wellbeing_common::grpc::TracedChannel;
+use wellbeing_common::grpc::{TracedChannel, channel};
+use wellbeing_common::internal_tls::{Role, Transport};
 
 pub type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -134,14 +135,18 @@ fn is_literal(endpoint: &str) -> bool {
 impl Failover {
     /// One replica per IP address given; a single address or any DNS name makes one channel of
     /// them all (tonic balances, and follows the name's addresses).
-    pub fn connect(endpoints: &[String]) -> Result<Self, tonic::transport::Error> {
+    pub fn connect(
+        endpoints: &[String],
+        transport: &Transport,
+        upstream: Role,
+    ) -> Result<Self, tonic::transport::Error> {
         let channels = if endpoints.len() > 1 && endpoints.iter().all(|e| is_literal(e)) {
             endpoints
                 .iter()
-                .map(|endpoint| wellbeing_common::grpc::channel(std::slice::from_ref(endpoint)))
+                .map(|endpoint| channel(std::slice::from_ref(endpoint), transport, upstream))
                 .collect::<Result<Vec<_>, _>>()?
         } else {
-            vec![wellbeing_common::grpc::channel(endpoints)?]
+            vec![channel(endpoints, transport, upstream)?]
         };
         Ok(Self {
             shared: Arc::new(Shared {
@@ -313,10 +318,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_replica_is_skipped_until_its_ejection_ends() {
-        let failover = Failover::connect(&[
-            "http://127.0.0.1:1".to_owned(),
-            "http://127.0.0.1:2".to_owned(),
-        ])
+        let failover = Failover::connect(
+            &[
+                "http://127.0.0.1:1".to_owned(),
+                "http://127.0.0.1:2".to_owned(),
+            ],
+            &Transport::Plaintext,
+            Role::Analytics,
+        )
         .expect("channels");
         let shared = &failover.shared;
         shared.replicas[0].failed();

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
+use wellbeing_common::internal_tls::Role;
 use wellbeing_proto::aggregator::v1::aggregator_client::AggregatorClient;
 use wellbeing_proto::analytics::v1::analytics_client::AnalyticsClient;
 use wellbeing_proto::cache::v1::cache_client::CacheClient;
@@ -55,15 +56,27 @@ impl Upstreams {
     pub fn connect(config: &GatewayConfig) -> Result<Self, tonic::transport::Error> {
         Ok(Self {
             analytics: Upstream {
-                channel: Failover::connect(&config.analytics_endpoints)?,
+                channel: Failover::connect(
+                    &config.analytics_endpoints,
+                    &config.transport,
+                    Role::Analytics,
+                )?,
                 service_name: "wellbeing.analytics.v1.Analytics",
             },
             cache: Upstream {
-                channel: Failover::connect(&config.cache_endpoints)?,
+                channel: Failover::connect(
+                    &config.cache_endpoints,
+                    &config.transport,
+                    Role::Cache,
+                )?,
                 service_name: "wellbeing.cache.v1.Cache",
             },
             aggregator: Upstream {
-                channel: Failover::connect(&config.aggregator_endpoints)?,
+                channel: Failover::connect(
+                    &config.aggregator_endpoints,
+                    &config.transport,
+                    Role::Aggregator,
+                )?,
                 service_name: "wellbeing.aggregator.v1.Aggregator",
             },
             timeout: config.upstream_timeout,

@@ -41,6 +41,9 @@ pub struct TestStack {
     /// Where each gRPC service serves its Prometheus metrics: (`cache` / `analytics-0` /
     /// `aggregator`, address), each on its own port 0.
     pub metrics_addrs: Vec<(String, SocketAddr)>,
+    /// Where an analytics replica serves its plaintext health for probes, when `PROBE_ADDR` is
+    /// set in `StackOptions::analytics_env` (`analytics-0`, address).
+    pub probe_addrs: Vec<(String, SocketAddr)>,
     pub database: TestDatabase,
     /// With `StackOptions::analytics_proxies`: the gateway's way to each analytics replica.
     pub analytics_proxies: Vec<proxy::TcpProxy>,
@@ -75,6 +78,35 @@ pub struct StackOptions {
     /// The gateway reaches each analytics replica through a `proxy::TcpProxy`
     /// (`TestStack::analytics_proxies`), so a test can cut one off as a crash would.
     pub analytics_proxies: bool,
+    /// Mutual TLS between the services, with the certificates under this directory (as
+    /// `wellbeing_dev_certs::issue` lays them out); plaintext when `None`.
+    pub internal_tls: Option<std::path::PathBuf>,
+}
+
+/// The transport settings of `role`: its certificate files under `dir`, or plaintext.
+fn transport_env(dir: Option<&std::path::Path>, role: &str) -> Vec<(&'static str, String)> {
+    let Some(dir) = dir else {
+        return vec![("INTERNAL_TLS", "off".to_owned())];
+    };
+    let file = |name: &str| dir.join(role).join(name).to_string_lossy().into_owned();
+    vec![
+        ("INTERNAL_TLS", "on".to_owned()),
+        ("TLS_CERT_FILE", file("tls.crt")),
+        ("TLS_KEY_FILE", file("tls.key")),
+        ("TLS_CA_FILE", file("ca.crt")),
+    ]
+}
+
+/// `pairs` with `extra` added, each of `extra` replacing a setting of the same name.
+fn with_settings<'a>(
+    mut pairs: Vec<(&'a str, &'a str)>,
+    extra: &'a [(&'static str, String)],
+) -> Vec<(&'a str, &'a str)> {
+    for (name, value) in extra {
+        pairs.retain(|(existing, _)| existing != name);
+        pairs.push((name, value.as_str()));
+    }
+    pairs
 }
 
 async fn bind() -> anyhow::Result<(TcpListener, SocketAddr)> {
@@ -131,11 +163,16 @@ impl TestStack {
                 .join(",")
         };
 
+        let tls_dir = options.internal_tls.as_deref();
+        let cache_transport = transport_env(tls_dir, "cache");
         let cache_config = wellbeing_cache::CacheConfig::from_source(
-            &[
-                ("REDIS_URL", redis_url.as_str()),
-                ("CACHE_NAMESPACE", cache_namespace.as_str()),
-            ][..],
+            &with_settings(
+                vec![
+                    ("REDIS_URL", redis_url.as_str()),
+                    ("CACHE_NAMESPACE", cache_namespace.as_str()),
+                ],
+                &cache_transport,
+            )[..],
         )?;
         let mut analytics_env: Vec<(&str, &str)> = vec![
             ("DATABASE_URL", database.url.as_str()),
@@ -148,6 +185,8 @@ impl TestStack {
             analytics_env.retain(|(existing, _)| existing != name);
             analytics_env.push((name.as_str(), value.as_str()));
         }
+        let analytics_transport = transport_env(tls_dir, "analytics");
+        let analytics_env = with_settings(analytics_env, &analytics_transport);
         let analytics_config =
             wellbeing_analytics::AnalyticsConfig::from_source(&analytics_env[..])?;
         let mut aggregator_env: Vec<(&str, &str)> = vec![
@@ -159,6 +198,8 @@ impl TestStack {
             aggregator_env.retain(|(existing, _)| existing != name);
             aggregator_env.push((name.as_str(), value.as_str()));
         }
+        let aggregator_transport = transport_env(tls_dir, "aggregator");
+        let aggregator_env = with_settings(aggregator_env, &aggregator_transport);
         let aggregator_config =
             wellbeing_aggregator::AggregatorConfig::from_source(&aggregator_env[..])?;
         let mut gateway_env: Vec<(&str, &str)> = vec![
@@ -171,6 +212,8 @@ impl TestStack {
             gateway_env.retain(|(existing, _)| existing != name);
             gateway_env.push((name.as_str(), value.as_str()));
         }
+        let gateway_transport = transport_env(tls_dir, "gateway");
+        let gateway_env = with_settings(gateway_env, &gateway_transport);
         let gateway_config = wellbeing_gateway::GatewayConfig::from_source(&gateway_env[..])?;
 
         let mut stack = Self {
@@ -182,6 +225,7 @@ impl TestStack {
             aggregator_addr,
             cache_namespace,
             metrics_addrs: Vec::new(),
+            probe_addrs: Vec::new(),
             database,
             analytics_proxies,
             cache_config: cache_config.clone(),
@@ -198,6 +242,9 @@ impl TestStack {
                 listener,
             )?
             .with_metrics_listener(stack.metrics_listener(&format!("analytics-{index}"))?);
+            if let Some(addr) = analytics.probe_addr() {
+                stack.probe_addrs.push((format!("analytics-{index}"), addr));
+            }
             stack.spawn(&format!("analytics-{index}"), |stop| {
                 analytics.run_until_stopped(stop)
             });

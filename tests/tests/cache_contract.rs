@@ -26,6 +26,7 @@ impl CacheUnderTest {
             &[
                 ("REDIS_URL", redis_url),
                 ("CACHE_NAMESPACE", namespace.as_str()),
+                ("INTERNAL_TLS", "off"),
             ][..],
         )?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -35,7 +36,11 @@ impl CacheUnderTest {
         let task = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        let channel = wellbeing_common::grpc::channel(&[format!("http://{addr}")])?;
+        let channel = wellbeing_common::grpc::channel(
+            &[format!("http://{addr}")],
+            &wellbeing_common::internal_tls::Transport::Plaintext,
+            wellbeing_common::internal_tls::Role::Cache,
+        )?;
         let client = CacheClient::new(channel);
         // Ready when the backend it was configured with serves.
         let deadline = Instant::now() + Duration::from_secs(20);

@@ -143,6 +143,7 @@ impl CacheProcess {
             .env("REDIS_URL", stack.redis_url().unwrap_or(""))
             .env("CACHE_NAMESPACE", &stack.cache_namespace)
             .env("RUST_LOG", "warn")
+            .env("INTERNAL_TLS", "off")
             .env_remove("METRICS_ADDR")
             .stdout(Stdio::null())
             .spawn()?;

@@ -92,7 +92,8 @@ async fn start_collector() -> anyhow::Result<(Collector, SocketAddr)> {
     let addr = listener.local_addr()?;
     let collector = Collector::default();
     let router =
-        tonic::transport::Server::builder().add_service(TraceServiceServer::new(collector.clone()));
+        wellbeing_common::grpc::server(&wellbeing_common::internal_tls::Transport::Plaintext, &[])?
+            .add_service(TraceServiceServer::new(collector.clone()));
     tokio::spawn(wellbeing_common::grpc::serve(
         router,
         listener,

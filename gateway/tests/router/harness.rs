@@ -44,6 +44,7 @@ pub fn harness_with(extra: &[(&str, &str)]) -> Harness {
         ("AGGREGATOR_URL", "127.0.0.1:9"),
         ("JWT_SECRET", &secret),
         ("UPSTREAM_TIMEOUT_MS", "2000"),
+        ("INTERNAL_TLS", "off"),
     ];
     pairs.retain(|(name, _)| !extra.iter().any(|(other, _)| other == name));
     pairs.extend_from_slice(extra);

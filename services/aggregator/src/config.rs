@@ -4,6 +4,8 @@
 //! | --- | --- | --- |
 //! | `AGGREGATOR_ADDR` | `:50053` | gRPC listen address |
 //! | `METRICS_ADDR` | unset | Prometheus `/metrics` admin port, e.g. `:9464` (unset: none) |
+//! | `PROBE_ADDR` | unset | the gRPC health service again, in plaintext, for Kubernetes probes, e.g. `:50063` (unset: none) |
+//! | `INTERNAL_TLS`, `TLS_CERT_FILE`, `TLS_KEY_FILE`, `TLS_CA_FILE` | `on`, `/etc/wellbeing/tls/{tls.crt,tls.key,ca.crt}` | mutual TLS: only the gateway may call (see `wellbeing_common::internal_tls`) |
 //! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/wellbeing` | PostgreSQL (schema owned by analytics) |
 //! | `AGGREGATOR_DB_MAX_CONNECTIONS` | `5` | pool size of one worker |
 //! | `WORKER_BATCH_SIZE` | `100` | marked days claimed at once |
@@ -20,12 +22,16 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use wellbeing_common::config::{self, ConfigError, Source};
+use wellbeing_common::internal_tls::Transport;
 
 #[derive(Debug, Clone)]
 pub struct AggregatorConfig {
     pub listen_addr: SocketAddr,
     /// `METRICS_ADDR`: the Prometheus admin port (none when unset).
     pub metrics_addr: Option<SocketAddr>,
+    /// `PROBE_ADDR`: health in plaintext for Kubernetes probes (none when unset).
+    pub probe_addr: Option<SocketAddr>,
+    pub transport: Transport,
     pub database_url: String,
     pub max_connections: u32,
     pub batch_size: u32,
@@ -84,6 +90,8 @@ impl AggregatorConfig {
         Ok(Self {
             listen_addr: config::listen_addr(source, "AGGREGATOR_ADDR", ":50053")?,
             metrics_addr: wellbeing_common::metrics::addr_from(source)?,
+            probe_addr: wellbeing_common::grpc::probe_addr_from(source)?,
+            transport: Transport::from_source(source)?,
             database_url,
             max_connections,
             batch_size,
@@ -127,21 +135,21 @@ mod tests {
 
     #[test]
     fn defaults_and_bad_values() {
-        let none: &[(&str, &str)] = &[];
+        let none: &[(&str, &str)] = &[("INTERNAL_TLS", "off")];
         let config = AggregatorConfig::from_source(none).unwrap();
         assert_eq!(config.listen_addr.port(), 50053);
         assert_eq!(config.batch_size, 100);
         assert_eq!(config.lease, Duration::from_secs(30));
-        let bad: &[(&str, &str)] = &[("WORKER_LEASE_MS", "5")];
+        let bad: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), ("WORKER_LEASE_MS", "5")];
         assert_eq!(
             AggregatorConfig::from_source(bad).unwrap_err().name,
             "WORKER_LEASE_MS"
         );
-        let bad: &[(&str, &str)] = &[("SWEEP_SAMPLE", "some")];
+        let bad: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), ("SWEEP_SAMPLE", "some")];
         assert!(AggregatorConfig::from_source(bad).is_err());
         assert_eq!(config.retention_days, 0);
         assert_eq!(config.partitions_ahead_months, 2);
-        let bad: &[(&str, &str)] = &[("RETENTION_DAYS", "-1")];
+        let bad: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), ("RETENTION_DAYS", "-1")];
         assert_eq!(
             AggregatorConfig::from_source(bad).unwrap_err().name,
             "RETENTION_DAYS"

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use wellbeing_common::internal_tls::Role;
 use wellbeing_common::metrics::{self, GrpcMetrics, Metered, Series};
 use wellbeing_proto::aggregator::v1::aggregator_server::AggregatorServer;
 
@@ -34,6 +35,9 @@ use crate::worker::{Worker, WorkerState};
 
 /// The gRPC service name, as health checks and clients know it.
 pub const SERVICE_NAME: &str = "wellbeing.aggregator.v1.Aggregator";
+
+/// Only the gateway calls the aggregator (its status, for `/metrics`).
+const ALLOWED_CALLERS: &[Role] = &[Role::Gateway];
 
 pub struct Application {
     listener: TcpListener,
@@ -151,8 +155,13 @@ impl Application {
         };
         let metrics_server =
             metrics::spawn(metrics_server, render_metrics(&grpc_metrics, &state, &pool))?;
-        tracing::info!(addr = %listener.local_addr()?, "aggregator listening");
-        let router = wellbeing_common::grpc::server()
+        let probe_server = wellbeing_common::grpc::spawn_probes(
+            wellbeing_common::config::bind_optional("PROBE_ADDR", config.probe_addr)?,
+            health_service.clone(),
+        )?;
+        tracing::info!(addr = %listener.local_addr()?, tls = config.transport.is_tls(), "aggregator listening");
+        let router = wellbeing_common::grpc::server(&config.transport, ALLOWED_CALLERS)
+            .context("failed to configure TLS")?
             .add_service(health_service)
             .add_service(Metered::new(
                 AggregatorServer::new(AggregatorService {
@@ -163,7 +172,7 @@ impl Application {
             ));
         let served = wellbeing_common::grpc::serve(router, listener, shutdown).await;
         monitor.abort();
-        if let Some(task) = metrics_server {
+        for task in metrics_server.into_iter().chain(probe_server) {
             task.abort();
         }
         // Claims in flight expire and are taken by another worker.

@@ -4,6 +4,8 @@
 //! | --- | --- | --- |
 //! | `ANALYTICS_ADDR` | `:50051` | gRPC listen address |
 //! | `METRICS_ADDR` | unset | Prometheus `/metrics` admin port, e.g. `:9464` (unset: none) |
+//! | `PROBE_ADDR` | unset | the gRPC health service again, in plaintext, for Kubernetes probes, e.g. `:50061` (unset: none) |
+//! | `INTERNAL_TLS`, `TLS_CERT_FILE`, `TLS_KEY_FILE`, `TLS_CA_FILE` | `on`, `/etc/wellbeing/tls/{tls.crt,tls.key,ca.crt}` | mutual TLS: only the gateway may call; the cache service is called as `cache` (see `wellbeing_common::internal_tls`) |
 //! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/wellbeing` | PostgreSQL |
 //! | `DATABASE_READ_URL` | unset | a PostgreSQL read replica for the views' aggregate, event and snapshot reads (unset: the primary) |
 //! | `READ_REPLICA_GRACE_MS` | `5000` | a user who wrote less than this ago reads the primary (keep it above the replica's lag, at most `VIEW_CACHE_TTL_MS`) |
@@ -25,6 +27,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use wellbeing_common::config::{self, ConfigError, Source};
+use wellbeing_common::internal_tls::Transport;
 pub use wellbeing_store::PoolConfig;
 
 #[derive(Debug, Clone)]
@@ -32,6 +35,8 @@ pub struct AnalyticsConfig {
     pub listen_addr: SocketAddr,
     /// `METRICS_ADDR`: the Prometheus admin port (none when unset).
     pub metrics_addr: Option<SocketAddr>,
+    pub probe_addr: Option<SocketAddr>,
+    pub transport: Transport,
     /// `RETENTION_DAYS`: older events are refused (0: no limit).
     pub retention_days: u32,
     pub database_url: String,
@@ -108,6 +113,8 @@ impl AnalyticsConfig {
         Ok(Self {
             listen_addr: config::listen_addr(source, "ANALYTICS_ADDR", ":50051")?,
             metrics_addr: wellbeing_common::metrics::addr_from(source)?,
+            probe_addr: wellbeing_common::grpc::probe_addr_from(source)?,
+            transport: Transport::from_source(source)?,
             retention_days: config::parsed(source, "RETENTION_DAYS", 0u32)?,
             database_url,
             database_read_url,
@@ -159,7 +166,7 @@ mod tests {
 
     #[test]
     fn defaults_match_the_documented_pool() {
-        let source: &[(&str, &str)] = &[];
+        let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off")];
         let config = AnalyticsConfig::from_source(source).unwrap();
         assert_eq!(config.pool.min_connections, 20);
         assert_eq!(config.pool.max_connections, 60);
@@ -174,9 +181,9 @@ mod tests {
 
     #[test]
     fn the_view_cache_can_be_turned_off() {
-        let source: &[(&str, &str)] = &[("VIEW_CACHE", "off")];
+        let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), ("VIEW_CACHE", "off")];
         assert!(!AnalyticsConfig::from_source(source).unwrap().view_cache);
-        let source: &[(&str, &str)] = &[("VIEW_CACHE", "sometimes")];
+        let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), ("VIEW_CACHE", "sometimes")];
         assert_eq!(
             AnalyticsConfig::from_source(source).unwrap_err().name,
             "VIEW_CACHE"
@@ -185,14 +192,14 @@ mod tests {
 
     #[test]
     fn the_copies_kept_in_process_are_bounded_in_megabytes() {
-        let none: &[(&str, &str)] = &[];
+        let none: &[(&str, &str)] = &[("INTERNAL_TLS", "off")];
         assert_eq!(
             AnalyticsConfig::from_source(none)
                 .unwrap()
                 .view_cache_max_bytes,
             16 << 20
         );
-        let source: &[(&str, &str)] = &[("VIEW_CACHE_MAX_MB", "0")];
+        let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), ("VIEW_CACHE_MAX_MB", "0")];
         assert_eq!(
             AnalyticsConfig::from_source(source)
                 .unwrap()
@@ -200,7 +207,7 @@ mod tests {
             0
         );
         for wrong in ["65537", "-1", "lots"] {
-            let source: &[(&str, &str)] = &[("VIEW_CACHE_MAX_MB", wrong)];
+            let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), ("VIEW_CACHE_MAX_MB", wrong)];
             let error = AnalyticsConfig::from_source(source).unwrap_err();
             assert_eq!(error.name, "VIEW_CACHE_MAX_MB", "{wrong}");
         }
@@ -208,15 +215,15 @@ mod tests {
 
     #[test]
     fn a_wrong_value_is_refused_with_its_name() {
-        let source: &[(&str, &str)] = &[("DATABASE_URL", "mysql://x")];
+        let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), ("DATABASE_URL", "mysql://x")];
         let error = AnalyticsConfig::from_source(source).unwrap_err();
         assert_eq!(error.name, "DATABASE_URL");
-        let source: &[(&str, &str)] = &[("DB_MIN_CONNECTIONS", "70")];
+        let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), ("DB_MIN_CONNECTIONS", "70")];
         assert!(AnalyticsConfig::from_source(source).is_err());
-        let source: &[(&str, &str)] = &[("DB_STATEMENT_TIMEOUT_MS", "5s")];
+        let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), ("DB_STATEMENT_TIMEOUT_MS", "5s")];
         let error = AnalyticsConfig::from_source(source).unwrap_err();
         assert_eq!(error.name, "DB_STATEMENT_TIMEOUT_MS");
-        let source: &[(&str, &str)] = &[("DB_STATEMENT_TIMEOUT_MS", "0")];
+        let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), ("DB_STATEMENT_TIMEOUT_MS", "0")];
         let config = AnalyticsConfig::from_source(source).expect("0 turns the bound off");
         assert_eq!(config.pool.statement_timeout, None);
     }

@@ -46,10 +46,15 @@ use crate::privacy_rights::PrivacyRights;
 use crate::server::AnalyticsService;
 use crate::view_cache::{CacheSettings, ViewCache};
 use crate::views::{ReadReplica, Views};
+use wellbeing_common::config::bind_optional;
+use wellbeing_common::internal_tls::Role;
 use wellbeing_common::metrics::{self, GrpcMetrics, Metered, Series};
 
 /// The gRPC service name, as health checks and clients know it.
 pub const SERVICE_NAME: &str = "wellbeing.analytics.v1.Analytics";
+
+/// Only the gateway calls analytics (the aggregator works on PostgreSQL alone).
+const ALLOWED_CALLERS: &[Role] = &[Role::Gateway];
 
 /// A built analytics server: listener bound, pool created, not yet serving.
 pub struct Application {
@@ -57,6 +62,7 @@ pub struct Application {
     config: AnalyticsConfig,
     pool: PgPool,
     metrics_listener: Option<std::net::TcpListener>,
+    probe_listener: Option<std::net::TcpListener>,
 }
 
 impl Application {
@@ -76,11 +82,13 @@ impl Application {
         let pool = store::connect(&config.database_url, &config.pool)
             .context("failed to configure the database pool")?;
         let metrics_listener = metrics::bind(config.metrics_addr)?;
+        let probe_listener = bind_optional("PROBE_ADDR", config.probe_addr)?;
         Ok(Self {
             listener,
             config,
             pool,
             metrics_listener,
+            probe_listener,
         })
     }
 
@@ -94,6 +102,13 @@ impl Application {
     /// Where the metrics are served, when they are.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
+    }
+
+    /// Where the plaintext health service for probes is served, when it is (`PROBE_ADDR`).
+    pub fn probe_addr(&self) -> Option<SocketAddr> {
+        self.probe_listener
             .as_ref()
             .and_then(|listener| listener.local_addr().ok())
     }
@@ -117,9 +132,14 @@ impl Application {
             config,
             pool,
             metrics_listener,
+            probe_listener,
         } = self;
-        let channel = wellbeing_common::grpc::channel(&config.cache_endpoints)
-            .context("failed to configure the cache service channel")?;
+        let channel = wellbeing_common::grpc::channel(
+            &config.cache_endpoints,
+            &config.transport,
+            Role::Cache,
+        )
+        .context("failed to configure the cache service channel")?;
         let cache = ViewCache::new(
             channel,
             CacheSettings {
@@ -175,13 +195,16 @@ impl Application {
             metrics_listener,
             render_metrics(&grpc_metrics, &pool, &cache),
         )?;
-        tracing::info!(addr = %listener.local_addr()?, "analytics listening");
-        let router = wellbeing_common::grpc::server()
+        let probe_server =
+            wellbeing_common::grpc::spawn_probes(probe_listener, health_service.clone())?;
+        tracing::info!(addr = %listener.local_addr()?, tls = config.transport.is_tls(), "analytics listening");
+        let router = wellbeing_common::grpc::server(&config.transport, ALLOWED_CALLERS)
+            .context("failed to configure TLS")?
             .add_service(health_service)
             .add_service(Metered::new(AnalyticsServer::new(service), grpc_metrics));
         let served = wellbeing_common::grpc::serve(router, listener, shutdown).await;
         monitor.abort();
-        if let Some(task) = metrics_server {
+        for task in metrics_server.into_iter().chain(probe_server) {
             task.abort();
         }
         for task in cache_tasks {

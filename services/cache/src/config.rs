@@ -4,6 +4,8 @@
 //! | --- | --- | --- |
 //! | `CACHE_ADDR` | `:50052` | gRPC listen address |
 //! | `METRICS_ADDR` | unset | Prometheus `/metrics` admin port, e.g. `:9464` (unset: none) |
+//! | `PROBE_ADDR` | unset | the gRPC health service again, in plaintext, for Kubernetes probes, e.g. `:50062` (unset: none) |
+//! | `INTERNAL_TLS`, `TLS_CERT_FILE`, `TLS_KEY_FILE`, `TLS_CA_FILE` | `on`, `/etc/wellbeing/tls/{tls.crt,tls.key,ca.crt}` | mutual TLS: only the gateway and analytics may call (see `wellbeing_common::internal_tls`) |
 //! | `REDIS_URL` | `redis://127.0.0.1:6379` | Redis; empty runs on the in-process store. A password goes in it (`redis://:PASSWORD@host:6379`, or `USER:PASSWORD` for an ACL user) and is never echoed |
 //! | `CACHE_NAMESPACE` | `wb` | first segment of every key (`wb:v1:...`) |
 //! | `CACHE_TTL` | `300` | seconds, when a caller gives none |
@@ -12,6 +14,7 @@
 use std::net::SocketAddr;
 
 use wellbeing_common::config::{self, ConfigError, Source};
+use wellbeing_common::internal_tls::Transport;
 
 /// A Redis URL as it may be shown: the user and password, if any, replaced by `***`.
 pub fn without_credentials(url: &str) -> String {
@@ -33,6 +36,7 @@ impl std::fmt::Debug for CacheConfig {
                 &self.redis_url.as_deref().map(without_credentials),
             )
             .field("namespace", &self.namespace)
+            .field("transport", &self.transport)
             .finish_non_exhaustive()
     }
 }
@@ -42,6 +46,9 @@ pub struct CacheConfig {
     pub listen_addr: SocketAddr,
     /// `METRICS_ADDR`: the Prometheus admin port (none when unset).
     pub metrics_addr: Option<SocketAddr>,
+    /// `PROBE_ADDR`: health in plaintext for Kubernetes probes (none when unset).
+    pub probe_addr: Option<SocketAddr>,
+    pub transport: Transport,
     /// `None` runs on the in-process store.
     pub redis_url: Option<String>,
     pub namespace: String,
@@ -95,6 +102,8 @@ impl CacheConfig {
         Ok(Self {
             listen_addr: config::listen_addr(source, "CACHE_ADDR", ":50052")?,
             metrics_addr: wellbeing_common::metrics::addr_from(source)?,
+            probe_addr: wellbeing_common::grpc::probe_addr_from(source)?,
+            transport: Transport::from_source(source)?,
             redis_url,
             namespace,
             default_ttl_seconds,
@@ -110,14 +119,14 @@ mod tests {
 
     #[test]
     fn empty_redis_url_means_in_process_store() {
-        let source: &[(&str, &str)] = &[("REDIS_URL", "")];
+        let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), ("REDIS_URL", "")];
         assert!(
             CacheConfig::from_source(source)
                 .unwrap()
                 .redis_url
                 .is_none()
         );
-        let default: &[(&str, &str)] = &[];
+        let default: &[(&str, &str)] = &[("INTERNAL_TLS", "off")];
         assert_eq!(
             CacheConfig::from_source(default)
                 .unwrap()
@@ -131,16 +140,22 @@ mod tests {
     fn a_password_in_the_url_is_never_shown() {
         let url = "redis://:s3cret-pass@redis:6379";
         assert_eq!(without_credentials(url), "redis://***@redis:6379");
-        let config = CacheConfig::from_source(&[("REDIS_URL", url)][..]).expect("a valid URL");
+        let config = CacheConfig::from_source(&[("INTERNAL_TLS", "off"), ("REDIS_URL", url)][..])
+            .expect("a valid URL");
         assert!(!format!("{config:?}").contains("s3cret"));
-        let bad = CacheConfig::from_source(&[("REDIS_URL", "http://:s3cret@redis")][..]);
+        let bad = CacheConfig::from_source(
+            &[
+                ("INTERNAL_TLS", "off"),
+                ("REDIS_URL", "http://:s3cret@redis"),
+            ][..],
+        );
         let error = bad.expect_err("not a Redis URL");
         assert!(!error.to_string().contains("s3cret"), "{error}");
     }
 
     #[test]
     fn a_bad_redis_url_is_refused() {
-        let source: &[(&str, &str)] = &[("REDIS_URL", "http://nope")];
+        let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), ("REDIS_URL", "http://nope")];
         assert_eq!(
             CacheConfig::from_source(source).unwrap_err().name,
             "REDIS_URL"

@@ -29,10 +29,14 @@ use crate::backend::redis::RedisBackend;
 use crate::keys::KeySpace;
 use crate::server::CacheService;
 use crate::stats::CacheStats;
+use wellbeing_common::internal_tls::Role;
 use wellbeing_common::metrics::{self, GrpcMetrics, Metered, Series};
 
 /// The gRPC service name, as health checks and clients know it.
 pub const SERVICE_NAME: &str = "wellbeing.cache.v1.Cache";
+
+/// The gateway (its copies of views) and analytics (cache-aside) call the cache service.
+const ALLOWED_CALLERS: &[Role] = &[Role::Gateway, Role::Analytics];
 
 pub struct Application {
     listener: TcpListener,
@@ -149,8 +153,13 @@ impl Application {
             metrics_server,
             render_metrics(&grpc_metrics, &stats, &backend),
         )?;
-        tracing::info!(addr = %listener.local_addr()?, backend = service.backend.name(), "cache listening");
-        let router = wellbeing_common::grpc::server()
+        let probe_server = wellbeing_common::grpc::spawn_probes(
+            wellbeing_common::config::bind_optional("PROBE_ADDR", config.probe_addr)?,
+            health_service.clone(),
+        )?;
+        tracing::info!(addr = %listener.local_addr()?, backend = service.backend.name(), tls = config.transport.is_tls(), "cache listening");
+        let router = wellbeing_common::grpc::server(&config.transport, ALLOWED_CALLERS)
+            .context("failed to configure TLS")?
             .add_service(health_service)
             .add_service(Metered::new(
                 CacheServer::from_arc(service.clone()),
@@ -158,7 +167,7 @@ impl Application {
             ));
         let served = wellbeing_common::grpc::serve(router, listener, shutdown).await;
         monitor.abort();
-        if let Some(task) = metrics_server {
+        for task in metrics_server.into_iter().chain(probe_server) {
             task.abort();
         }
         if let Some(redis) = backend.redis() {

@@ -96,6 +96,31 @@ pub fn listen_addr(
         .map_err(|_| ConfigError::new(name, &raw, "expected host:port, e.g. 127.0.0.1:8080"))
 }
 
+/// An optional `host:port` listen address: unset or empty means none.
+pub fn optional_listen_addr(
+    source: &(impl Source + ?Sized),
+    name: &str,
+) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+    match source.get(name) {
+        Some(raw) if !raw.trim().is_empty() => listen_addr(source, name, "").map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// Binds `addr` when set, at build time with the service's main port, so a port that cannot be
+/// bound stops the service at start with the variable's name.
+pub fn bind_optional(
+    name: &str,
+    addr: Option<std::net::SocketAddr>,
+) -> anyhow::Result<Option<std::net::TcpListener>> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    let listener = std::net::TcpListener::bind(addr)
+        .map_err(|error| anyhow::anyhow!("failed to bind {name} {addr}: {error}"))?;
+    Ok(Some(listener))
+}
+
 /// A comma-separated list of upstream endpoints, each made into an `http://` URI.
 pub fn endpoints(
     source: &(impl Source + ?Sized),

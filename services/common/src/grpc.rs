@@ -1,5 +1,6 @@
 //! Serving a tonic router on an already bound listener (so tests can use port 0), with a bounded
-//! drain on shutdown, and lazily connected client channels shared by every request.
+//! drain on shutdown, and lazily connected client channels shared by every request. Both sides
+//! use mutual TLS unless the transport says plaintext (see [`crate::internal_tls`]).
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -9,17 +10,62 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tonic::transport::channel::Change;
 use tonic::transport::server::{Router, TcpIncoming};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use tonic_health::pb::health_server::{Health, HealthServer};
+use tower::layer::util::{Identity, Stack};
 
+use crate::callers::AllowedCallersLayer;
+use crate::internal_tls::{Role, Transport};
 use crate::shutdown::DRAIN_TIMEOUT;
 pub use crate::traced_channel::TracedChannel;
 
-/// A tonic server builder whose every call runs in a span named like `analytics.DailySummary`,
-/// a child of the caller's W3C trace context carried in the metadata.
-pub fn server() -> tonic::transport::Server {
-    tonic::transport::Server::builder()
+/// A tonic server builder as every service uses it: TLS per `transport`, calls refused unless
+/// the caller's certificate names one of `allowed`, and every call in a span named like
+/// `analytics.DailySummary`, a child of the caller's W3C trace context carried in the metadata.
+pub fn server(
+    transport: &Transport,
+    allowed: &'static [Role],
+) -> Result<tonic::transport::Server<Stack<AllowedCallersLayer, Identity>>, tonic::transport::Error>
+{
+    let mut builder = tonic::transport::Server::builder()
         .trace_fn(crate::trace_context::grpc_server_span)
-        .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
+        .http2_max_header_list_size(MAX_HEADER_LIST_BYTES);
+    if let Some(tls) = transport.server_config() {
+        builder = builder.tls_config(tls)?;
+    }
+    Ok(builder.layer(AllowedCallersLayer::new(transport, allowed)))
+}
+
+/// A router built from [`server`].
+pub type ServiceRouter = Router<Stack<AllowedCallersLayer, Identity>>;
+
+/// `PROBE_ADDR`: where the health service is also served in plaintext, for Kubernetes' gRPC
+/// probes, which cannot present a certificate (`host:port`, `:port` for all interfaces); unset
+/// or empty: nowhere. That port tells whether the service is serving, nothing else.
+pub fn probe_addr_from(
+    source: &(impl crate::config::Source + ?Sized),
+) -> Result<Option<SocketAddr>, crate::config::ConfigError> {
+    crate::config::optional_listen_addr(source, "PROBE_ADDR")
+}
+
+/// Serves `health` alone, in plaintext, on `listener` (if any) in the background until the
+/// returned task is aborted (after the service's own drain).
+pub fn spawn_probes(
+    listener: Option<std::net::TcpListener>,
+    health: HealthServer<impl Health>,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(listener) = listener else {
+        return Ok(None);
+    };
+    listener.set_nonblocking(true)?;
+    let listener = TcpListener::from_std(listener)?;
+    tracing::info!(addr = %listener.local_addr()?, "probes listening");
+    let router = server(&Transport::Plaintext, &[])?.add_service(health);
+    Ok(Some(tokio::spawn(async move {
+        if let Err(error) = serve(router, listener, std::future::pending()).await {
+            tracing::warn!(%error, "probe server failed");
+        }
+    })))
 }
 
 /// Room for an error's details in the trailers: a refused batch of 1000 events carries one
@@ -30,7 +76,7 @@ pub const MAX_HEADER_LIST_BYTES: u32 = 1024 * 1024;
 /// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight calls finish for
 /// at most [`DRAIN_TIMEOUT`].
 pub async fn serve(
-    router: Router,
+    router: ServiceRouter,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
@@ -62,15 +108,46 @@ pub async fn serve(
 /// are; a DNS name (a Kubernetes headless service) is resolved now and every 10 s, and each
 /// address it resolves to becomes one balanced endpoint, so new replicas are used and removed
 /// ones dropped. It connects lazily and reconnects by itself, so a service may start before its
-/// upstreams. Every call opens a client span (see [`TracedChannel`]).
-pub fn channel(endpoints: &[String]) -> Result<TracedChannel, tonic::transport::Error> {
-    balanced_channel(endpoints).map(TracedChannel::new)
+/// upstreams. Under TLS the upstream must show a certificate naming `upstream`, whatever the
+/// address. Every call opens a client span (see [`TracedChannel`]).
+pub fn channel(
+    endpoints: &[String],
+    transport: &Transport,
+    upstream: Role,
+) -> Result<TracedChannel, tonic::transport::Error> {
+    let dial = Dial {
+        scheme: transport.scheme(),
+        tls: transport.client_config(upstream),
+    };
+    balanced_channel(endpoints, dial).map(TracedChannel::new)
 }
 
-fn balanced_channel(endpoints: &[String]) -> Result<Channel, tonic::transport::Error> {
+/// How every endpoint of one upstream is dialled.
+#[derive(Clone)]
+struct Dial {
+    scheme: &'static str,
+    tls: Option<ClientTlsConfig>,
+}
+
+impl Dial {
+    /// An endpoint for `address` (`host:port`, with or without a scheme: the transport decides).
+    fn endpoint(&self, address: &str) -> Result<Endpoint, tonic::transport::Error> {
+        let authority = address.split_once("://").map_or(address, |(_, rest)| rest);
+        let endpoint = tuned(Endpoint::from_shared(format!(
+            "{}://{authority}",
+            self.scheme
+        ))?);
+        match &self.tls {
+            Some(tls) => endpoint.tls_config(tls.clone()),
+            None => Ok(endpoint),
+        }
+    }
+}
+
+fn balanced_channel(endpoints: &[String], dial: Dial) -> Result<Channel, tonic::transport::Error> {
     let configured = endpoints
         .iter()
-        .map(|uri| Endpoint::from_shared(uri.clone()).map(tuned))
+        .map(|address| dial.endpoint(address))
         .collect::<Result<Vec<_>, _>>()?;
     let by_name: Vec<(String, u16)> = configured
         .iter()
@@ -96,7 +173,7 @@ fn balanced_channel(endpoints: &[String]) -> Result<Channel, tonic::transport::E
             Some(SocketAddr::new(ip, uri.port_u16().unwrap_or(80)))
         })
         .collect();
-    tokio::spawn(follow_dns(by_name, literal, changes));
+    tokio::spawn(follow_dns(by_name, literal, dial, changes));
     Ok(channel)
 }
 
@@ -114,6 +191,7 @@ fn tuned(endpoint: Endpoint) -> Endpoint {
 async fn follow_dns(
     names: Vec<(String, u16)>,
     literal: Vec<SocketAddr>,
+    dial: Dial,
     changes: tokio::sync::mpsc::Sender<Change<SocketAddr, Endpoint>>,
 ) {
     let mut current: HashSet<SocketAddr> = HashSet::new();
@@ -137,14 +215,10 @@ async fn follow_dns(
                 }
             }
             for new in resolved.difference(&current) {
-                let Ok(endpoint) = Endpoint::from_shared(format!("http://{new}")) else {
+                let Ok(endpoint) = dial.endpoint(&new.to_string()) else {
                     continue;
                 };
-                if changes
-                    .send(Change::Insert(*new, tuned(endpoint)))
-                    .await
-                    .is_err()
-                {
+                if changes.send(Change::Insert(*new, endpoint)).await.is_err() {
                     return;
                 }
             }
@@ -166,13 +240,20 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let port = listener.local_addr().expect("an address").port();
         let (_reporter, health) = tonic_health::server::health_reporter();
-        let router = tonic::transport::Server::builder().add_service(health);
+        let router = server(&Transport::Plaintext, &[])
+            .expect("a plaintext server")
+            .add_service(health);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(serve(router, listener, async move {
             let _ = stopped.await;
         }));
 
-        let channel = channel(&[format!("http://localhost:{port}")]).expect("a channel");
+        let channel = channel(
+            &[format!("http://localhost:{port}")],
+            &Transport::Plaintext,
+            Role::Cache,
+        )
+        .expect("a channel");
         let mut client = HealthClient::new(channel);
         let mut answered = false;
         for _ in 0..100 {

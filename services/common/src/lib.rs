@@ -6,15 +6,19 @@
 //! - [`health`]: tonic-health reporting driven by real dependency checks.
 //! - [`error`]: the one error vocabulary, mapped to both gRPC and HTTP.
 //! - [`grpc`]: serving on a bound listener, and client channels.
+//! - [`internal_tls`]: mutual TLS between the services (certificates, roles).
+//! - [`callers`]: which roles may call a service, read from the caller's certificate.
 //! - [`metrics`]: a service's Prometheus series on its admin port.
 //! - [`process`]: process-wide settings (transparent huge pages off, for the cache service).
 //! - [`trace_context`]: W3C trace context across HTTP headers and gRPC metadata.
 //! - [`traced_channel`]: a client span around every outgoing gRPC call.
 
+pub mod callers;
 pub mod config;
 pub mod error;
 pub mod grpc;
 pub mod health;
+pub mod internal_tls;
 pub mod metrics;
 pub mod process;
 pub mod shutdown;

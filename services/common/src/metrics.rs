@@ -221,15 +221,9 @@ pub async fn serve(
         .await
 }
 
-/// Binds `addr` when set (at build time, with the service's main port, so a port that cannot be
-/// bound stops the service at start).
+/// Binds `METRICS_ADDR` when set (see [`crate::config::bind_optional`]).
 pub fn bind(addr: Option<SocketAddr>) -> anyhow::Result<Option<std::net::TcpListener>> {
-    let Some(addr) = addr else {
-        return Ok(None);
-    };
-    let listener = std::net::TcpListener::bind(addr)
-        .map_err(|error| anyhow::anyhow!("failed to bind METRICS_ADDR {addr}: {error}"))?;
-    Ok(Some(listener))
+    crate::config::bind_optional("METRICS_ADDR", addr)
 }
 
 /// Serves the metrics on `listener` (if any) in the background until the returned task is
@@ -256,12 +250,7 @@ pub fn spawn(
 pub fn addr_from(
     source: &(impl crate::config::Source + ?Sized),
 ) -> Result<Option<SocketAddr>, crate::config::ConfigError> {
-    match source.get("METRICS_ADDR") {
-        Some(raw) if !raw.trim().is_empty() => {
-            crate::config::listen_addr(source, "METRICS_ADDR", "").map(Some)
-        }
-        _ => Ok(None),
-    }
+    crate::config::optional_listen_addr(source, "METRICS_ADDR")
 }
 
 #[cfg(test)]
@@ -294,7 +283,8 @@ mod tests {
             .await;
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let addr = listener.local_addr().expect("an address");
-        let router = tonic::transport::Server::builder()
+        let router = crate::grpc::server(&crate::internal_tls::Transport::Plaintext, &[])
+            .expect("a plaintext server")
             .add_service(Metered::new(health, Arc::clone(&metrics)));
         tokio::spawn(crate::grpc::serve(router, listener, std::future::pending()));
 

@@ -11,6 +11,7 @@
 
 mod held_statements;
 mod idor;
+mod internal_tls;
 mod sign_in_throttle;
 mod slow_clients;
 mod storage_and_limits;

@@ -90,6 +90,7 @@ impl Targets {
             ("DATABASE_URL", stack.database.url.as_str()),
             ("CACHE_URL", cache_url.as_str()),
             ("VIEW_CACHE", "off"),
+            ("INTERNAL_TLS", "off"),
         ];
         analytics_env.extend(ANALYTICS_ENV);
         let config = wellbeing_analytics::AnalyticsConfig::from_source(&analytics_env[..])?;
@@ -105,6 +106,7 @@ impl Targets {
             ("CACHE_URL", cache_url.as_str()),
             ("AGGREGATOR_URL", aggregator_url.as_str()),
             ("JWT_SECRET", TEST_JWT_SECRET),
+            ("INTERNAL_TLS", "off"),
         ];
         gateway_env.extend(GATEWAY_ENV);
         let config = wellbeing_gateway::GatewayConfig::from_source(&gateway_env[..])?;
