@@ -81,6 +81,21 @@ pub struct StackOptions {
     /// Mutual TLS between the services, with the certificates under this directory (as
     /// `wellbeing_dev_certs::issue` lays them out); plaintext when `None`.
     pub internal_tls: Option<std::path::PathBuf>,
+    /// Analytics and the aggregator connect as this existing role, which the migration (run
+    /// first, as the database's owner) grants the run-time rights only; analytics then does
+    /// not migrate (`MIGRATE_AT_START=off`).
+    pub database_role: Option<String>,
+}
+
+/// `url` with its user (and password) replaced by `role`.
+fn as_role(url: &str, role: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+            format!("{scheme}://{role}@{host}")
+        }
+        None => url.to_owned(),
+    }
 }
 
 /// The transport settings of `role`: its certificate files under `dir`, or plaintext.
@@ -174,8 +189,28 @@ impl TestStack {
                 &cache_transport,
             )[..],
         )?;
+        let services_database_url = match &options.database_role {
+            Some(role) => {
+                let owner = wellbeing_analytics::AnalyticsConfig::from_source(
+                    &[
+                        ("DATABASE_URL", database.url.as_str()),
+                        ("DATABASE_RUNTIME_ROLE", role.as_str()),
+                        ("INTERNAL_TLS", "off"),
+                    ][..],
+                )?;
+                wellbeing_analytics::migrate(&owner).await?;
+                as_role(&database.url, role)
+            }
+            None => database.url.clone(),
+        };
+        let migrate_at_start = if options.database_role.is_some() {
+            "off"
+        } else {
+            "on"
+        };
         let mut analytics_env: Vec<(&str, &str)> = vec![
-            ("DATABASE_URL", database.url.as_str()),
+            ("MIGRATE_AT_START", migrate_at_start),
+            ("DATABASE_URL", services_database_url.as_str()),
             ("CACHE_URL", cache_url.as_str()),
             // Many tests run at once against one server: keep each pool small.
             ("DB_MIN_CONNECTIONS", "1"),
@@ -190,7 +225,7 @@ impl TestStack {
         let analytics_config =
             wellbeing_analytics::AnalyticsConfig::from_source(&analytics_env[..])?;
         let mut aggregator_env: Vec<(&str, &str)> = vec![
-            ("DATABASE_URL", database.url.as_str()),
+            ("DATABASE_URL", services_database_url.as_str()),
             ("AGGREGATOR_DB_MAX_CONNECTIONS", "3"),
             ("WORKER_IDLE_POLL_MS", "50"),
         ];

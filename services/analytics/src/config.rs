@@ -20,6 +20,8 @@
 //! | `DB_MAX_LIFETIME_SECS` | `3600` | connections are recycled after this |
 //! | `SLOW_QUERY_THRESHOLD_MS` | `100` | statements slower than this are logged |
 //! | `DB_STATEMENT_TIMEOUT_MS` | `5000` | PostgreSQL cuts a statement running longer (its request answers 503), so nothing keeps working, or waiting on a lock, after the gateway's 5 s deadline has answered; 0: no bound. Migrations, erasures and exports are not bound |
+//! | `MIGRATE_AT_START` | `on` | `off`: never change the schema; health stays NOT_SERVING until the migrations this build carries have been applied (by the migration Job, as the schema's owner), so `DATABASE_URL` may name a role without DDL rights |
+//! | `DATABASE_RUNTIME_ROLE` | unset | read by `wellbeing-analytics migrate` only: after migrating, grant this existing role what the services do at run time (rows, sequences, functions) and no DDL |
 //! | `REFRESH_TOKEN_TTL_DAYS` | `30` | lifetime of a refresh token |
 //! | `RETENTION_DAYS` | `0` | events older than this many days are refused (the aggregator removes older data); 0 keeps everything |
 
@@ -51,6 +53,10 @@ pub struct AnalyticsConfig {
     pub view_cache_ttl: Duration,
     pub pool: PoolConfig,
     pub refresh_token_ttl: chrono::Duration,
+    /// `MIGRATE_AT_START`: apply pending migrations at start (else wait for them).
+    pub migrate_at_start: bool,
+    /// `DATABASE_RUNTIME_ROLE`: the role `migrate` grants the run-time rights to.
+    pub runtime_role: Option<String>,
 }
 
 impl AnalyticsConfig {
@@ -110,7 +116,22 @@ impl AnalyticsConfig {
                 "must be between 0 and 65536",
             ));
         }
+        let runtime_role = source
+            .get("DATABASE_RUNTIME_ROLE")
+            .map(|raw| raw.trim().to_owned())
+            .filter(|raw| !raw.is_empty());
+        if let Some(role) = &runtime_role
+            && !wellbeing_store::runtime_role::is_plain_role_name(role)
+        {
+            return Err(ConfigError::new(
+                "DATABASE_RUNTIME_ROLE",
+                role,
+                "must be lower-case letters, digits and _ (an existing role)",
+            ));
+        }
         Ok(Self {
+            migrate_at_start: config::switch(source, "MIGRATE_AT_START", true)?,
+            runtime_role,
             listen_addr: config::listen_addr(source, "ANALYTICS_ADDR", ":50051")?,
             metrics_addr: wellbeing_common::metrics::addr_from(source)?,
             probe_addr: wellbeing_common::grpc::probe_addr_from(source)?,

@@ -174,17 +174,15 @@ impl Application {
             wellbeing_common::health::reporter_for(&["", SERVICE_NAME]).await;
         let migrated = Arc::new(AtomicBool::new(false));
         let monitor_pool = pool.clone();
+        let migrate_at_start = config.migrate_at_start;
         let monitor =
             wellbeing_common::health::spawn_monitor(reporter, vec!["", SERVICE_NAME], move || {
                 let pool = monitor_pool.clone();
                 let migrated = migrated.clone();
                 async move {
                     if !migrated.load(Ordering::Acquire) {
-                        store::migrate(&pool)
-                            .await
-                            .map_err(|error| format!("migrations not applied: {error}"))?;
+                        schema_ready(&pool, migrate_at_start).await?;
                         migrated.store(true, Ordering::Release);
-                        tracing::info!("database migrations applied");
                     }
                     store::ping(&pool).await.map_err(|error| error.to_string())
                 }
@@ -216,14 +214,46 @@ impl Application {
     }
 }
 
+/// Makes sure the schema is the one this build expects: applies pending migrations, or (when
+/// analytics must not change the schema) checks that the migration Job has applied them.
+async fn schema_ready(pool: &sqlx::PgPool, migrate_at_start: bool) -> Result<(), String> {
+    if migrate_at_start {
+        store::migrate(pool)
+            .await
+            .map_err(|error| format!("migrations not applied: {error}"))?;
+        tracing::info!("database migrations applied");
+        return Ok(());
+    }
+    match store::migrations_applied(pool).await {
+        Ok(true) => {
+            tracing::info!("database migrations found applied");
+            Ok(())
+        }
+        Ok(false) => Err("waiting for the migrations to be applied (MIGRATE_AT_START=off)".into()),
+        Err(error) => Err(format!("cannot read the applied migrations: {error}")),
+    }
+}
+
 /// Applies every schema migration not applied yet, then returns. Safe to run while replicas
 /// serve and from several places at once: sqlx holds an advisory lock while it migrates.
 pub async fn migrate(config: &AnalyticsConfig) -> anyhow::Result<()> {
     let pool = store::connect(&config.database_url, &config.pool)
         .context("failed to configure the database pool")?;
-    let applied = store::migrate(&pool).await;
+    let done = async {
+        store::migrate(&pool)
+            .await
+            .context("failed to apply the database migrations")?;
+        if let Some(role) = &config.runtime_role {
+            store::runtime_role::grant(&pool, role)
+                .await
+                .with_context(|| format!("failed to grant the run-time rights to {role}"))?;
+            tracing::info!(role = %role, "run-time rights granted");
+        }
+        anyhow::Ok(())
+    }
+    .await;
     pool.close().await;
-    applied.context("failed to apply the database migrations")?;
+    done?;
     tracing::info!(
         migrations = store::MIGRATOR.iter().count(),
         "database schema up to date"

@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod partitions;
 pub mod privacy_states;
 pub mod refresh_tokens;
+pub mod runtime_role;
 pub mod sign_in_failures;
 pub mod users;
 
@@ -107,6 +108,25 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     // What `Migrator::run` does with the connection it acquires; called directly because `run`
     // on a `&mut PgConnection` is not `Send` enough for a spawned task (sqlx's own workaround).
     MIGRATOR.run_direct(None, &mut connection, false).await
+}
+
+/// Whether every migration this build carries has been applied: a service that does not migrate
+/// (`MIGRATE_AT_START=off`) waits for the migration Job until then. No migrations table yet
+/// means none applied.
+pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let Some(latest) = MIGRATOR.iter().map(|migration| migration.version).max() else {
+        return Ok(true);
+    };
+    let applied = sqlx::query_scalar::<_, Option<i64>>(
+        "SELECT max(version) FROM _sqlx_migrations WHERE success",
+    )
+    .fetch_one(pool)
+    .await;
+    match applied {
+        Ok(version) => Ok(version.is_some_and(|version| version >= latest)),
+        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("42P01") => Ok(false),
+        Err(error) => Err(error),
+    }
 }
 
 /// Opens the pool lazily (the service starts even when PostgreSQL is not up yet; health says so).

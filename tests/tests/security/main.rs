@@ -9,6 +9,7 @@
 //! gateway/src/auth.rs unit tests (another key, `alg: none`), gateway/tests/router/limits.rs
 //! (the limiter's headers), log_secrets.rs (nothing secret in the logs).
 
+mod database_role;
 mod held_statements;
 mod idor;
 mod internal_tls;
