@@ -5,6 +5,8 @@
 #
 # Knobs: GATEWAY_ADDR (127.0.0.1:8080), DATABASE_NAME (wellbeing), LOG_FORMAT, RUST_LOG,
 # JWT_SECRET (kept in .run/jwt-secret when unset, so tokens survive restarts),
+# INTERNAL_TLS (on): the services talk mutual TLS with the development certificates kept in
+# .run/certs (issued on first run by wellbeing-dev-certs); `off` only to measure without it.
 # ANALYTICS_REPLICAS (1) and AGGREGATOR_REPLICAS (1): how many of each to start; the gateway
 # balances over every analytics replica (the workers call no service, only PostgreSQL).
 # GATEWAY_ENV and ANALYTICS_ENV: space-separated VAR=value settings for that service alone (both
@@ -26,11 +28,18 @@ DATABASE_NAME="${DATABASE_NAME:-wellbeing}"
 ensure_database "$DATABASE_NAME"
 
 log "building release binaries (the first build takes a few minutes)"
-cargo build --release --locked -p wellbeing-cache -p wellbeing-analytics -p wellbeing-aggregator -p wellbeing-gateway
+cargo build --release --locked -p wellbeing-cache -p wellbeing-analytics -p wellbeing-aggregator \
+  -p wellbeing-gateway -p wellbeing-dev-certs
 BIN="$CARGO_TARGET_DIR/release"
 
 RUN_DIR=.run
 mkdir -p "$RUN_DIR/logs"
+CERTS="$PWD/$RUN_DIR/certs"
+"$BIN/wellbeing-dev-certs" "$CERTS"
+mapfile -t CACHE_TLS < <(tls_settings cache "$CERTS")
+mapfile -t ANALYTICS_TLS < <(tls_settings analytics "$CERTS")
+mapfile -t AGGREGATOR_TLS < <(tls_settings aggregator "$CERTS")
+mapfile -t GATEWAY_TLS < <(tls_settings gateway "$CERTS")
 if [ -z "${JWT_SECRET:-}" ]; then
   [ -s "$RUN_DIR/jwt-secret" ] || head -c 48 /dev/urandom | base64 | tr -d '\n' >"$RUN_DIR/jwt-secret"
   JWT_SECRET=$(cat "$RUN_DIR/jwt-secret")
@@ -54,7 +63,8 @@ export GATEWAY_ADDR="${GATEWAY_ADDR:-127.0.0.1:8080}"
 export JWT_SECRET
 
 log "applying database migrations"
-"$BIN/wellbeing-analytics" migrate
+# The migration serves nothing, so it needs no certificate.
+INTERNAL_TLS=off "$BIN/wellbeing-analytics" migrate
 
 PIDS=()
 stop_all() {
@@ -77,16 +87,17 @@ start() { # binary log-name [VAR=value ...]
 }
 read -ra GATEWAY_SETTINGS <<<"${GATEWAY_ENV:-}"
 read -ra ANALYTICS_SETTINGS <<<"${ANALYTICS_ENV:-}"
-start wellbeing-cache cache METRICS_ADDR=127.0.0.1:9462
+start wellbeing-cache cache METRICS_ADDR=127.0.0.1:9462 "${CACHE_TLS[@]}"
 for ((i = 0; i < ANALYTICS_REPLICAS; i++)); do
   start wellbeing-analytics "analytics-$i" "ANALYTICS_ADDR=127.0.0.1:$(analytics_port $i)" \
-    "METRICS_ADDR=127.0.0.1:$(analytics_metrics_port $i)" ${ANALYTICS_SETTINGS[@]+"${ANALYTICS_SETTINGS[@]}"}
+    "METRICS_ADDR=127.0.0.1:$(analytics_metrics_port $i)" "${ANALYTICS_TLS[@]}" \
+    ${ANALYTICS_SETTINGS[@]+"${ANALYTICS_SETTINGS[@]}"}
 done
 for ((i = 0; i < AGGREGATOR_REPLICAS; i++)); do
   start wellbeing-aggregator "aggregator-$i" "AGGREGATOR_ADDR=127.0.0.1:$(aggregator_port $i)" \
-    "METRICS_ADDR=127.0.0.1:$(aggregator_metrics_port $i)"
+    "METRICS_ADDR=127.0.0.1:$(aggregator_metrics_port $i)" "${AGGREGATOR_TLS[@]}"
 done
-start wellbeing-gateway gateway ${GATEWAY_SETTINGS[@]+"${GATEWAY_SETTINGS[@]}"}
+start wellbeing-gateway gateway "${GATEWAY_TLS[@]}" ${GATEWAY_SETTINGS[@]+"${GATEWAY_SETTINGS[@]}"}
 
 log "waiting for every service to be healthy"
 tries=0
@@ -101,7 +112,8 @@ done
 cat <<MSG
 
 wellbeing is running: http://$GATEWAY_ADDR  (logs in $RUN_DIR/logs/, Ctrl-C stops it)
-$ANALYTICS_REPLICAS analytics replica(s), $AGGREGATOR_REPLICAS aggregator worker(s); metrics of the gRPC
+$ANALYTICS_REPLICAS analytics replica(s), $AGGREGATOR_REPLICAS aggregator worker(s), talking mutual TLS
+(${INTERNAL_TLS:-on}; certificates in $RUN_DIR/certs); metrics of the gRPC
 services: curl -s http://127.0.0.1:9461/metrics (analytics), 9462 (cache), 9463 (aggregator)
 
 Try it:

@@ -78,8 +78,11 @@ JWT_SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
 export ACCESS_TOKEN_TTL_SECS=86400 RATE_LIMIT_PER_MINUTE=1000000
 export RUST_LOG="${RUST_LOG:-warn}"
 
-for name in wellbeing-cache wellbeing-analytics wellbeing-aggregator wellbeing-gateway; do
-  "$BIN/$name" >"$WORK_DIR/$name.log" 2>&1 &
+# The services talk mutual TLS, as run.sh starts them.
+"$BIN/wellbeing-dev-certs" "$WORK_DIR/certs" >/dev/null
+for role in cache analytics aggregator gateway; do
+  mapfile -t settings < <(tls_settings "$role" "$WORK_DIR/certs")
+  env "${settings[@]}" "$BIN/wellbeing-$role" >"$WORK_DIR/wellbeing-$role.log" 2>&1 &
   PIDS+=("$!")
 done
 GATEWAY="http://$GATEWAY_ADDR"

@@ -98,3 +98,17 @@ ensure_redis() {
 
 # Build output lives outside the clone so that a fresh clone reuses earlier builds.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wellbeing/target}"
+
+# The settings that give a service ROLE its certificate, key and authority under DIR (as
+# wellbeing-dev-certs lays them out), one VAR=value per line; with INTERNAL_TLS=off in the
+# environment, plaintext instead (benchmarks that compare the two).
+tls_settings() { # role dir
+  if [ "${INTERNAL_TLS:-on}" = off ]; then
+    echo "INTERNAL_TLS=off"
+    return
+  fi
+  echo "INTERNAL_TLS=on"
+  echo "TLS_CERT_FILE=$2/$1/tls.crt"
+  echo "TLS_KEY_FILE=$2/$1/tls.key"
+  echo "TLS_CA_FILE=$2/$1/ca.crt"
+}

@@ -4,9 +4,15 @@
 # Kubernetes $K8S_VERSION in strict mode, and checks that
 #   - every env var a wellbeing container gets (env + envFrom ConfigMaps) is in the variable table
 #     of that binary's config.rs (or is RUST_LOG / LOG_FORMAT, read by services/common/telemetry);
-#   - every probe port of a wellbeing container is the port of the listen address in its env, and
-#     a container port named `metrics` is the port of its METRICS_ADDR;
-#   - the migration Job runs `wellbeing-analytics migrate` with the analytics environment;
+#   - every probe port of a wellbeing container is the port of the listen address in its env (the
+#     gRPC readiness probe: of PROBE_ADDR, the plaintext health port), and a container port named
+#     `metrics` (`probes`) is the port of its METRICS_ADDR (PROBE_ADDR);
+#   - every service runs mutual TLS: it mounts at /etc/wellbeing/tls the Secret of a cert-manager
+#     Certificate naming its role as a DNS name, for server and client auth, all from one Issuer,
+#     and none sets INTERNAL_TLS=off;
+#   - the migration Job runs `wellbeing-analytics migrate` with the analytics environment, as
+#     another database role (Secret key) than the services, granting DATABASE_RUNTIME_ROLE, and
+#     analytics does not migrate at start (the services' role has no DDL rights);
 #   - the NetworkPolicies deny everything by default and allow exactly the calls the services'
 #     *_URL settings name (both the caller's egress and the callee's ingress), plus each
 #     PostgreSQL / Redis client's egress to its store.
@@ -70,9 +76,24 @@ for k in ["deploy/k8s/base", "deploy/k8s/overlays/dev", "deploy/k8s/overlays/pro
 PY
 )
 fi
+# cert-manager's kinds have no schema in Kubernetes itself: they are checked below instead.
+mapfile -t CORE_FILES < <("$VENV/bin/python" - "$OUT" "${FILES[@]}" <<'PY'
+import os, sys, yaml
+out = sys.argv[1]
+for index, path in enumerate(sys.argv[2:]):
+    docs = [d for d in yaml.safe_load_all(open(path))
+            if d and not str(d.get("apiVersion", "")).startswith("cert-manager.io/")]
+    if not docs:
+        continue
+    target = os.path.join(out, f"core-{index}.yaml")
+    with open(target, "w") as file:
+        yaml.safe_dump_all(docs, file)
+    print(target)
+PY
+)
 log "kubernetes-validate --strict against Kubernetes $K8S_VERSION"
 if ! "$VENV/bin/kubernetes-validate" --strict --quiet -k "$K8S_VERSION" \
-    "${FILES[@]}" deploy/k8s/base/secret.template.yaml >"$OUT/validate.log" 2>&1; then
+    "${CORE_FILES[@]}" deploy/k8s/base/secret.template.yaml >"$OUT/validate.log" 2>&1; then
   cat "$OUT/validate.log" >&2
   die "kubernetes-validate failed"
 fi
@@ -95,11 +116,12 @@ COMMON = "services/common/src/telemetry/mod.rs"
 
 def table_names(path):
     # The rows of the table at the top of the file: //! | `NAME` | default | meaning |
+    # (a row may name several variables in its first cell: `A`, `B`)
     names = set()
     for line in open(path):
-        m = re.match(r"\s*//!\s*\|\s*`([A-Z][A-Z0-9_]*)`\s*\|", line)
+        m = re.match(r"\s*//!\s*\|([^|]*)\|", line)
         if m:
-            names.add(m.group(1))
+            names.update(re.findall(r"`([A-Z][A-Z0-9_]*)`", m.group(1)))
     return names
 
 common = {n for n in ("RUST_LOG", "LOG_FORMAT") if f"`{n}`" in open(COMMON).read()}
@@ -138,6 +160,8 @@ def port_of(addr):
     return int(m.group(1)) if m else None
 
 checked = 0
+tls_mounts = {}  # overlay -> [(where, role, secret name)]
+database_keys = {}  # overlay -> {is a Job: {Secret keys of DATABASE_URL}}
 calls = {}  # overlay -> {(caller pod name, callee service, port)}, from the *_URL settings
 stores = {}  # overlay -> {(pod name, port)}: PostgreSQL and Redis clients
 for name, docs in sets.items():
@@ -166,6 +190,9 @@ for name, docs in sets.items():
                 env.update(configmaps.get(ref, {}))
             for e in c.get("env", []):
                 env[e["name"]] = e.get("value")
+                key = e.get("valueFrom", {}).get("secretKeyRef", {}).get("key")
+                if e["name"] == "DATABASE_URL" and key:
+                    database_keys.setdefault(name, {}).setdefault(d["kind"] == "Job", set()).add(key)
                 ref = e.get("valueFrom", {}).get("secretKeyRef", {}).get("name")
                 if ref and name == "dev" and ref not in secrets:
                     failures.append(f"{where}: Secret {ref} is not in the dev manifests")
@@ -192,8 +219,12 @@ for name, docs in sets.items():
                     failures.append(f"{where}: a Job should only run `wellbeing-analytics migrate`")
                 elif "DATABASE_URL" not in env:
                     failures.append(f"{where}: the migration needs DATABASE_URL")
+                elif not env.get("DATABASE_RUNTIME_ROLE"):
+                    failures.append(f"{where}: the migration grants no DATABASE_RUNTIME_ROLE")
                 migrations_job = True
                 continue
+            if binary == "wellbeing-analytics" and str(env.get("MIGRATE_AT_START", "on")).lower() not in ("off", "false", "0"):
+                failures.append(f"{where}: MIGRATE_AT_START is not off: its role would need DDL rights")
             path, addr_var = CONFIGS[binary]
             listen = port_of(env.get(addr_var))
             if listen is None:
@@ -203,6 +234,18 @@ for name, docs in sets.items():
             ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
             if "metrics" in ports and ports["metrics"] != port_of(env.get("METRICS_ADDR")):
                 failures.append(f"{where}: port metrics {ports['metrics']} != METRICS_ADDR {env.get('METRICS_ADDR')}")
+            if "probes" in ports and ports["probes"] != port_of(env.get("PROBE_ADDR")):
+                failures.append(f"{where}: port probes {ports['probes']} != PROBE_ADDR {env.get('PROBE_ADDR')}")
+            role = binary.removeprefix("wellbeing-")
+            if str(env.get("INTERNAL_TLS", "on")).lower() in ("off", "false", "0"):
+                failures.append(f"{where}: INTERNAL_TLS is off: the service would take any caller in plaintext")
+            mounts = {m["name"]: m["mountPath"] for m in c.get("volumeMounts", [])}
+            tls_secret = next((v.get("secret", {}).get("secretName") for v in pod.get("volumes", [])
+                               if mounts.get(v["name"]) == "/etc/wellbeing/tls"), None)
+            if tls_secret is None:
+                failures.append(f"{where}: no Secret mounted at /etc/wellbeing/tls (its TLS files)")
+            else:
+                tls_mounts.setdefault(name, []).append((where, role, tls_secret))
             for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
                 spec = c.get(probe)
                 if not spec:
@@ -215,13 +258,20 @@ for name, docs in sets.items():
                     continue
                 port = handler.get("port")
                 port = ports.get(port, port)
-                if port != listen:
-                    failures.append(f"{where}: {probe} port {port} != {addr_var} port {listen}")
+                # A gRPC probe cannot show a client certificate: it asks the plaintext health port.
+                want_var = "PROBE_ADDR" if "grpc" in spec else addr_var
+                want = port_of(env.get(want_var))
+                if port != want:
+                    failures.append(f"{where}: {probe} port {port} != {want_var} port {want}")
             ready = c.get("readinessProbe", {})
             if binary != "wellbeing-gateway" and not ready.get("grpc", {}).get("service"):
                 failures.append(f"{where}: readiness should ask the gRPC health of the service name")
     if not migrations_job:
         failures.append(f"{name}: no migration Job")
+    keys = database_keys.get(name, {})
+    if keys.get(True, set()) & keys.get(False, set()) or not keys.get(True) or not keys.get(False):
+        failures.append(f"{name}: the migration Job and the services must use different database roles "
+                        f"(Secret keys: Job {sorted(keys.get(True, []))}, services {sorted(keys.get(False, []))})")
     missing = set(CONFIGS) - seen
     if missing:
         failures.append(f"{name}: no container runs {', '.join(sorted(missing))}")
@@ -230,6 +280,27 @@ for name, docs in sets.items():
         if d.get("kind") == "Service" and d["metadata"]["name"] in ("analytics", "cache", "aggregator"):
             if d["spec"].get("clusterIP") != "None":
                 failures.append(f"{name}: Service/{d['metadata']['name']} is not headless")
+
+# Certificates: each mounted Secret comes from a cert-manager Certificate naming the role, for
+# both server and client auth, all from the same Issuer (one authority the services trust).
+for name, docs in sets.items():
+    certificates = {d["spec"]["secretName"]: d for d in docs
+                    if d.get("kind") == "Certificate" and str(d.get("apiVersion", "")).startswith("cert-manager.io/")}
+    issuers = set()
+    for where, role, secret in tls_mounts.get(name, []):
+        cert = certificates.get(secret)
+        if cert is None:
+            failures.append(f"{where}: no cert-manager Certificate writes the Secret {secret}")
+            continue
+        spec = cert["spec"]
+        if role not in spec.get("dnsNames", []):
+            failures.append(f"{where}: Certificate {cert['metadata']['name']} does not name the role {role}")
+        for usage in ("server auth", "client auth"):
+            if usage not in spec.get("usages", []):
+                failures.append(f"{where}: Certificate {cert['metadata']['name']} lacks the usage {usage}")
+        issuers.add((spec["issuerRef"].get("kind", "Issuer"), spec["issuerRef"]["name"]))
+    if len(issuers) > 1:
+        failures.append(f"{name}: the services' certificates come from several issuers: {sorted(issuers)}")
 
 # NetworkPolicies: everything denied, then exactly the calls above allowed both ways.
 def selects(selector, pod):
