@@ -46,7 +46,8 @@ test("the SDK works from a page of another origin through CORS", async () => {
       `--user-data-dir=${profile}`,
       `http://127.0.0.1:${webPort}/?gateway=${encodeURIComponent(gateway)}`,
     ],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    // Its own process group, so that the renderer and helper processes stop with it.
+    { stdio: ["ignore", "ignore", "pipe"], detached: true },
   );
   let browserLog = "";
   browser.stderr?.on("data", (chunk: Buffer) => {
@@ -66,12 +67,13 @@ test("the SDK works from a page of another origin through CORS", async () => {
     for (const check of checks) assert.ok(check.ok, `${check.name}: ${check.detail}`);
   } finally {
     clearTimeout(timer);
-    if (browser.exitCode === null) {
-      browser.kill("SIGTERM");
+    if (browser.exitCode === null && browser.pid !== undefined) {
+      process.kill(-browser.pid, "SIGTERM");
       await exited;
     }
     server.close();
-    await rm(profile, { recursive: true, force: true });
+    // Helper processes may still be closing files in the profile for a moment.
+    await rm(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   }
 });
 
