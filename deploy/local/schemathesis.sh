@@ -35,68 +35,11 @@ log "building the debug binaries"
 cargo build --locked --bins
 BIN="$CARGO_TARGET_DIR/debug"
 
-SUFFIX="$(date +%s)_$$_$RANDOM"
-DATABASE_NAME="wb_schemathesis_$SUFFIX"
-NAMESPACE="wbschema-$SUFFIX"
-WORK_DIR="$(mktemp -d)"
-BASE_PORT=$((20000 + RANDOM % 20000))
-
-PIDS=()
-clean_up() {
-  local status=$?
-  trap - INT TERM EXIT
-  if [ ${#PIDS[@]} -gt 0 ]; then
-    kill -TERM "${PIDS[@]}" 2>/dev/null || true
-    wait "${PIDS[@]}" 2>/dev/null || true
-  fi
-  if [ "$status" -ne 0 ]; then
-    for log_file in "$WORK_DIR"/*.log; do
-      [ -s "$log_file" ] || continue
-      printf '\n--- last lines of %s ---\n' "$(basename "$log_file")" >&2
-      grep -E 'ERROR|WARN|panicked' "$log_file" | tail -n 20 >&2 || true
-    done
-  fi
-  psql "postgres://postgres@$PG_HOST:$PG_PORT/postgres" -qc \
-    "DROP DATABASE IF EXISTS $DATABASE_NAME WITH (FORCE)" >/dev/null 2>&1 || true
-  redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --scan --pattern "$NAMESPACE:*" 2>/dev/null |
-    xargs -r -n 500 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" del >/dev/null 2>&1 || true
-  rm -rf "$WORK_DIR"
-  exit "$status"
-}
-trap clean_up INT TERM EXIT
-
-ensure_database "$DATABASE_NAME"
-export DATABASE_URL="postgres://postgres@$PG_HOST:$PG_PORT/$DATABASE_NAME"
-export REDIS_URL="redis://$REDIS_HOST:$REDIS_PORT"
-export CACHE_NAMESPACE="$NAMESPACE"
-export ANALYTICS_ADDR="127.0.0.1:$BASE_PORT" CACHE_ADDR="127.0.0.1:$((BASE_PORT + 1))"
-export AGGREGATOR_ADDR="127.0.0.1:$((BASE_PORT + 2))" GATEWAY_ADDR="127.0.0.1:$((BASE_PORT + 3))"
-export ANALYTICS_URL="$ANALYTICS_ADDR" CACHE_URL="$CACHE_ADDR" AGGREGATOR_URL="$AGGREGATOR_ADDR"
-export JWT_SECRET
-JWT_SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
 # The token must outlive the run, and the fuzzer must reach the handlers rather than the limiter.
 export ACCESS_TOKEN_TTL_SECS=86400 RATE_LIMIT_PER_MINUTE=1000000
-export RUST_LOG="${RUST_LOG:-warn}"
-
-# The services talk mutual TLS, as run.sh starts them.
-"$BIN/wellbeing-dev-certs" "$WORK_DIR/certs" >/dev/null
-for role in cache analytics aggregator gateway; do
-  mapfile -t settings < <(tls_settings "$role" "$WORK_DIR/certs")
-  env "${settings[@]}" "$BIN/wellbeing-$role" >"$WORK_DIR/wellbeing-$role.log" 2>&1 &
-  PIDS+=("$!")
-done
-GATEWAY="http://$GATEWAY_ADDR"
-
-log "waiting for $GATEWAY/health"
-tries=0
-until curl -fsS "$GATEWAY/health" 2>/dev/null | grep -q '"status":"healthy"'; do
-  for pid in "${PIDS[@]}"; do
-    kill -0 "$pid" 2>/dev/null || die "a service exited; see the log lines above"
-  done
-  # /health allows 100 requests a minute per address: poll gently.
-  tries=$((tries + 1)); [ "$tries" -lt 90 ] || die "the stack did not become healthy"
-  sleep 0.5
-done
+start_stack "$BIN"
+WORK_DIR="$STACK_DIR"
+SUFFIX="$(date +%s)_$$_$RANDOM"
 
 log "signing a test user in"
 EMAIL="schemathesis-$SUFFIX@example.com"

@@ -112,3 +112,82 @@ tls_settings() { # role dir
   echo "TLS_KEY_FILE=$2/$1/tls.key"
   echo "TLS_CA_FILE=$2/$1/ca.crt"
 }
+
+# A throwaway stack for tests: `start_stack BIN_DIR` starts cache, analytics, aggregator and
+# gateway from BIN_DIR on loopback ports from a random base, with a fresh database and Redis
+# namespace, and waits until the gateway reports them healthy. It exports the services' addresses
+# (GATEWAY_ADDR, ANALYTICS_URL, ...) and JWT_SECRET, sets GATEWAY (the gateway's URL),
+# STACK_DIR (scratch directory, the logs) and STACK_SPARE_PORT (the first of 5 ports the stack
+# leaves free for the caller's own listeners; STACK_BASE_PORT, when set, is the first port, so
+# that a caller can name a spare port in a setting before the start). Settings the caller exported beforehand
+# (ACCESS_TOKEN_TTL_SECS, CORS_ALLOWED_ORIGINS, ...) reach the services. An EXIT trap stops it all
+# and drops the database and the namespace; the logs' warnings are shown when the script failed.
+STACK_PIDS=()
+start_stack() {
+  local bin=$1 suffix
+  suffix="$(date +%s)_$$_$RANDOM"
+  STACK_DATABASE="wb_stack_$suffix"
+  STACK_NAMESPACE="wbstack-$suffix"
+  STACK_DIR="$(mktemp -d)"
+  local base_port=${STACK_BASE_PORT:-$((20000 + RANDOM % 20000))}
+  STACK_SPARE_PORT=$((base_port + 4))
+  trap stop_stack INT TERM EXIT
+
+  ensure_database "$STACK_DATABASE"
+  export DATABASE_URL="postgres://postgres@$PG_HOST:$PG_PORT/$STACK_DATABASE"
+  export REDIS_URL="redis://$REDIS_HOST:$REDIS_PORT"
+  export CACHE_NAMESPACE="$STACK_NAMESPACE"
+  export ANALYTICS_ADDR="127.0.0.1:$base_port" CACHE_ADDR="127.0.0.1:$((base_port + 1))"
+  export AGGREGATOR_ADDR="127.0.0.1:$((base_port + 2))" GATEWAY_ADDR="127.0.0.1:$((base_port + 3))"
+  export ANALYTICS_URL="$ANALYTICS_ADDR" CACHE_URL="$CACHE_ADDR" AGGREGATOR_URL="$AGGREGATOR_ADDR"
+  export JWT_SECRET
+  JWT_SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
+  export RUST_LOG="${RUST_LOG:-warn}"
+
+  # The services talk mutual TLS, as run.sh starts them; STACK_DIR/certs holds the certificates
+  # (tls_settings gateway "$STACK_DIR/certs" gives a gateway of the caller's its settings).
+  "$bin/wellbeing-dev-certs" "$STACK_DIR/certs" >/dev/null
+  local role settings
+  for role in cache analytics aggregator gateway; do
+    mapfile -t settings < <(tls_settings "$role" "$STACK_DIR/certs")
+    env "${settings[@]}" "$bin/wellbeing-$role" >"$STACK_DIR/wellbeing-$role.log" 2>&1 &
+    STACK_PIDS+=("$!")
+  done
+  GATEWAY="http://$GATEWAY_ADDR"
+
+  log "waiting for $GATEWAY/health"
+  local tries=0 pid
+  until curl -fsS "$GATEWAY/health" 2>/dev/null | grep -q '"status":"healthy"'; do
+    for pid in "${STACK_PIDS[@]}"; do
+      kill -0 "$pid" 2>/dev/null || die "a service exited; see the log lines above"
+    done
+    # /health allows 100 requests a minute per address: poll gently.
+    tries=$((tries + 1)); [ "$tries" -lt 90 ] || die "the stack did not become healthy"
+    sleep 0.5
+  done
+}
+
+stop_stack() {
+  local status=$?
+  trap - INT TERM EXIT
+  if [ ${#STACK_PIDS[@]} -gt 0 ]; then
+    kill -TERM "${STACK_PIDS[@]}" 2>/dev/null || true
+    wait "${STACK_PIDS[@]}" 2>/dev/null || true
+  fi
+  if [ "$status" -ne 0 ] && [ -n "${STACK_DIR:-}" ]; then
+    local log_file
+    for log_file in "$STACK_DIR"/*.log; do
+      [ -s "$log_file" ] || continue
+      printf '\n--- last lines of %s ---\n' "$(basename "$log_file")" >&2
+      grep -E 'ERROR|WARN|panicked' "$log_file" | tail -n 20 >&2 || true
+    done
+  fi
+  if [ -n "${STACK_DATABASE:-}" ]; then
+    psql "postgres://postgres@$PG_HOST:$PG_PORT/postgres" -qc \
+      "DROP DATABASE IF EXISTS $STACK_DATABASE WITH (FORCE)" >/dev/null 2>&1 || true
+    redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --scan --pattern "$STACK_NAMESPACE:*" 2>/dev/null |
+      xargs -r -n 500 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" del >/dev/null 2>&1 || true
+  fi
+  [ -z "${STACK_DIR:-}" ] || rm -rf "$STACK_DIR"
+  exit "$status"
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints, unit tests and the end-to-end tests against the
-# real PostgreSQL and Redis (installed and started first if needed).
+# real PostgreSQL and Redis (installed and started first if needed), schemathesis and the
+# TypeScript SDK's tests against a live stack.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=deploy/local/services.sh
@@ -19,3 +20,5 @@ cargo test --workspace --locked
 deploy/local/validate-k8s.sh
 log "schemathesis against a live stack"
 deploy/local/schemathesis.sh
+log "the TypeScript SDK against a live stack"
+deploy/local/sdk-test.sh

@@ -21,6 +21,7 @@
 //! | `VIEW_CACHE` | `on` | `off`: every derived read asks analytics (no copy kept in the gateway) |
 //! | `VIEW_CACHE_TTL_MS` | `10000` | bound on the age of a view kept in the gateway |
 //! | `VIEW_CACHE_MAX_MB` | `16` | bound on the bytes of views kept in the gateway |
+//! | `CORS_ALLOWED_ORIGINS` | empty | origins (`https://app.example.com`, comma-separated, exact) whose pages may call the API from a browser; empty: no CORS headers at all |
 //!
 //! `/health` is limited to 100 requests a minute per client address (the contract's figure).
 
@@ -31,6 +32,7 @@ use base64::Engine;
 use rand::RngCore;
 
 use crate::client_address::TrustedProxies;
+use crate::cors::CorsOrigins;
 use crate::serve::ConnectionLimits;
 use crate::view_cache::ViewCacheSettings;
 use wellbeing_common::config::{self, ConfigError, Source};
@@ -53,6 +55,8 @@ pub struct GatewayConfig {
     pub rate_limit_burst: u32,
     /// `TRUSTED_PROXIES`: the peers whose `Forwarded` / `X-Forwarded-For` name the client.
     pub trusted_proxies: TrustedProxies,
+    /// `CORS_ALLOWED_ORIGINS`: the web origins allowed to call the API from a browser.
+    pub cors_origins: CorsOrigins,
     pub view_cache: ViewCacheSettings,
     pub connection_limits: ConnectionLimits,
 }
@@ -141,6 +145,7 @@ impl GatewayConfig {
             rate_limit_per_minute,
             rate_limit_burst,
             trusted_proxies: config::parsed(source, "TRUSTED_PROXIES", TrustedProxies::default())?,
+            cors_origins: config::parsed(source, "CORS_ALLOWED_ORIGINS", CorsOrigins::default())?,
             connection_limits: ConnectionLimits {
                 header_read_timeout: Duration::from_millis(u64::from(bounded(
                     source,
@@ -202,6 +207,8 @@ mod tests {
             ("HEADER_READ_TIMEOUT_MS", "10s"),
             ("MAX_CONNECTIONS", "0"),
             ("MAX_CONNECTIONS", "-1"),
+            ("CORS_ALLOWED_ORIGINS", "*"),
+            ("CORS_ALLOWED_ORIGINS", "https://app.example.com/"),
         ] {
             let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), (name, value)];
             assert_eq!(GatewayConfig::from_source(source).unwrap_err().name, name);
@@ -242,6 +249,7 @@ mod tests {
             Duration::from_secs(10)
         );
         assert_eq!(config.connection_limits.max_connections, 10_000);
+        assert!(config.cors_origins.is_empty());
         assert!(
             !format!("{config:?}")
                 .contains(&String::from_utf8_lossy(&config.jwt_secret).to_string())

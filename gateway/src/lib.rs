@@ -12,10 +12,12 @@
 //!   a repeated read answers without a hop.
 //! - [`json`], [`respond`], [`error`]: request parsing, the success envelope, error answers.
 //! - [`openapi`]: the OpenAPI document served at `/openapi.json`.
+//! - [`cors`]: CORS for the configured web origins (none by default).
 
 pub mod auth;
 pub mod client_address;
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod exports;
 pub mod failover;
@@ -55,11 +57,14 @@ use crate::view_cache::ViewCache;
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 
 /// The whole HTTP application, without a socket (tests drive it with `oneshot`). Layers, from
-/// the outside in: compression (when the client asks), the request's trace span (W3C
-/// `traceparent` in and out), timing and statistics, the request time
-/// bound, the body limit; the rate limits sit on the routes they limit.
+/// the outside in: CORS (only when origins are configured; outermost so that preflights are
+/// answered at once and errors carry the headers a page needs to read them), compression (when
+/// the client asks), the request's trace span (W3C `traceparent` in and out), timing and
+/// statistics, the request time bound, the body limit; the rate limits sit on the routes they
+/// limit.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let cors = state.cors.clone();
+    let router = Router::new()
         .nest(routes::API_PREFIX, state.api.clone())
         .merge(routes::operations(&state.limits))
         .fallback(not_found)
@@ -73,8 +78,8 @@ pub fn router(state: AppState) -> Router {
             middleware::timing::record_timing,
         ))
         .layer(axum::middleware::from_fn(middleware::trace::trace_request))
-        .layer(CompressionLayer::new())
-        .with_state(state)
+        .layer(CompressionLayer::new());
+    cors.apply(router).with_state(state)
 }
 
 async fn not_found() -> ApiError {
@@ -98,6 +103,7 @@ pub fn state(config: &GatewayConfig) -> anyhow::Result<AppState> {
         api: routes::api(&limits),
         tokens,
         limits,
+        cors: config.cors_origins.clone(),
         stats: Arc::new(GatewayStats::new()),
         view_cache: Arc::new(ViewCache::new(&config.view_cache)),
         exports: Arc::default(),

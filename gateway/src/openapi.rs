@@ -76,7 +76,10 @@ pub fn document() -> utoipa::openapi::OpenApi {
               100 a minute per client address; limited answers carry `RateLimit-Limit`, \
               `RateLimit-Remaining` and `RateLimit-Reset`, and a refusal is a 429 with \
               `Retry-After`.\n\
-            - Answers are gzip-compressed when the client sends `Accept-Encoding: gzip`.",
+            - Answers are gzip-compressed when the client sends `Accept-Encoding: gzip`.\n\
+            - Browsers: CORS only for the origins the operator lists (`CORS_ALLOWED_ORIGINS`, none \
+              by default); a page may send `Authorization`, `Content-Type` and `If-None-Match` \
+              and read `ETag`, `Retry-After`, the trace, timing and rate-limit headers.",
     ),
     nest((path = API_PREFIX, api = Api)),
     paths(

@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::Router;
 
 use crate::auth::TokenKeys;
+use crate::cors::CorsOrigins;
 use crate::exports::RunningExports;
 use crate::middleware::rate_limit::RateLimits;
 use crate::stats::GatewayStats;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub slow_request_threshold: Duration,
     pub request_timeout: Duration,
     pub limits: RateLimits,
+    /// The web origins allowed to call from a browser (`CORS_ALLOWED_ORIGINS`).
+    pub cors: CorsOrigins,
     pub stats: Arc<GatewayStats>,
     /// Derived views just served, kept to answer the next read without a hop.
     pub view_cache: Arc<ViewCache>,

@@ -3,6 +3,8 @@
 //! everything else (auth, shapes, limits, routing) must be answered before any upstream call.
 
 mod batch_get;
+mod committed_document;
+mod cors;
 mod harness;
 mod limits;
 mod openapi;

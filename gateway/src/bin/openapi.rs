@@ -1,0 +1,20 @@
+//! Writes the OpenAPI document exactly as `GET /openapi.json` serves it, to the path given as the
+//! first argument or to standard output. The committed copy, `clients/openapi.json`, is written
+//! with `cargo run -p wellbeing-gateway --bin openapi -- clients/openapi.json`; the SDK's types
+//! are generated from it and a gateway test fails when it drifts from the served document.
+
+use std::io::Write;
+
+use anyhow::Context;
+
+fn main() -> anyhow::Result<()> {
+    let document = wellbeing_gateway::openapi::json();
+    match std::env::args_os().nth(1) {
+        Some(path) => std::fs::write(&path, &document)
+            .with_context(|| format!("failed to write {}", path.to_string_lossy())),
+        None => std::io::stdout()
+            .lock()
+            .write_all(&document)
+            .context("failed to write the document to standard output"),
+    }
+}
