@@ -12,13 +12,13 @@ use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{HeaderMap, Request, header};
 use ipnet::IpNet;
 
-/// The networks whose forwarding headers are believed.
+/// A list of networks (`10.0.0.0/8`) and single addresses.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies {
+pub struct Networks {
     networks: Vec<IpNet>,
 }
 
-impl FromStr for TrustedProxies {
+impl FromStr for Networks {
     type Err = String;
 
     /// Comma-separated networks (`10.0.0.0/8`) or single addresses; empty: none.
@@ -37,11 +37,33 @@ impl FromStr for TrustedProxies {
     }
 }
 
-impl TrustedProxies {
-    fn trusts(&self, address: IpAddr) -> bool {
+impl Networks {
+    pub fn contains(&self, address: IpAddr) -> bool {
         self.networks
             .iter()
             .any(|network| network.contains(&address))
+    }
+}
+
+/// The networks whose forwarding headers are believed.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies {
+    networks: Networks,
+}
+
+impl FromStr for TrustedProxies {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Ok(Self {
+            networks: text.parse()?,
+        })
+    }
+}
+
+impl TrustedProxies {
+    fn trusts(&self, address: IpAddr) -> bool {
+        self.networks.contains(address)
     }
 
     /// The client of `request`: walking the forwarding chain back from the peer, the first

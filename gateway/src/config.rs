@@ -15,6 +15,9 @@
 //! | `REQUEST_TIMEOUT_MS` | `30000` | a request still running then answers 503 (100 to 600000) |
 //! | `RATE_LIMIT_PER_MINUTE` | `1200` | API requests per minute per user (per client address without a valid token) |
 //! | `RATE_LIMIT_BURST` | `RATE_LIMIT_PER_MINUTE` | requests that may come at once before the per-minute refill applies |
+//! | `METRICS_ALLOWED_NETWORKS` | `127.0.0.0/8,::1/128` | clients (networks or addresses, comma-separated; the address as the limits see it) that may read `/metrics` on `GATEWAY_ADDR`; others get 403 |
+//! | `METRICS_ADDR` | unset | a second address serving only `/metrics`, to anyone who reaches it (an admin port kept off the internet), e.g. `:9464` |
+//! | `METRICS_REFRESH_MS` | `5000` | how often the upstreams' figures shown by `/metrics` are gathered (in the background, never per scrape; 100 to 600000) |
 //! | `TRUSTED_PROXIES` | empty | networks or addresses of the proxies in front (comma-separated): from those peers only, the client address is read from `Forwarded` or `X-Forwarded-For` |
 //! | `HEADER_READ_TIMEOUT_MS` | `10000` | time a connection has to send a request's headers, counted from when it is ready for its next request (also how long an idle keep-alive connection stays open; 100 to 600000) |
 //! | `MAX_CONNECTIONS` | `10000` | client connections served at once; the next wait in the listen backlog (1 to 1000000) |
@@ -31,7 +34,10 @@ use std::time::Duration;
 use base64::Engine;
 use rand::RngCore;
 
-use crate::client_address::TrustedProxies;
+use crate::client_address::{Networks, TrustedProxies};
+
+/// Who may read `/metrics` on the API's address unless `METRICS_ALLOWED_NETWORKS` says.
+const LOOPBACK: &str = "127.0.0.0/8,::1/128";
 use crate::cors::CorsOrigins;
 use crate::serve::ConnectionLimits;
 use crate::view_cache::ViewCacheSettings;
@@ -55,6 +61,12 @@ pub struct GatewayConfig {
     pub rate_limit_burst: u32,
     /// `TRUSTED_PROXIES`: the peers whose `Forwarded` / `X-Forwarded-For` name the client.
     pub trusted_proxies: TrustedProxies,
+    /// `METRICS_ALLOWED_NETWORKS`: who may read `/metrics` on the API's address.
+    pub metrics_allowed: Networks,
+    /// `METRICS_ADDR`: an admin address serving `/metrics` alone.
+    pub metrics_addr: Option<SocketAddr>,
+    /// `METRICS_REFRESH_MS`: the interval of the upstreams' figures.
+    pub metrics_refresh: Duration,
     /// `CORS_ALLOWED_ORIGINS`: the web origins allowed to call the API from a browser.
     pub cors_origins: CorsOrigins,
     pub view_cache: ViewCacheSettings,
@@ -145,6 +157,19 @@ impl GatewayConfig {
             rate_limit_per_minute,
             rate_limit_burst,
             trusted_proxies: config::parsed(source, "TRUSTED_PROXIES", TrustedProxies::default())?,
+            metrics_allowed: match source.get("METRICS_ALLOWED_NETWORKS") {
+                Some(raw) => raw
+                    .parse()
+                    .map_err(|error| ConfigError::new("METRICS_ALLOWED_NETWORKS", &raw, error))?,
+                None => LOOPBACK.parse().expect("loopback networks"),
+            },
+            metrics_addr: config::optional_listen_addr(source, "METRICS_ADDR")?,
+            metrics_refresh: Duration::from_millis(u64::from(bounded(
+                source,
+                "METRICS_REFRESH_MS",
+                5_000,
+                100..=600_000,
+            )?)),
             cors_origins: config::parsed(source, "CORS_ALLOWED_ORIGINS", CorsOrigins::default())?,
             connection_limits: ConnectionLimits {
                 header_read_timeout: Duration::from_millis(u64::from(bounded(

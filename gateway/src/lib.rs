@@ -30,6 +30,7 @@ pub mod serve;
 pub mod state;
 pub mod stats;
 pub mod upstream;
+pub mod upstream_figures;
 pub mod view_cache;
 
 use std::future::Future;
@@ -48,9 +49,11 @@ pub use config::GatewayConfig;
 use crate::auth::TokenKeys;
 use crate::error::ApiError;
 use crate::middleware::rate_limit::RateLimits;
+use crate::routes::metrics::MetricsAccess;
 use crate::state::AppState;
 use crate::stats::GatewayStats;
 use crate::upstream::Upstreams;
+use crate::upstream_figures::LatestFigures;
 use crate::view_cache::ViewCache;
 
 /// Bodies larger than this answer 413.
@@ -100,6 +103,11 @@ pub fn state(config: &GatewayConfig) -> anyhow::Result<AppState> {
     let limits = RateLimits::new(config, tokens.clone());
     Ok(AppState {
         upstreams: Upstreams::connect(config).context("failed to configure upstream channels")?,
+        upstream_figures: LatestFigures::default(),
+        metrics_access: Arc::new(MetricsAccess {
+            proxies: config.trusted_proxies.clone(),
+            allowed: config.metrics_allowed.clone(),
+        }),
         api: routes::api(&limits),
         tokens,
         limits,
@@ -138,6 +146,9 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     limits: serve::ConnectionLimits,
+    /// `METRICS_ADDR`, bound at build.
+    metrics_listener: Option<std::net::TcpListener>,
+    metrics_refresh: std::time::Duration,
 }
 
 impl Application {
@@ -156,11 +167,23 @@ impl Application {
             listener,
             state: state(&config)?,
             limits: config.connection_limits,
+            metrics_listener: wellbeing_common::config::bind_optional(
+                "METRICS_ADDR",
+                config.metrics_addr,
+            )?,
+            metrics_refresh: config.metrics_refresh,
         })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The admin address serving `/metrics` alone, when `METRICS_ADDR` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
     }
 
     /// Serves until `shutdown` resolves, then drains in-flight requests for a bounded time.
@@ -175,6 +198,16 @@ impl Application {
             tokio::spawn(async move { cache.follow_invalidations(upstreams).await });
         let _stop_invalidations = AbortOnDrop(invalidations);
         let _stop_hit_flush = AbortOnDrop(tokio::spawn(flush_view_cache_hits(self.state.clone())));
+        let gathering = self
+            .state
+            .upstream_figures
+            .clone()
+            .keep_gathering(self.state.upstreams.clone(), self.metrics_refresh);
+        let _stop_gathering = AbortOnDrop(tokio::spawn(gathering));
+        let _stop_admin = match self.metrics_listener {
+            Some(listener) => Some(AbortOnDrop(serve_admin(listener, self.state.clone())?)),
+            None => None,
+        };
         tracing::info!(addr = %self.listener.local_addr()?, "gateway listening");
         let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
         let server = serve::serve(self.listener, router(self.state), self.limits, async move {
@@ -196,6 +229,27 @@ impl Application {
             }
         }
     }
+}
+
+/// Serves `/metrics` alone on the admin address until the task is aborted.
+fn serve_admin(
+    listener: std::net::TcpListener,
+    state: AppState,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    listener.set_nonblocking(true)?;
+    let listener = TcpListener::from_std(listener)?;
+    tracing::info!(addr = %listener.local_addr()?, "metrics listening");
+    let admin = Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(routes::metrics::admin_metrics),
+        )
+        .with_state(state);
+    Ok(tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, admin).await {
+            tracing::warn!(%error, "metrics server failed");
+        }
+    }))
 }
 
 /// Aborts a background task when the server it serves stops.

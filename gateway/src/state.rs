@@ -10,13 +10,19 @@ use crate::auth::TokenKeys;
 use crate::cors::CorsOrigins;
 use crate::exports::RunningExports;
 use crate::middleware::rate_limit::RateLimits;
+use crate::routes::metrics::MetricsAccess;
 use crate::stats::GatewayStats;
 use crate::upstream::Upstreams;
+use crate::upstream_figures::LatestFigures;
 use crate::view_cache::ViewCache;
 
 #[derive(Clone)]
 pub struct AppState {
     pub upstreams: Upstreams,
+    /// The upstreams' figures for `/metrics`, as last gathered in the background.
+    pub upstream_figures: LatestFigures,
+    /// Who may read `/metrics` on the API's address.
+    pub metrics_access: Arc<MetricsAccess>,
     pub tokens: Arc<TokenKeys>,
     pub slow_request_threshold: Duration,
     pub request_timeout: Duration,

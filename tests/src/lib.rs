@@ -44,6 +44,8 @@ pub struct TestStack {
     /// Where an analytics replica serves its plaintext health for probes, when `PROBE_ADDR` is
     /// set in `StackOptions::analytics_env` (`analytics-0`, address).
     pub probe_addrs: Vec<(String, SocketAddr)>,
+    /// The gateway's admin address for `/metrics`, when `METRICS_ADDR` is in its settings.
+    pub gateway_metrics_addr: Option<SocketAddr>,
     pub database: TestDatabase,
     /// With `StackOptions::analytics_proxies`: the gateway's way to each analytics replica.
     pub analytics_proxies: Vec<proxy::TcpProxy>,
@@ -261,6 +263,7 @@ impl TestStack {
             cache_namespace,
             metrics_addrs: Vec::new(),
             probe_addrs: Vec::new(),
+            gateway_metrics_addr: None,
             database,
             analytics_proxies,
             cache_config: cache_config.clone(),
@@ -292,6 +295,7 @@ impl TestStack {
         stack.spawn("aggregator", |stop| aggregator.run_until_stopped(stop));
         let gateway =
             wellbeing_gateway::Application::build_with_listener(gateway_config, gateway_listener)?;
+        stack.gateway_metrics_addr = gateway.metrics_addr();
         stack.spawn("gateway", |stop| gateway.run_until_stopped(stop));
 
         stack.wait_until_healthy(Duration::from_secs(30)).await?;

@@ -78,10 +78,22 @@ async fn every_series_of_the_dashboard_is_served() -> anyhow::Result<()> {
         .api
         .get("/api/v1/analytics/quick-stats", Some(&user.access_token))
         .await?;
-    let mut scrape = reqwest::get(stack.api.url("/metrics"))
-        .await?
-        .text()
-        .await?;
+    // The upstreams' figures are gathered in the background: wait for the first complete one.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut scrape = String::new();
+    while std::time::Instant::now() < deadline {
+        scrape = reqwest::get(stack.api.url("/metrics"))
+            .await?
+            .text()
+            .await?;
+        let gathered = ["cache", "db_pool", "aggregator"]
+            .iter()
+            .all(|upstream| scrape.contains(&format!("wellbeing_{upstream}_up 1")));
+        if gathered {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     for (_, addr) in &stack.metrics_addrs {
         scrape.push_str(
             &reqwest::get(format!("http://{addr}/metrics"))

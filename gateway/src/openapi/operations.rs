@@ -89,6 +89,9 @@ pub struct NotReady {
 #[derive(ToSchema)]
 pub struct MetricsSummary {
     requests: RequestTotalsView,
+    /// Seconds since the upstreams' figures were gathered (in the background, every
+    /// `METRICS_REFRESH_MS`).
+    upstream_figures_age_seconds: f64,
     cache: CacheFigures,
     database_pool: PoolFigures,
     aggregator: AggregatorFigures,

@@ -45,6 +45,8 @@ pub fn harness_with(extra: &[(&str, &str)]) -> Harness {
         ("JWT_SECRET", &secret),
         ("UPSTREAM_TIMEOUT_MS", "2000"),
         ("INTERNAL_TLS", "off"),
+        // Requests made in process come from the unspecified address.
+        ("METRICS_ALLOWED_NETWORKS", "0.0.0.0/32"),
     ];
     pairs.retain(|(name, _)| !extra.iter().any(|(other, _)| other == name));
     pairs.extend_from_slice(extra);

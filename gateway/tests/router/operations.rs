@@ -123,6 +123,24 @@ async fn metrics_are_prometheus_text_by_route_template() {
 }
 
 #[tokio::test]
+async fn metrics_are_refused_to_a_client_outside_the_allowed_networks() {
+    let harness = harness_with(&[("METRICS_ALLOWED_NETWORKS", "10.0.0.0/8")]);
+    for uri in ["/metrics", "/metrics?format=json"] {
+        let answer = harness.send_as(None, Method::GET, uri, None).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{uri}");
+        assert_eq!(answer.body["code"], "forbidden", "{uri}: {:?}", answer.body);
+    }
+    let refused = harness
+        .send_as(None, Method::GET, "/metrics?format=xml", None)
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::FORBIDDEN,
+        "refused before the query is read"
+    );
+}
+
+#[tokio::test]
 async fn the_json_summary_has_every_key_with_upstreams_down() {
     let harness = harness();
     harness.send(Method::GET, "/livez", None).await;

@@ -13,6 +13,7 @@ mod database_role;
 mod held_statements;
 mod idor;
 mod internal_tls;
+mod metrics_access;
 mod sign_in_throttle;
 mod slow_clients;
 mod storage_and_limits;

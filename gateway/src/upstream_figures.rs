@@ -1,0 +1,310 @@
+//! The upstreams' figures `/metrics` shows (the cache service's hits and misses, analytics'
+//! database pool, the aggregator's lag), gathered in the background: at most once per
+//! `METRICS_REFRESH_MS` (sooner, backing off, until every upstream has answered once), never
+//! because a scrape came. A scrape reads the last gathering and its age, so no request can make
+//! an upstream, or PostgreSQL behind the aggregator, do work.
+
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use wellbeing_common::metrics::Series;
+use wellbeing_proto::aggregator::v1::{StatusRequest, StatusResponse};
+use wellbeing_proto::analytics::v1::{PoolStatsRequest, PoolStatsResponse};
+use wellbeing_proto::cache::v1::{StatsRequest, StatsResponse};
+
+use crate::upstream::{Upstreams, timed};
+
+/// How long a gathering waits for each upstream.
+const GATHER_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The first retry after an incomplete gathering; it doubles up to the refresh interval.
+const FIRST_RETRY: Duration = Duration::from_millis(250);
+
+/// The last gathering, shared by every request.
+#[derive(Clone)]
+pub struct LatestFigures {
+    latest: Arc<RwLock<Gathered>>,
+}
+
+/// One gathering and when it was made.
+#[derive(Clone)]
+pub struct Gathered {
+    pub figures: Arc<UpstreamFigures>,
+    pub at: Instant,
+}
+
+impl Default for LatestFigures {
+    fn default() -> Self {
+        Self {
+            latest: Arc::new(RwLock::new(Gathered {
+                figures: Arc::default(),
+                at: Instant::now(),
+            })),
+        }
+    }
+}
+
+impl LatestFigures {
+    pub fn get(&self) -> Gathered {
+        self.latest
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set(&self, figures: UpstreamFigures) {
+        *self
+            .latest
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Gathered {
+            figures: Arc::new(figures),
+            at: Instant::now(),
+        };
+    }
+
+    /// Gathers every `every` for as long as the gateway runs (its task is aborted at stop).
+    pub async fn keep_gathering(self, upstreams: Upstreams, every: Duration) {
+        let mut retry = FIRST_RETRY.min(every);
+        loop {
+            let figures = UpstreamFigures::gather(&upstreams).await;
+            let complete = figures.is_complete();
+            self.set(figures);
+            let pause = if complete {
+                retry = FIRST_RETRY.min(every);
+                every
+            } else {
+                let pause = retry;
+                retry = (retry * 2).min(every);
+                pause
+            };
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+/// What the upstreams said at one gathering (`None`: no answer in time).
+#[derive(Default)]
+pub struct UpstreamFigures {
+    pub cache: Option<StatsResponse>,
+    pub pool: Option<PoolStatsResponse>,
+    pub aggregator: Option<StatusResponse>,
+}
+
+impl UpstreamFigures {
+    fn is_complete(&self) -> bool {
+        self.cache.is_some() && self.pool.is_some() && self.aggregator.is_some()
+    }
+
+    pub async fn gather(upstreams: &Upstreams) -> Self {
+        let (mut cache, mut analytics, mut aggregator) = (
+            upstreams.cache(),
+            upstreams.analytics(),
+            upstreams.aggregator(),
+        );
+        let (cache, pool, aggregator) = tokio::join!(
+            ask(cache.stats(gather_request(StatsRequest {}))),
+            ask(analytics.pool_stats(gather_request(PoolStatsRequest {}))),
+            ask(aggregator.status(gather_request(StatusRequest {}))),
+        );
+        Self {
+            cache,
+            pool,
+            aggregator,
+        }
+    }
+
+    /// The JSON summary, every key present (null when its upstream did not answer).
+    pub fn json(&self) -> Value {
+        let cache = self.cache.as_ref();
+        let pool = self.pool.as_ref();
+        let aggregator = self.aggregator.as_ref();
+        json!({
+            "cache": {
+                "up": cache.is_some(),
+                "hits": cache.map(|c| c.hits),
+                "misses": cache.map(|c| c.misses),
+                "hit_rate_percent": cache.map(|c| c.hit_rate_percent),
+                "backend": cache.map(|c| backend_name(&c.backend)),
+                "keys": cache.map(|c| c.keys),
+                "errors": cache.map(|c| c.errors),
+                "degraded": cache.map(|c| c.degraded),
+                "failovers": cache.map(|c| c.failovers),
+            },
+            "database_pool": {
+                "up": pool.is_some(),
+                "size": pool.map(|p| p.size),
+                "idle": pool.map(|p| p.idle),
+                "in_use": pool.map(|p| p.in_use),
+                "max": pool.map(|p| p.max),
+            },
+            "aggregator": {
+                "up": aggregator.is_some(),
+                "queue_depth": aggregator.map(|a| a.queue_depth),
+                "oldest_pending_seconds": aggregator.map(|a| a.oldest_pending_seconds),
+                "items_per_second": aggregator.map(|a| a.items_per_second),
+                "events_per_second": aggregator.map(|a| a.events_per_second),
+            },
+        })
+    }
+
+    /// Appends the upstream series to the gateway's own.
+    pub fn write_prometheus(&self, out: &mut String) {
+        let mut series = Series(out);
+        series.gauge(
+            "wellbeing_cache_up",
+            "Whether the cache service answered the last gathering",
+            self.cache.is_some() as u8,
+        );
+        if let Some(cache) = &self.cache {
+            series.counter(
+                "wellbeing_cache_hits_total",
+                "Cache reads that found a value",
+                cache.hits,
+            );
+            series.counter(
+                "wellbeing_cache_misses_total",
+                "Cache reads that found nothing",
+                cache.misses,
+            );
+            series.counter(
+                "wellbeing_cache_errors_total",
+                "Cache backend errors",
+                cache.errors,
+            );
+            series.gauge(
+                "wellbeing_cache_keys",
+                "Keys in the cache backend",
+                cache.keys,
+            );
+            series.gauge(
+                "wellbeing_cache_degraded",
+                "1 while a configured Redis does not answer and memory serves",
+                cache.degraded as u8,
+            );
+            series.counter(
+                "wellbeing_cache_failovers_total",
+                "Times Redis stopped answering and the cache service's memory took over",
+                cache.failovers,
+            );
+            series.info(
+                "wellbeing_cache_backend_info",
+                "The backend serving the cache",
+                "backend",
+                backend_name(&cache.backend),
+            );
+        }
+        series.gauge(
+            "wellbeing_db_pool_up",
+            "Whether analytics reported its database pool at the last gathering",
+            self.pool.is_some() as u8,
+        );
+        if let Some(pool) = &self.pool {
+            series.gauge(
+                "wellbeing_db_pool_size",
+                "Open database connections",
+                pool.size,
+            );
+            series.gauge(
+                "wellbeing_db_pool_idle",
+                "Idle database connections",
+                pool.idle,
+            );
+            series.gauge(
+                "wellbeing_db_pool_in_use",
+                "Database connections in use",
+                pool.in_use,
+            );
+            series.gauge(
+                "wellbeing_db_pool_max",
+                "Most database connections allowed",
+                pool.max,
+            );
+        }
+        series.gauge(
+            "wellbeing_aggregator_up",
+            "Whether the aggregator answered the last gathering",
+            self.aggregator.is_some() as u8,
+        );
+        if let Some(aggregator) = &self.aggregator {
+            series.gauge(
+                "wellbeing_aggregator_queue_depth",
+                "Work items waiting",
+                aggregator.queue_depth,
+            );
+            series.gauge(
+                "wellbeing_aggregator_oldest_pending_seconds",
+                "Age of the oldest waiting work item",
+                aggregator.oldest_pending_seconds,
+            );
+            series.gauge(
+                "wellbeing_aggregator_items_per_second",
+                "Work items processed per second, recently",
+                aggregator.items_per_second,
+            );
+            series.gauge(
+                "wellbeing_aggregator_events_per_second",
+                "Raw events read by the aggregator's recomputations per second, recently",
+                aggregator.events_per_second,
+            );
+        }
+    }
+}
+
+fn gather_request<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(GATHER_TIMEOUT);
+    request
+}
+
+/// One upstream's answer, or `None` when it fails or is late.
+async fn ask<T>(
+    call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> Option<T> {
+    match tokio::time::timeout(GATHER_TIMEOUT, timed(call)).await {
+        Ok(Ok(response)) => Some(response.into_inner()),
+        Ok(Err(status)) => {
+            tracing::debug!(grpc_code = ?status.code(), "upstream figures unavailable");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// The backend as a label value: only the names we know, so nothing odd reaches the text.
+fn backend_name(backend: &str) -> &'static str {
+    match backend {
+        "redis" => "redis",
+        "memory" => "memory",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absent_upstreams_report_down_with_every_key() {
+        let figures = UpstreamFigures {
+            cache: None,
+            pool: Some(PoolStatsResponse {
+                size: 4,
+                idle: 3,
+                in_use: 1,
+                max: 8,
+            }),
+            aggregator: None,
+        };
+        let summary = figures.json();
+        assert_eq!(summary["cache"]["up"], false);
+        assert!(summary["cache"]["hits"].is_null());
+        assert_eq!(summary["database_pool"]["in_use"], 1);
+        let mut text = String::new();
+        figures.write_prometheus(&mut text);
+        assert!(text.contains("wellbeing_cache_up 0\n"));
+        assert!(text.contains("wellbeing_db_pool_max 8\n"));
+        assert!(!text.contains("wellbeing_cache_hits_total"));
+    }
+}
