@@ -71,6 +71,8 @@ pub struct StackOptions {
     pub analytics_replicas: usize,
     /// Extra analytics settings, e.g. `("VIEW_CACHE_MAX_MB", "0")`.
     pub analytics_env: Vec<(String, String)>,
+    /// Extra cache service settings, e.g. `("REDIS_TLS_CA_FILE", path)`.
+    pub cache_env: Vec<(String, String)>,
     /// Extra aggregator settings, e.g. `("WORKER_LEASE_MS", "500")`.
     pub aggregator_env: Vec<(String, String)>,
     /// Extra gateway settings, e.g. `("PERFORMANCE_THRESHOLD_MS", "1")`.
@@ -182,15 +184,18 @@ impl TestStack {
 
         let tls_dir = options.internal_tls.as_deref();
         let cache_transport = transport_env(tls_dir, "cache");
-        let cache_config = wellbeing_cache::CacheConfig::from_source(
-            &with_settings(
-                vec![
-                    ("REDIS_URL", redis_url.as_str()),
-                    ("CACHE_NAMESPACE", cache_namespace.as_str()),
-                ],
-                &cache_transport,
-            )[..],
-        )?;
+        let mut cache_env = with_settings(
+            vec![
+                ("REDIS_URL", redis_url.as_str()),
+                ("CACHE_NAMESPACE", cache_namespace.as_str()),
+            ],
+            &cache_transport,
+        );
+        for (name, value) in &options.cache_env {
+            cache_env.retain(|(existing, _)| existing != name);
+            cache_env.push((name.as_str(), value.as_str()));
+        }
+        let cache_config = wellbeing_cache::CacheConfig::from_source(&cache_env[..])?;
         let services_database_url = match &options.database_role {
             Some(role) => {
                 let owner = wellbeing_analytics::AnalyticsConfig::from_source(

@@ -2,7 +2,7 @@
 //! restarted at will) and a 3-master Redis Cluster, each on loopback ports of its own and in a
 //! temporary directory, stopped when dropped. The shared Redis of the machine is never touched.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,9 +18,15 @@ fn random_port() -> u16 {
     20_000 + (mixed % 30_000) as u16
 }
 
-fn ping(port: u16) -> bool {
-    Command::new("redis-cli")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "ping"])
+/// PING over TLS when `authority` (the CA file) is given.
+fn ping(port: u16, authority: Option<&Path>) -> bool {
+    let mut command = Command::new("redis-cli");
+    command.args(["-h", "127.0.0.1", "-p", &port.to_string()]);
+    if let Some(authority) = authority {
+        command.arg("--tls").arg("--cacert").arg(authority);
+    }
+    command
+        .arg("ping")
         .output()
         .map(|output| {
             // A server with a password answers, but refuses the unauthenticated ping.
@@ -36,8 +42,14 @@ fn temp_dir(name: &str) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Starts `redis-server` on `port` with `extra` arguments; waits until it answers PING.
-fn spawn_server(port: u16, dir: &PathBuf, extra: &[&str]) -> anyhow::Result<Option<Child>> {
+/// Starts `redis-server` on `port` with `extra` arguments; waits until it answers PING (over
+/// TLS when `authority` is given: `extra` then makes `port` its TLS port).
+fn spawn_server(
+    port: u16,
+    dir: &PathBuf,
+    extra: &[String],
+    authority: Option<&Path>,
+) -> anyhow::Result<Option<Child>> {
     let mut child = Command::new("redis-server")
         .args([
             "--port",
@@ -62,13 +74,40 @@ fn spawn_server(port: u16, dir: &PathBuf, extra: &[&str]) -> anyhow::Result<Opti
             // Exited at once: most likely the port was taken.
             return Ok(None);
         }
-        if ping(port) {
+        if ping(port, authority) {
             return Ok(Some(child));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = child.kill();
     bail!("redis-server on port {port} did not answer")
+}
+
+/// The arguments of a standalone Redis on `port`: a password, and TLS only (`port` its TLS
+/// port, no plaintext port) with the files in `tls`.
+fn server_args(port: u16, password: Option<&str>, tls: Option<&Path>) -> Vec<String> {
+    let mut args = Vec::new();
+    if let Some(password) = password {
+        args.extend(["--requirepass".to_owned(), password.to_owned()]);
+    }
+    if let Some(tls) = tls {
+        let file = |name: &str| tls.join(name).to_string_lossy().into_owned();
+        args.extend([
+            "--port".to_owned(),
+            "0".to_owned(),
+            "--tls-port".to_owned(),
+            port.to_string(),
+            "--tls-cert-file".to_owned(),
+            file("tls.crt"),
+            "--tls-key-file".to_owned(),
+            file("tls.key"),
+            "--tls-ca-cert-file".to_owned(),
+            file("ca.crt"),
+            "--tls-auth-clients".to_owned(),
+            "no".to_owned(),
+        ]);
+    }
+    args
 }
 
 /// One standalone Redis.
@@ -78,6 +117,9 @@ pub struct PrivateRedis {
     child: Option<Child>,
     /// `requirepass`, when it has one.
     password: Option<String>,
+    /// Its certificate, key and authority (`tls.crt`, `tls.key`, `ca.crt`), when it speaks TLS
+    /// only.
+    tls: Option<PathBuf>,
 }
 
 impl PrivateRedis {
@@ -90,20 +132,29 @@ impl PrivateRedis {
         Self::start_with(Some(password.to_owned()))
     }
 
+    /// A Redis that speaks only TLS with the certificate in `certificate` (a directory with
+    /// `tls.crt`, `tls.key` and `ca.crt`), and refuses commands before `AUTH password`.
+    pub fn with_tls(password: &str, certificate: &Path) -> anyhow::Result<Self> {
+        Self::start_with_tls(Some(password.to_owned()), Some(certificate.to_owned()))
+    }
+
     fn start_with(password: Option<String>) -> anyhow::Result<Self> {
+        Self::start_with_tls(password, None)
+    }
+
+    fn start_with_tls(password: Option<String>, tls: Option<PathBuf>) -> anyhow::Result<Self> {
         let dir = temp_dir("redis")?;
-        let extra: Vec<&str> = match &password {
-            Some(password) => vec!["--requirepass", password],
-            None => Vec::new(),
-        };
         for _ in 0..20 {
             let port = random_port();
-            if let Some(child) = spawn_server(port, &dir, &extra)? {
+            let extra = server_args(port, password.as_deref(), tls.as_deref());
+            let authority = tls.as_ref().map(|tls| tls.join("ca.crt"));
+            if let Some(child) = spawn_server(port, &dir, &extra, authority.as_deref())? {
                 return Ok(Self {
                     port,
                     dir,
                     child: Some(child),
                     password,
+                    tls,
                 });
             }
         }
@@ -112,9 +163,14 @@ impl PrivateRedis {
 
     /// Its URL, with the password when it has one.
     pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
         match &self.password {
-            Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.port),
-            None => format!("redis://127.0.0.1:{}", self.port),
+            Some(password) => format!("{scheme}://:{password}@127.0.0.1:{}", self.port),
+            None => format!("{scheme}://127.0.0.1:{}", self.port),
         }
     }
 
@@ -136,11 +192,9 @@ impl PrivateRedis {
         self.kill();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            let extra: Vec<&str> = match &self.password {
-                Some(password) => vec!["--requirepass", password],
-                None => Vec::new(),
-            };
-            if let Some(child) = spawn_server(self.port, &self.dir, &extra)? {
+            let extra = server_args(self.port, self.password.as_deref(), self.tls.as_deref());
+            let authority = self.tls.as_ref().map(|tls| tls.join("ca.crt"));
+            if let Some(child) = spawn_server(self.port, &self.dir, &extra, authority.as_deref())? {
                 self.child = Some(child);
                 return Ok(());
             }
@@ -181,12 +235,12 @@ impl RedisCluster {
             let port = random_port();
             let config = format!("nodes-{port}.conf");
             let extra = [
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                config.as_str(),
+                "--cluster-enabled".to_owned(),
+                "yes".to_owned(),
+                "--cluster-config-file".to_owned(),
+                config,
             ];
-            if let Some(child) = spawn_server(port, &cluster.dir, &extra)? {
+            if let Some(child) = spawn_server(port, &cluster.dir, &extra, None)? {
                 cluster.ports.push(port);
                 cluster.children.push(child);
             }

@@ -337,3 +337,121 @@ async fn redis_with_a_password_is_used_with_it() -> anyhow::Result<()> {
     assert!(refused.contains("NOAUTH"), "{refused}");
     Ok(())
 }
+
+/// Redis over TLS (`rediss://`) with a private authority (`REDIS_TLS_CA_FILE`): the cache
+/// service stores and reads views through it; plaintext to that Redis is refused, and a cache
+/// service that trusts another authority does not use it (it serves from memory, degraded).
+#[tokio::test]
+async fn redis_over_tls_is_used_with_its_authority() -> anyhow::Result<()> {
+    const PASSWORD: &str = "a-long-dev-password-for-redis";
+    let root = std::env::temp_dir().join(format!("redis-tls-{}", uuid::Uuid::new_v4().simple()));
+    // The server's certificate names the address the URL dials (an IP address SAN).
+    wellbeing_dev_certs::issue(&root.join("ours"), &["127.0.0.1"])?;
+    wellbeing_dev_certs::issue(&root.join("theirs"), &["127.0.0.1"])?;
+    let redis = PrivateRedis::with_tls(PASSWORD, &root.join("ours").join("127.0.0.1"))?;
+    assert!(redis.url().starts_with("rediss://"));
+    let authority = |which: &str| {
+        root.join(which)
+            .join("ca.crt")
+            .to_string_lossy()
+            .into_owned()
+    };
+
+    let stack = TestStack::start_with(StackOptions {
+        redis_url: Some(redis.url()),
+        cache_env: vec![("REDIS_TLS_CA_FILE".into(), authority("ours"))],
+        ..Default::default()
+    })
+    .await?;
+    let user = stack.api.register_and_login(&daytime_zone()).await?;
+    track(&stack.api, &user, 20.0, 90).await?;
+    for _ in 0..3 {
+        assert_eq!(screen_time_today(&stack.api, &user).await?, 20.0);
+    }
+    let stats = stack
+        .cache_client()
+        .await?
+        .stats(StatsRequest {})
+        .await?
+        .into_inner();
+    assert_eq!(stats.backend, "redis", "{stats:?}");
+    assert!(!stats.degraded, "{stats:?}");
+    assert!(
+        stats.sets > 0,
+        "views were stored in Redis over TLS: {stats:?}"
+    );
+    stack.stop().await?;
+
+    let redis_cli = |tls: bool| {
+        let mut command = std::process::Command::new("redis-cli");
+        command.args([
+            "-p",
+            &redis.port.to_string(),
+            "--no-auth-warning",
+            "-a",
+            PASSWORD,
+        ]);
+        if tls {
+            command.args(["--tls", "--cacert", &authority("ours")]);
+        }
+        command.arg("dbsize").output()
+    };
+    let keys: u64 = String::from_utf8_lossy(&redis_cli(true)?.stdout)
+        .trim()
+        .parse()?;
+    assert!(keys > 0, "the views are in the TLS-only Redis");
+    let plaintext = redis_cli(false)?;
+    assert!(
+        String::from_utf8_lossy(&plaintext.stdout)
+            .trim()
+            .parse::<u64>()
+            .is_err(),
+        "plaintext answered: {plaintext:?}"
+    );
+
+    // Trusting another authority, a cache service cannot reach Redis: it serves from memory.
+    let theirs = authority("theirs");
+    let config = wellbeing_cache::CacheConfig::from_source(
+        &[
+            ("REDIS_URL", redis.url().as_str()),
+            ("REDIS_TLS_CA_FILE", theirs.as_str()),
+            ("INTERNAL_TLS", "off"),
+        ][..],
+    )?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let cache = tokio::spawn(
+        wellbeing_cache::Application::build_with_listener(config, listener).run_until_stopped(
+            async move {
+                let _ = stopped.await;
+            },
+        ),
+    );
+    let channel = wellbeing_common::grpc::channel(
+        &[format!("http://{addr}")],
+        &wellbeing_common::internal_tls::Transport::Plaintext,
+        wellbeing_common::internal_tls::Role::Cache,
+    )?;
+    let mut client = wellbeing_proto::cache::v1::cache_client::CacheClient::new(channel);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let stats = loop {
+        if let Ok(stats) = client.stats(StatsRequest {}).await {
+            break stats.into_inner();
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the cache service did not answer"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(stats.backend, "memory", "{stats:?}");
+    assert!(
+        stats.degraded,
+        "a configured Redis it cannot trust: {stats:?}"
+    );
+    let _ = stop.send(());
+    cache.await??;
+    let _ = std::fs::remove_dir_all(&root);
+    Ok(())
+}

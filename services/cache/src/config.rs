@@ -7,6 +7,7 @@
 //! | `PROBE_ADDR` | unset | the gRPC health service again, in plaintext, for Kubernetes probes, e.g. `:50062` (unset: none) |
 //! | `INTERNAL_TLS`, `TLS_CERT_FILE`, `TLS_KEY_FILE`, `TLS_CA_FILE` | `on`, `/etc/wellbeing/tls/{tls.crt,tls.key,ca.crt}` | mutual TLS: only the gateway and analytics may call (see `wellbeing_common::internal_tls`) |
 //! | `REDIS_URL` | `redis://127.0.0.1:6379` | Redis; empty runs on the in-process store. A password goes in it (`redis://:PASSWORD@host:6379`, or `USER:PASSWORD` for an ACL user) and is never echoed |
+//! | `REDIS_TLS_CA_FILE` | unset | with a `rediss://` URL (TLS): the authority (PEM) Redis's certificate must come from; unset: the system's roots |
 //! | `CACHE_NAMESPACE` | `wb` | first segment of every key (`wb:v1:...`) |
 //! | `CACHE_TTL` | `300` | seconds, when a caller gives none |
 //! | `CACHE_MEMORY_MAX_MB` | `64` | bound of the in-process store, in bytes of keys and values (and 128 bytes per entry) |
@@ -51,6 +52,8 @@ pub struct CacheConfig {
     pub transport: Transport,
     /// `None` runs on the in-process store.
     pub redis_url: Option<String>,
+    /// `REDIS_TLS_CA_FILE`'s certificates (PEM), for a `rediss://` URL.
+    pub redis_tls_authority: Option<Vec<u8>>,
     pub namespace: String,
     pub default_ttl_seconds: u32,
     /// Bytes the in-process store may hold.
@@ -67,14 +70,19 @@ impl CacheConfig {
         let redis_url = match redis_url.trim() {
             "" => None,
             url => {
-                if !url.starts_with("redis://")
-                    && !url.starts_with("rediss://")
-                    && !url.starts_with("redis-cluster://")
+                if ![
+                    "redis://",
+                    "rediss://",
+                    "redis-cluster://",
+                    "rediss-cluster://",
+                ]
+                .iter()
+                .any(|scheme| url.starts_with(scheme))
                 {
                     return Err(ConfigError::new(
                         "REDIS_URL",
                         &without_credentials(url),
-                        "expected redis://, rediss:// or redis-cluster://",
+                        "expected redis://, rediss://, redis-cluster:// or rediss-cluster://",
                     ));
                 }
                 fred::types::config::Config::from_url(url).map_err(|error| {
@@ -82,6 +90,31 @@ impl CacheConfig {
                 })?;
                 Some(url.to_owned())
             }
+        };
+        let redis_tls_authority = match source.get("REDIS_TLS_CA_FILE") {
+            Some(path) if !path.trim().is_empty() => {
+                if !redis_url
+                    .as_deref()
+                    .is_some_and(|url| url.starts_with("rediss"))
+                {
+                    return Err(ConfigError::new(
+                        "REDIS_TLS_CA_FILE",
+                        &path,
+                        "an authority for TLS, but REDIS_URL is not rediss:// (TLS)",
+                    ));
+                }
+                let pem = std::fs::read(path.trim())
+                    .map_err(|error| ConfigError::new("REDIS_TLS_CA_FILE", &path, error))?;
+                if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                    return Err(ConfigError::new(
+                        "REDIS_TLS_CA_FILE",
+                        &path,
+                        "the file holds no PEM certificate",
+                    ));
+                }
+                Some(pem)
+            }
+            _ => None,
         };
         let namespace = config::string(source, "CACHE_NAMESPACE", "wb");
         if namespace.is_empty() || namespace.contains(['{', '}', ' ']) {
@@ -105,6 +138,7 @@ impl CacheConfig {
             probe_addr: wellbeing_common::grpc::probe_addr_from(source)?,
             transport: Transport::from_source(source)?,
             redis_url,
+            redis_tls_authority,
             namespace,
             default_ttl_seconds,
             memory_max_bytes: config::parsed(source, "CACHE_MEMORY_MAX_MB", 64u64)?
@@ -160,5 +194,26 @@ mod tests {
             CacheConfig::from_source(source).unwrap_err().name,
             "REDIS_URL"
         );
+    }
+
+    #[test]
+    fn an_authority_for_tls_needs_a_tls_url_and_a_certificate() {
+        let source: &[(&str, &str)] = &[
+            ("INTERNAL_TLS", "off"),
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
+            ("REDIS_TLS_CA_FILE", "/etc/hostname"),
+        ];
+        assert_eq!(
+            CacheConfig::from_source(source).unwrap_err().name,
+            "REDIS_TLS_CA_FILE"
+        );
+        let source: &[(&str, &str)] = &[
+            ("INTERNAL_TLS", "off"),
+            ("REDIS_URL", "rediss://127.0.0.1:6379"),
+            ("REDIS_TLS_CA_FILE", "/etc/hostname"),
+        ];
+        let error = CacheConfig::from_source(source).unwrap_err();
+        assert_eq!(error.name, "REDIS_TLS_CA_FILE");
+        assert!(error.reason.contains("no PEM certificate"), "{error}");
     }
 }

@@ -102,8 +102,8 @@ impl Application {
         let (invalidations, _) = tokio::sync::broadcast::channel(4096);
         let redis = match &config.redis_url {
             Some(url) => {
-                let redis =
-                    RedisBackend::connect(url).context("failed to configure the redis client")?;
+                let redis = RedisBackend::connect(url, config.redis_tls_authority.as_deref())
+                    .context("failed to configure the redis client")?;
                 redis.forward_channel(keys.invalidation_channel(), invalidations.clone());
                 Some(redis)
             }

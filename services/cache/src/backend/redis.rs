@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fred::prelude::*;
+use fred::types::config::TlsConnector;
 use tokio::sync::broadcast;
 use tracing::Instrument as _;
 use wellbeing_proto::cache::v1::invalidation::Scope;
@@ -29,8 +30,11 @@ impl From<fred::error::Error> for BackendError {
     }
 }
 
-fn build_client(url: &str) -> Result<Client, BackendError> {
-    let config = Config::from_url(url)?;
+fn build_client(url: &str, tls_authority: Option<&[u8]>) -> Result<Client, BackendError> {
+    let mut config = Config::from_url(url)?;
+    if let Some(authority) = tls_authority {
+        config.tls = Some(tls_connector(authority)?.into());
+    }
     Ok(Builder::from_config(config)
         .with_connection_config(|connection| {
             connection.connection_timeout = Duration::from_secs(1);
@@ -42,6 +46,29 @@ fn build_client(url: &str) -> Result<Client, BackendError> {
         })
         .set_policy(ReconnectPolicy::new_exponential(0, 50, 2_000, 2))
         .build()?)
+}
+
+/// TLS to Redis trusting only the certificates of `authority` (PEM): rustls on ring, as the
+/// rest of wellbeing.
+fn tls_connector(authority: &[u8]) -> Result<TlsConnector, BackendError> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(authority) {
+        let certificate =
+            certificate.map_err(|error| BackendError(format!("REDIS_TLS_CA_FILE: {error}")))?;
+        roots
+            .add(certificate)
+            .map_err(|error| BackendError(format!("REDIS_TLS_CA_FILE: {error}")))?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|error| BackendError(error.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(TlsConnector::from(config))
 }
 
 /// The client span of one Redis command (or pipeline), named by the command, never the key.
@@ -57,8 +84,9 @@ fn command_span(command: &'static str) -> tracing::Span {
 
 impl RedisBackend {
     /// Creates the client and starts connecting in the background; it keeps reconnecting.
-    pub fn connect(url: &str) -> Result<Self, BackendError> {
-        let client = build_client(url)?;
+    /// `tls_authority`: for a `rediss://` URL, the only authority trusted (else the system's).
+    pub fn connect(url: &str, tls_authority: Option<&[u8]>) -> Result<Self, BackendError> {
+        let client = build_client(url, tls_authority)?;
         // The connection task runs until quit; failures are retried by the reconnect policy.
         let _connection_task = client.connect();
         Ok(Self {
