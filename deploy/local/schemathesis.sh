@@ -24,10 +24,11 @@ VENV="$CARGO_TARGET_DIR/schemathesis-venv"
 if [ ! -x "$VENV/bin/schemathesis" ] ||
   [ "$("$VENV/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
   command -v python3 >/dev/null || apt_install python3
-  python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+  # `venv` without `ensurepip` (Debian without python3-venv) makes a venv with no pip.
+  python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
   log "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
   rm -rf "$VENV"
-  python3 -m venv "$VENV" || { apt_install python3-venv && python3 -m venv "$VENV"; }
+  python3 -m venv "$VENV" || { apt_install python3-venv && rm -rf "$VENV" && python3 -m venv "$VENV"; }
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
