@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::timestamp;
 
+/// A stored tracking record: the common fields, then those of its `type`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventRecord {

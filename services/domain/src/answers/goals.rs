@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::timestamp;
 use crate::goals::{GoalPeriod, GoalStatus, GoalType};
 
+/// A goal with its progress in the current period.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Goal {
