@@ -11,11 +11,13 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::Value;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::{PartialSchema, ToSchema};
 use wellbeing_common::ErrorCode;
+use wellbeing_common::error::ItemError;
 use wellbeing_domain::goals::GoalType;
 
 use crate::routes::auth::UserBody;
@@ -47,28 +49,23 @@ pub struct CachedEnvelope<T> {
 
 // --- errors (`error::ApiError`) ---
 
+// Built by `error::ApiError`, so the document describes the very type sent.
 /// Every error answer, bare (never enveloped).
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[schema(examples(json!({"detail": "duration_minutes must be greater than 0", "code": "validation_failed", "field": "duration_minutes"})))]
 pub struct ErrorBody {
     /// What was wrong, for a person.
-    detail: String,
-    code: ErrorCodeName,
+    pub detail: String,
+    #[schema(value_type = ErrorCodeName)]
+    pub code: ErrorCode,
     /// The field (or query parameter) at fault, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    field: Option<String>,
+    pub field: Option<String>,
     /// Every invalid event of a batch (`POST /analytics/track/batch`, 422), nothing stored.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(nullable = false)]
-    errors: Option<Vec<EventError>>,
-}
-
-/// One invalid event of a batch (`wellbeing_common::error::ItemError`).
-#[derive(ToSchema)]
-pub struct EventError {
-    /// Position of the event in `events`, from 0.
-    index: u32,
-    field: String,
-    detail: String,
+    pub errors: Vec<ItemError>,
 }
 
 /// The machine code of an error: its names are read from [`ErrorCode`] itself.
@@ -107,15 +104,6 @@ impl ToSchema for ErrorCodeName {
     fn name() -> Cow<'static, str> {
         Cow::Borrowed("ErrorCode")
     }
-}
-
-/// What a valid batch did (`routes::batch`).
-#[derive(ToSchema)]
-pub struct BatchOutcome {
-    /// Events stored now.
-    accepted: u32,
-    /// Events already stored under their `event_id`, or repeated within the batch.
-    duplicates: u32,
 }
 
 // --- goals (analytics `goals.rs`, `render`) ---
