@@ -1,12 +1,10 @@
-//! Shapes that exist only for the document: answers that analytics assembles itself (with
-//! `json!` or private structs: records, goals, privacy views, quick stats, the dashboard, the
-//! export) and the gateway's error body (its operations answers are in [`super::operations`]).
-//! The read views that are domain types are not mirrored here: they derive `ToSchema` in
-//! wellbeing-domain (feature `openapi`), so their schemas are the very types analytics
-//! serialises.
-//!
-//! None of these is ever built, hence `dead_code`; each says where the JSON it describes is made.
-#![allow(dead_code)]
+//! Shapes the gateway's document names that no shared type gives: the success envelopes (built
+//! as bytes around upstream JSON by `respond`, never as values), the error body (built from
+//! this very type by `error::ApiError`), the goal types a client may send, and the export
+//! document, which analytics streams in chunks (its head is the shared `ExportHead`).
+//! The answers analytics serialises are not here: they are wellbeing-domain's types
+//! (`answers` and the read views, `ToSchema` behind its `openapi` feature), so the document
+//! describes the very types sent.
 
 use std::borrow::Cow;
 
@@ -18,13 +16,16 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::{PartialSchema, ToSchema};
 use wellbeing_common::ErrorCode;
 use wellbeing_common::error::ItemError;
+use wellbeing_domain::answers::account::ExportedUser;
 use wellbeing_domain::goals::GoalType;
-
-use crate::routes::auth::UserBody;
 
 // --- envelopes ---
 
+// The envelopes are written as bytes (`respond::envelope`) so that upstream JSON passes
+// through unparsed; these types only describe them.
+
 /// Always `"success"`.
+#[allow(dead_code)]
 #[derive(ToSchema)]
 #[schema(rename_all = "lowercase")]
 pub enum Success {
@@ -32,6 +33,7 @@ pub enum Success {
 }
 
 /// The answer of `/api/v1` routes other than `/auth/*` and 204s (`respond::envelope`).
+#[allow(dead_code)]
 #[derive(ToSchema)]
 pub struct Envelope<T> {
     status: Success,
@@ -39,6 +41,7 @@ pub struct Envelope<T> {
 }
 
 /// The answer of the `*-optimized` reads (`respond::cached_envelope`).
+#[allow(dead_code)]
 #[derive(ToSchema)]
 pub struct CachedEnvelope<T> {
     status: Success,
@@ -136,12 +139,22 @@ impl ToSchema for GoalTypeInput {}
 
 // --- account (analytics `privacy_rights.rs`) ---
 
-/// `GET /me/export`: every record held about the caller. The record arrays hold the stored
-/// rows as they are (column names as fields).
+/// `GET /me/export`: every record held about the caller. Analytics serialises the head
+/// (`ExportHead`: `exported_at`, `user`, `goals`, `privacy_states`, `sign_in_sessions`) and
+/// streams the event tables after it, so the whole is never one value. The record arrays hold
+/// the stored rows as they are (column names as fields).
+#[allow(dead_code)]
 #[derive(ToSchema)]
 pub struct ExportDocument {
     exported_at: DateTime<Utc>,
-    user: UserBody,
+    user: ExportedUser,
+    #[schema(value_type = Vec<Object>)]
+    goals: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    privacy_states: Vec<Value>,
+    /// Refresh-token sessions (never the tokens themselves).
+    #[schema(value_type = Vec<Object>)]
+    sign_in_sessions: Vec<Value>,
     #[schema(value_type = Vec<Object>)]
     screen_time: Vec<Value>,
     #[schema(value_type = Vec<Object>)]
@@ -154,11 +167,4 @@ pub struct ExportDocument {
     notifications: Vec<Value>,
     #[schema(value_type = Vec<Object>)]
     distractions: Vec<Value>,
-    #[schema(value_type = Vec<Object>)]
-    goals: Vec<Value>,
-    #[schema(value_type = Vec<Object>)]
-    privacy_states: Vec<Value>,
-    /// Refresh-token sessions (never the tokens themselves).
-    #[schema(value_type = Vec<Object>)]
-    sign_in_sessions: Vec<Value>,
 }

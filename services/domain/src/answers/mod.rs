@@ -1,11 +1,13 @@
 //! The shapes of the answers analytics assembles around the read views: tracking records,
-//! goals with their progress, privacy answers, quick stats, the dashboard and cache statistics.
+//! goals with their progress, privacy answers, quick stats, the dashboard, cache statistics and
+//! the head of the export.
 //! Analytics builds and serialises exactly these types, and the gateway's OpenAPI document
 //! describes them (feature `openapi`), so the document cannot drift from the served JSON.
 //!
 //! Instants are written as analytics has always written them: RFC 3339 in UTC with exactly six
 //! fractional digits and `Z` ([`timestamp`]), not chrono's default of as many digits as needed.
 
+pub mod account;
 pub mod cache;
 pub mod events;
 pub mod goals;
