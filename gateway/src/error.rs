@@ -4,8 +4,9 @@
 use axum::Json;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use wellbeing_common::{ErrorCode, ServiceError};
+
+use crate::openapi::schemas::ErrorBody;
 
 /// An error answer of the REST API.
 #[derive(Debug)]
@@ -54,22 +55,27 @@ impl From<tonic::Status> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let error = self.0;
-        let mut body = json!({"detail": error.detail, "code": error.code.as_str()});
-        if let Some(field) = &error.field {
-            body["field"] = json!(field);
-        }
-        if !error.errors.is_empty() {
-            body["errors"] = json!(error.errors);
-        }
-        let mut response = (error.code.http_status(), Json(body)).into_response();
-        if matches!(error.code, ErrorCode::Unavailable | ErrorCode::RateLimited) {
-            let seconds = error.retry_after_secs.unwrap_or(1).max(1);
+        let ServiceError {
+            code,
+            detail,
+            field,
+            errors,
+            retry_after_secs,
+        } = self.0;
+        let body = ErrorBody {
+            detail,
+            code,
+            field,
+            errors,
+        };
+        let mut response = (code.http_status(), Json(body)).into_response();
+        if matches!(code, ErrorCode::Unavailable | ErrorCode::RateLimited) {
+            let seconds = retry_after_secs.unwrap_or(1).max(1);
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        if error.code == ErrorCode::Unauthenticated {
+        if code == ErrorCode::Unauthenticated {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

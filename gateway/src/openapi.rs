@@ -8,9 +8,11 @@
 //!   derive `ToSchema` behind wellbeing-domain's `openapi` feature. Mirroring them here would
 //!   duplicate some 40 types and drift with every change; deriving on the types themselves keeps
 //!   the document true to the served JSON by construction, while the domain stays I/O-free and
-//!   pays for utoipa only when the gateway asks. Only the answers analytics assembles with
-//!   `json!` or private structs (records, goals, privacy, quick stats, dashboard, export) are
-//!   written out in [`schemas`], from the domain types where they embed them.
+//!   pays for utoipa only when the gateway asks. The answers analytics assembles around the
+//!   views (records, goals, privacy, quick stats, dashboard, cache statistics, the export's
+//!   head) are wellbeing-domain's `answers` types, which analytics builds and serialises; only
+//!   the envelopes, the error body and the export's streamed whole are written out in
+//!   [`schemas`].
 //! - Answers shared by whole classes of routes are added by [`SharedAnswers`] by rule, so one
 //!   place states them: see its rules.
 //!

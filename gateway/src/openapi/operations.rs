@@ -1,21 +1,34 @@
-//! Shapes of the operations answers (`routes::ops`, `routes::metrics`), which the gateway
-//! assembles itself, for the document only.
-#![allow(dead_code)]
+//! Shapes of the operations answers. `routes::ops` builds its answers from these very types;
+//! the metrics summary (`routes::metrics`, `upstream_figures`) is still assembled with `json!`
+//! and only described here.
 
+use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::upstream::UpstreamHealth;
+
 /// How a dependency answered its health check.
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum ServiceHealth {
     Healthy,
     Unhealthy,
     Unreachable,
 }
 
+impl From<UpstreamHealth> for ServiceHealth {
+    fn from(health: UpstreamHealth) -> Self {
+        match health {
+            UpstreamHealth::Serving => Self::Healthy,
+            UpstreamHealth::NotServing => Self::Unhealthy,
+            UpstreamHealth::Unreachable => Self::Unreachable,
+        }
+    }
+}
+
 /// The cache service's health: `degraded` while it serves from memory because Redis is down.
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum CacheHealth {
     Healthy,
     Degraded,
@@ -24,68 +37,69 @@ pub enum CacheHealth {
 }
 
 /// The database's health as analytics reports it (`unknown` when analytics is unreachable).
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum DatabaseHealth {
     Healthy,
     Unhealthy,
     Unknown,
 }
 
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum OverallHealth {
     Healthy,
     Degraded,
 }
 
-#[derive(ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct HealthServices {
-    database: DatabaseHealth,
-    cache: CacheHealth,
-    analytics: ServiceHealth,
-    aggregator: ServiceHealth,
+    pub database: DatabaseHealth,
+    pub cache: CacheHealth,
+    pub analytics: ServiceHealth,
+    pub aggregator: ServiceHealth,
 }
 
 /// The aggregator's work queue, as its status RPC reports it.
-#[derive(ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AggregatorLag {
     /// Dirty (user, day) items waiting.
-    queue_depth: u64,
+    pub queue_depth: u64,
     /// Age of the oldest waiting item, seconds (0 when none).
-    oldest_pending_seconds: f64,
+    pub oldest_pending_seconds: f64,
 }
 
 /// `GET /health`: always 200; `degraded` when any dependency is not serving.
-#[derive(ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
-    status: OverallHealth,
-    services: HealthServices,
+    pub status: OverallHealth,
+    pub services: HealthServices,
     /// Null when the aggregator does not answer.
     #[schema(required = true)]
-    aggregator_lag: Option<AggregatorLag>,
+    pub aggregator_lag: Option<AggregatorLag>,
 }
 
 /// A probe's answer: `alive` (`/livez`) or `ready` (`/readyz`).
-#[derive(ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Probe {
     #[schema(example = "ready")]
-    status: String,
+    pub status: &'static str,
 }
 
 /// `/readyz` when analytics (and so the database) cannot serve.
-#[derive(ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct NotReady {
     /// Always `not_ready`.
     #[schema(example = "not_ready")]
-    status: String,
-    analytics: ServiceHealth,
+    pub status: &'static str,
+    pub analytics: ServiceHealth,
 }
 
-// --- metrics (`routes::metrics`, `stats`) ---
+// --- metrics (`routes::metrics`, `stats`): described only ---
 
 /// `GET /metrics?format=json`. Each upstream section says whether it answered this scrape
 /// (`up`); its figures are null when it did not.
+#[allow(dead_code)]
 #[derive(ToSchema)]
 pub struct MetricsSummary {
     requests: RequestTotalsView,
@@ -98,6 +112,7 @@ pub struct MetricsSummary {
 }
 
 /// The gateway's requests since it started.
+#[allow(dead_code)]
 #[derive(ToSchema)]
 pub struct RequestTotalsView {
     total_requests: u64,
@@ -108,6 +123,7 @@ pub struct RequestTotalsView {
 }
 
 /// The cache service's counters (all users).
+#[allow(dead_code)]
 #[derive(ToSchema)]
 pub struct CacheFigures {
     up: bool,
@@ -133,6 +149,7 @@ pub struct CacheFigures {
 }
 
 /// The analytics database pool.
+#[allow(dead_code)]
 #[derive(ToSchema)]
 pub struct PoolFigures {
     up: bool,
@@ -147,6 +164,7 @@ pub struct PoolFigures {
 }
 
 /// The aggregator's lag and throughput.
+#[allow(dead_code)]
 #[derive(ToSchema)]
 pub struct AggregatorFigures {
     up: bool,

@@ -3,12 +3,11 @@
 //! (`errors[{index, field, detail}]`) so that the phone can fix its whole buffer in one go;
 //! analytics then applies the domain rules and stores all or nothing.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
 use utoipa::{PartialSchema, ToSchema};
@@ -20,13 +19,23 @@ use wellbeing_proto::analytics::v1::{TrackBatchRequest, TrackEvent};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::json::{self, ApiJson};
-use crate::openapi::schemas::{BatchOutcome, Envelope};
+use crate::openapi::schemas::Envelope;
+use crate::respond::{envelope, json_bytes};
 use crate::routes::events::{
     BreakBody, DistractionBody, EventBody, FocusSessionBody, NotificationBody, ScreenTimeBody,
     SessionBody,
 };
 use crate::state::AppState;
 use crate::upstream::timed;
+
+/// What a valid batch did.
+#[derive(Serialize, ToSchema)]
+pub struct BatchOutcome {
+    /// Events stored now.
+    accepted: u32,
+    /// Events already stored under their `event_id`, or repeated within the batch.
+    duplicates: u32,
+}
 
 /// The most events one batch may carry.
 pub const MAX_BATCH_EVENTS: usize = 1000;
@@ -128,8 +137,12 @@ pub async fn track_batch(
     } else {
         StatusCode::OK
     };
-    let data = json!({"accepted": response.accepted, "duplicates": response.duplicates});
-    Ok((status, Json(json!({"status": "success", "data": data}))).into_response())
+    let outcome = BatchOutcome {
+        accepted: response.accepted,
+        duplicates: response.duplicates,
+    };
+    let data = serde_json::to_vec(&outcome).map_err(|error| ServiceError::internal(&error))?;
+    Ok(json_bytes(status, envelope(&data)))
 }
 
 /// The proto events, in order, or a 422 listing every event whose shape is wrong. A `user_id`
@@ -209,6 +222,7 @@ fn decode<B: EventBody>(user: &AuthUser, fields: Value) -> Result<B::Event, ApiE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use uuid::Uuid;
 
     #[test]

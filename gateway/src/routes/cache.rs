@@ -9,11 +9,12 @@ use wellbeing_proto::cache::v1::InvalidateUsersRequest;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::openapi::ClaimedUser;
-use crate::openapi::schemas::{CacheStatsView, Envelope};
+use crate::openapi::schemas::Envelope;
 use crate::respond::{envelope, json_bytes};
 use crate::routes::query::ApiQuery;
 use crate::state::AppState;
 use crate::upstream::timed;
+use wellbeing_domain::answers::cache::CacheStats;
 
 /// `GET /analytics/cache`: the caller's hits and misses, counted where views are served.
 #[utoipa::path(
@@ -24,7 +25,7 @@ use crate::upstream::timed;
     description = "Reads of the caller's derived views answered from a cache (a copy in the gateway or analytics, or the cache service) and computed.",
     security(("bearer" = [])),
     params(ClaimedUser),
-    responses((status = 200, description = "The statistics", body = Envelope<CacheStatsView>)),
+    responses((status = 200, description = "The statistics", body = Envelope<CacheStats>)),
 )]
 pub async fn cache_stats(
     State(state): State<AppState>,

@@ -16,13 +16,14 @@ use wellbeing_proto::analytics::v1::{
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::json::ApiJson;
-use crate::openapi::schemas::{Envelope, Goal, GoalList, GoalTypeInput};
+use crate::openapi::schemas::{Envelope, GoalTypeInput};
 use crate::openapi::{ClaimedUser, GoalIdParam, GoalStatusParam, NotFound, NotModified};
 use crate::respond::{derived_view, envelope, json_bytes};
 use crate::routes::parse::parse_date;
 use crate::routes::query::ApiQuery;
 use crate::state::AppState;
 use crate::upstream::timed;
+use wellbeing_domain::answers::goals::{Goal, GoalList};
 
 const STATUSES: [&str; 3] = ["active", "completed", "exceeded"];
 

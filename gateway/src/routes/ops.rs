@@ -6,9 +6,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
-use serde_json::{Value, json};
 
-use crate::openapi::operations::{Health, NotReady, Probe};
+use crate::openapi::operations::{
+    AggregatorLag, CacheHealth, DatabaseHealth, Health, HealthServices, NotReady, OverallHealth,
+    Probe,
+};
 use crate::state::AppState;
 use crate::upstream::UpstreamHealth;
 
@@ -33,37 +35,38 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     // Analytics serves only while PostgreSQL answers, so its health is the database's; when
     // analytics cannot be reached, the database's state is unknown.
     let database = match analytics {
-        UpstreamHealth::Serving => "healthy",
-        UpstreamHealth::NotServing => "unhealthy",
-        UpstreamHealth::Unreachable => "unknown",
+        UpstreamHealth::Serving => DatabaseHealth::Healthy,
+        UpstreamHealth::NotServing => DatabaseHealth::Unhealthy,
+        UpstreamHealth::Unreachable => DatabaseHealth::Unknown,
     };
     let all_serving = [analytics, cache, aggregator]
         .iter()
         .all(|health| *health == UpstreamHealth::Serving);
     // The cache service serves from its in-process store while Redis is down: working, but
     // degraded (views are not shared between replicas meanwhile).
-    let cache_status = if cache == UpstreamHealth::Serving && cache_degraded {
-        "degraded"
-    } else {
-        cache.as_str()
+    let cache_status = match (cache, cache_degraded) {
+        (UpstreamHealth::Serving, true) => CacheHealth::Degraded,
+        (UpstreamHealth::Serving, false) => CacheHealth::Healthy,
+        (UpstreamHealth::NotServing, _) => CacheHealth::Unhealthy,
+        (UpstreamHealth::Unreachable, _) => CacheHealth::Unreachable,
     };
-    let aggregator_lag = match lag {
-        Some((queue_depth, oldest_pending_seconds)) => json!({
-            "queue_depth": queue_depth,
-            "oldest_pending_seconds": oldest_pending_seconds,
-        }),
-        None => Value::Null,
-    };
-    Json(json!({
-        "status": if all_serving && !cache_degraded { "healthy" } else { "degraded" },
-        "services": {
-            "database": database,
-            "cache": cache_status,
-            "analytics": analytics.as_str(),
-            "aggregator": aggregator.as_str(),
+    Json(Health {
+        status: if all_serving && !cache_degraded {
+            OverallHealth::Healthy
+        } else {
+            OverallHealth::Degraded
         },
-        "aggregator_lag": aggregator_lag,
-    }))
+        services: HealthServices {
+            database,
+            cache: cache_status,
+            analytics: analytics.into(),
+            aggregator: aggregator.into(),
+        },
+        aggregator_lag: lag.map(|(queue_depth, oldest_pending_seconds)| AggregatorLag {
+            queue_depth,
+            oldest_pending_seconds,
+        }),
+    })
 }
 
 #[utoipa::path(
@@ -75,7 +78,7 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     responses((status = 200, description = "`{\"status\": \"alive\"}`", body = Probe)),
 )]
 pub async fn livez() -> impl IntoResponse {
-    Json(json!({"status": "alive"}))
+    Json(Probe { status: "alive" })
 }
 
 #[utoipa::path(
@@ -92,12 +95,16 @@ pub async fn livez() -> impl IntoResponse {
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let analytics = state.upstreams.health(&state.upstreams.analytics).await;
     if analytics == UpstreamHealth::Serving {
-        (StatusCode::OK, Json(json!({"status": "ready"})))
+        (StatusCode::OK, Json(Probe { status: "ready" })).into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "not_ready", "analytics": analytics.as_str()})),
+            Json(NotReady {
+                status: "not_ready",
+                analytics: analytics.into(),
+            }),
         )
+            .into_response()
     }
 }
 

@@ -14,14 +14,15 @@ use wellbeing_proto::analytics::v1::{
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::json::ApiJson;
-use crate::openapi::schemas::{
-    Envelope, PrivacyHistory, PrivacyReport, PrivacyScoreView, PrivacyTrend,
-};
+use crate::openapi::schemas::Envelope;
 use crate::openapi::{ClaimedUser, HistoryLimitParam, NotModified};
 use crate::respond::{derived_view, envelope, json_bytes};
 use crate::routes::query::ApiQuery;
 use crate::state::AppState;
 use crate::upstream::timed;
+use wellbeing_domain::answers::privacy::{
+    PrivacyHistory, PrivacyReport, PrivacyScoreView, PrivacyTrend,
+};
 use wellbeing_domain::records::LocationMode;
 
 /// What the phone reports. A flag or counter it leaves out means off / none (the phone may lack

@@ -13,7 +13,7 @@ use wellbeing_proto::analytics::v1::{
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::openapi::schemas::{CachedEnvelope, Dashboard, Envelope, QuickStats};
+use crate::openapi::schemas::{CachedEnvelope, Envelope};
 use crate::openapi::{
     AppsDaysParam, ClaimedUser, DayParam, NotModified, PatternDaysParam, WeekParam,
 };
@@ -21,6 +21,7 @@ use crate::respond::{cached_envelope, derived_view, revalidated};
 use crate::routes::query::ApiQuery;
 use crate::state::AppState;
 use crate::upstream::timed;
+use wellbeing_domain::answers::summaries::{Dashboard, QuickStats};
 use wellbeing_domain::apps::AppsUsage;
 use wellbeing_domain::insights::{Comparison, Insights, Patterns, PeakHours};
 use wellbeing_domain::scores::WellbeingScore;

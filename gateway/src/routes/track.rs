@@ -13,7 +13,7 @@ use wellbeing_proto::analytics::v1::{
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::json::ApiJson;
-use crate::openapi::schemas::{Envelope, EventRecord};
+use crate::openapi::schemas::Envelope;
 use crate::respond::{envelope, json_bytes};
 use crate::routes::events::{
     BreakBody, DistractionBody, EventBody, FocusSessionBody, NotificationBody, ScreenTimeBody,
@@ -21,6 +21,7 @@ use crate::routes::events::{
 };
 use crate::state::AppState;
 use crate::upstream::timed;
+use wellbeing_domain::answers::events::EventRecord;
 
 #[utoipa::path(
     post,

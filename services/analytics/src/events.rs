@@ -1,18 +1,17 @@
 //! The six event kinds between the wire and the tables: turning a received event into a
-//! validated row (defaults filled, ids assigned), a stored row into the JSON the contract shows,
+//! validated row (defaults filled, ids assigned), a stored row into the record the contract shows,
 //! and rows into the domain's records.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use serde_json::{Value, json};
 use uuid::Uuid;
 use wellbeing_domain::aggregate::{Contributes, Days};
+use wellbeing_domain::answers::events::{EventFields, EventRecord};
 use wellbeing_domain::validation::{self, FieldError};
 use wellbeing_domain::{records, time};
 use wellbeing_proto::Timestamp;
 use wellbeing_proto::analytics::v1::track_event::Kind;
 
-use crate::ingest::rfc3339;
 use wellbeing_store::event_tables::{
     BreakRow, DistractionRow, FocusSessionRow, NotificationRow, ScreenTimeRow, SessionRow,
 };
@@ -154,55 +153,76 @@ impl EventRow {
         }
     }
 
-    /// `{id, event_id, type, user_id, <fields>, date, hour, duration_minutes, created_at}`; `date`
-    /// and `hour` are where the record starts in the user's zone.
-    pub fn to_json(&self, timezone: Tz) -> Value {
-        let (start, minutes, mut fields) = match self {
+    /// The record as answered; `date` and `hour` are where it starts in the user's zone.
+    pub fn to_record(&self, timezone: Tz) -> EventRecord {
+        let (start, duration_minutes, fields) = match self {
             Self::Session(row) => (
                 row.started_at,
                 time::duration_minutes(row.ended_at - row.started_at),
-                json!({"start_time": rfc3339(row.started_at), "end_time": rfc3339(row.ended_at), "device_type": row.device_type}),
+                EventFields::Session {
+                    start_time: row.started_at,
+                    end_time: row.ended_at,
+                    device_type: row.device_type.clone(),
+                },
             ),
             Self::ScreenTime(row) => (
                 row.started_at,
                 row.duration_minutes,
-                json!({"app_name": row.app_name, "category": row.category, "timestamp": rfc3339(row.started_at)}),
+                EventFields::ScreenTime {
+                    app_name: row.app_name.clone(),
+                    category: row.category.clone(),
+                    timestamp: row.started_at,
+                },
             ),
             Self::FocusSession(row) => (
                 row.started_at,
                 time::duration_minutes(row.ended_at - row.started_at),
-                json!({"start_time": rfc3339(row.started_at), "end_time": rfc3339(row.ended_at), "quality_score": row.quality_score, "task_name": row.task_name}),
+                EventFields::FocusSession {
+                    start_time: row.started_at,
+                    end_time: row.ended_at,
+                    quality_score: row.quality_score,
+                    task_name: row.task_name.clone(),
+                },
             ),
             Self::Break(row) => (
                 row.started_at,
                 row.duration_minutes,
-                json!({"break_type": row.break_type, "timestamp": rfc3339(row.started_at)}),
+                EventFields::Break {
+                    break_type: row.break_type.clone(),
+                    timestamp: row.started_at,
+                },
             ),
             Self::Notification(row) => (
                 row.occurred_at,
                 0.0,
-                json!({"app_name": row.app_name, "priority": row.priority, "was_interacted": row.was_interacted, "timestamp": rfc3339(row.occurred_at)}),
+                EventFields::Notification {
+                    app_name: row.app_name.clone(),
+                    priority: row.priority,
+                    was_interacted: row.was_interacted,
+                    timestamp: row.occurred_at,
+                },
             ),
             Self::Distraction(row) => (
                 row.occurred_at,
                 row.duration_seconds / 60.0,
-                json!({"source": row.source, "severity": row.severity, "duration_seconds": row.duration_seconds, "timestamp": rfc3339(row.occurred_at)}),
+                EventFields::Distraction {
+                    source: row.source.clone(),
+                    severity: row.severity,
+                    duration_seconds: row.duration_seconds,
+                    timestamp: row.occurred_at,
+                },
             ),
         };
-        let common = json!({
-            "id": self.id(),
-            "event_id": self.event_id(),
-            "type": self.kind(),
-            "user_id": self.user_id(),
-            "date": time::local_date(start, timezone).to_string(),
-            "hour": time::local_hour(start, timezone),
-            "duration_minutes": minutes,
-            "created_at": rfc3339(self.created_at()),
-        });
-        if let (Some(fields), Value::Object(common)) = (fields.as_object_mut(), common) {
-            fields.extend(common);
+        EventRecord {
+            id: self.id(),
+            event_id: self.event_id(),
+            user_id: self.user_id(),
+            date: time::local_date(start, timezone),
+            hour: time::local_hour(start, timezone),
+            duration_minutes,
+            created_at: self.created_at(),
+            fields,
         }
-        fields
     }
 }
 

@@ -5,18 +5,16 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 use wellbeing_common::{ErrorCode, ServiceError};
+use wellbeing_domain::answers::goals::{Goal, GoalList};
 use wellbeing_domain::goals::{
-    GoalMeasurements, GoalPeriod, GoalStatus, GoalType, goal_progress, measured_value,
-    target_reached_at,
+    GoalMeasurements, GoalStatus, GoalType, goal_progress, measured_value, target_reached_at,
 };
 use wellbeing_domain::{time, validation};
 
 use crate::accounts::{account_gone, field_error};
-use crate::ingest::rfc3339;
 use crate::view_cache::ViewCache;
 use crate::views::days::Needs;
 use crate::views::summaries::WeekData;
@@ -168,8 +166,7 @@ impl Goals {
         self.views
             .cached(&viewer, "goals", &params, || async move {
                 let data = self.views.week_ending(&viewer, viewer.today, GOALS).await?;
-                let goals = render_all(&viewer, &data, filter);
-                Ok(json!({"count": goals.len(), "goals": goals}))
+                Ok(GoalList::new(render_all(&viewer, &data, filter)))
             })
             .await
     }
@@ -192,7 +189,7 @@ impl Goals {
 }
 
 /// Every goal of the viewer with its progress in the current period (`data` read with the goals).
-pub fn render_all(viewer: &Viewer, data: &WeekData, filter: GoalStatusFilter) -> Vec<Value> {
+pub fn render_all(viewer: &Viewer, data: &WeekData, filter: GoalStatusFilter) -> Vec<Goal> {
     let app_minutes = data.days.last_day_app_minutes();
     data.days
         .goals
@@ -200,7 +197,7 @@ pub fn render_all(viewer: &Viewer, data: &WeekData, filter: GoalStatusFilter) ->
         .map(|row| render(row, viewer, data, &app_minutes, &data.days.focus))
         .filter(|goal| match filter {
             GoalStatusFilter::All => true,
-            GoalStatusFilter::Only(status) => goal["status"] == status.as_str(),
+            GoalStatusFilter::Only(status) => goal.status == status,
         })
         .collect()
 }
@@ -211,7 +208,7 @@ fn render(
     data: &WeekData,
     app_minutes: &BTreeMap<String, f64>,
     focus: &[(DateTime<Utc>, DateTime<Utc>)],
-) -> Value {
+) -> Goal {
     // Stored rows always hold a known type; an unknown one would be a custom goal at worst.
     let goal_type = row.goal_type.parse().unwrap_or(GoalType::Custom);
     let week_focus_minutes = data
@@ -235,25 +232,20 @@ fn render(
         }
         _ => None,
     };
-    let period = match goal_type.period() {
-        Some(GoalPeriod::Day) => Some("day"),
-        Some(GoalPeriod::Week) => Some("week"),
-        None => None,
-    };
-    json!({
-        "id": row.id,
-        "goal_type": goal_type.as_str(),
-        "target_value": row.target_value,
-        "app_name": row.app_name,
-        "deadline": row.deadline.map(|date| date.to_string()),
-        "current_value": progress.current_value,
-        "progress_percent": progress.progress_percent,
-        "status": progress.status,
-        "completed_at": completed_at.map(rfc3339),
-        "period": period,
-        "created_at": rfc3339(row.created_at),
-        "updated_at": rfc3339(row.updated_at),
-    })
+    Goal {
+        id: row.id,
+        goal_type,
+        target_value: row.target_value,
+        app_name: row.app_name.clone(),
+        deadline: row.deadline,
+        current_value: progress.current_value,
+        progress_percent: progress.progress_percent,
+        status: progress.status,
+        completed_at,
+        period: goal_type.period(),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
 }
 
 /// When a focus target of the current period was reached, from the focus sessions themselves.

@@ -2,17 +2,16 @@
 //! scored with the domain formula, and kept as a snapshot (with its score, for the history).
 
 use chrono::Utc;
-use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 use wellbeing_common::ServiceError;
+use wellbeing_domain::answers::privacy::PrivacyReport;
 use wellbeing_domain::records::{LocationMode, PrivacyState};
 use wellbeing_domain::scores::privacy_score;
 use wellbeing_domain::validation;
 use wellbeing_proto::analytics::v1::PrivacyStateReport;
 
 use crate::accounts::{field_error, timezone_of};
-use crate::ingest::rfc3339;
 use crate::view_cache::ViewCache;
 use wellbeing_store::privacy_states::{self, PrivacyStateRow};
 
@@ -73,15 +72,7 @@ impl Privacy {
         };
         let stored = privacy_states::insert(&self.pool, &row).await?;
         self.cache.invalidate_user(&user_id.to_string()).await;
-        let answer = json!({
-            "id": stored.id,
-            "reported_at": rfc3339(stored.reported_at),
-            "state": state,
-            "score": score.score,
-            "level": score.level,
-            "components": score.components,
-            "recommendations": score.recommendations,
-        });
+        let answer = PrivacyReport::new(stored.id, stored.reported_at, state, score);
         serde_json::to_vec(&answer).map_err(|error| ServiceError::internal(&error))
     }
 }

@@ -5,14 +5,13 @@ use bytes::Bytes;
 use chrono::Utc;
 use futures_util::TryStreamExt;
 use serde::Serialize;
-use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 use wellbeing_common::ServiceError;
+use wellbeing_domain::answers::account::{ExportHead, ExportedUser};
 
 use crate::accounts::account_gone;
-use crate::ingest::rfc3339;
 use crate::view_cache::ViewCache;
 use wellbeing_store::event_tables::{
     BreakRow, DistractionRow, EventTable, FocusSessionRow, NotificationRow, ScreenTimeRow,
@@ -61,19 +60,19 @@ impl PrivacyRights {
             store::privacy_states::latest(pool, user_id, i64::MAX),
             store::refresh_tokens::of_user(pool, user_id),
         )?;
-        let head = json!({
-            "exported_at": rfc3339(Utc::now()),
-            "user": {
-                "user_id": user.id,
-                "username": user.username,
-                "email": user.email,
-                "timezone": user.timezone,
-                "created_at": rfc3339(user.created_at),
+        let head = ExportHead {
+            exported_at: Utc::now(),
+            user: ExportedUser {
+                user_id: user.id,
+                username: user.username,
+                email: user.email,
+                timezone: user.timezone,
+                created_at: user.created_at,
             },
-            "goals": goals,
-            "privacy_states": privacy_states,
-            "sign_in_sessions": sign_ins,
-        });
+            goals: &goals,
+            privacy_states: &privacy_states,
+            sign_in_sessions: &sign_ins,
+        };
         let mut document =
             serde_json::to_vec(&head).map_err(|error| ServiceError::internal(&error))?;
         // The head without its closing brace: the event arrays follow as its last members.

@@ -98,7 +98,9 @@ impl ErrorCode {
 
 /// One problem of one item of a batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = EventError))]
 pub struct ItemError {
+    /// Position of the item (an event of `events`), from 0.
     pub index: usize,
     pub field: String,
     pub detail: String,

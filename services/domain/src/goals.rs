@@ -33,7 +33,9 @@ pub enum GoalType {
 }
 
 /// The span a measured goal looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
 pub enum GoalPeriod {
     /// The user's local today.
     Day,

@@ -9,14 +9,16 @@
 //! - [`insights`]: insights and recommendations, patterns, peak hours, benchmark comparison.
 //! - [`goals`]: goal types and progress.
 //! - [`validation`]: the input rules of the tracking and account endpoints.
+//! - [`answers`]: the shapes of the answers analytics assembles around the views.
 //!
 //! docs/SCORES.md states every formula and choice with worked examples.
 //!
-//! With the `openapi` feature (the gateway enables it), the read views also derive
+//! With the `openapi` feature (the gateway enables it), the read views and answer shapes also derive
 //! `utoipa::ToSchema`, so the gateway's OpenAPI document describes the very types analytics
 //! serialises. Without it this crate has no such dependency.
 
 pub mod aggregate;
+pub mod answers;
 pub mod apps;
 pub mod goals;
 pub mod insights;

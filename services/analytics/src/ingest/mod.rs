@@ -109,7 +109,7 @@ impl Ingest {
                 ServiceError::new(ErrorCode::Conflict, "the event is being stored, retry")
             })?
         };
-        let record_json = serde_json::to_vec(&record.to_json(timezone))
+        let record_json = serde_json::to_vec(&record.to_record(timezone))
             .map_err(|error| ServiceError::internal(&error))?;
         Ok(Recorded {
             record_json,

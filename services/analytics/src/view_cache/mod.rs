@@ -30,6 +30,7 @@ use moka::future::Cache;
 use moka::policy::EvictionPolicy;
 use wellbeing_common::ServiceError;
 use wellbeing_common::grpc::TracedChannel;
+use wellbeing_domain::answers::cache::CacheStats;
 use wellbeing_local_views::{LocalView, LocalViews, Stamp};
 use wellbeing_proto::cache::v1::ViewKey;
 use wellbeing_store::aggregates::Period;
@@ -99,16 +100,6 @@ struct RecentDays {
 fn period_bytes(period: &Period) -> usize {
     let apps: usize = period.days.values().map(|day| day.apps.len() * 160).sum();
     512 + period.days.len() * 320 + apps + period.goals.len() * 256 + period.focus.len() * 32
-}
-
-/// The caller's cache statistics (`GET /analytics/cache`).
-#[derive(Debug, serde::Serialize)]
-pub struct UserCacheStats {
-    pub enabled: bool,
-    pub backend: String,
-    pub hits: u64,
-    pub misses: u64,
-    pub hit_rate_percent: f64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -453,7 +444,7 @@ impl ViewCache {
     }
 
     /// The user's read counters, including the reads not yet sent.
-    pub async fn user_stats(&self, user_id: &str) -> UserCacheStats {
+    pub async fn user_stats(&self, user_id: &str) -> CacheStats {
         self.flush().await;
         let remote = self.inner.remote.user_stats(user_id).await;
         let (hits, misses, backend) = remote.unwrap_or_else(|| {
@@ -462,7 +453,7 @@ impl ViewCache {
             (hits, misses, "unavailable".to_owned())
         });
         let reads = hits + misses;
-        UserCacheStats {
+        CacheStats {
             enabled: self.inner.remote.is_available(),
             backend,
             hits,

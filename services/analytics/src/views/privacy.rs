@@ -5,25 +5,25 @@
 use std::collections::BTreeMap;
 
 use chrono::Duration;
-use serde_json::{Value, json};
 use uuid::Uuid;
 use wellbeing_common::ServiceError;
+use wellbeing_domain::answers::privacy::{
+    NOTHING_REPORTED, PrivacyDayScore, PrivacyHistory, PrivacyHistoryEntry, PrivacyScoreView,
+    PrivacyTrend,
+};
 use wellbeing_domain::scores::{PrivacyLevel, PrivacyScore, privacy_score, trend, trend_slope};
 use wellbeing_domain::{round1, time};
 
 use super::{View, Views, count_param};
-use crate::ingest::rfc3339;
 use crate::privacy::domain_state;
 use wellbeing_store::privacy_states::{self, PrivacyStateRow};
-
-const NOTHING_REPORTED: &str = "no privacy state has been reported yet";
 
 impl Views {
     pub async fn privacy_score(&self, user_id: Uuid) -> Result<View, ServiceError> {
         let viewer = self.viewer(user_id).await?;
         self.cached(&viewer, "privacy", "", || async move {
             let latest = privacy_states::latest(self.read_pool(user_id), user_id, 1).await?;
-            Ok(privacy_score_value(latest.first()))
+            Ok(privacy_score_view(latest.first()))
         })
         .await
     }
@@ -39,17 +39,15 @@ impl Views {
                 let rows =
                     privacy_states::latest(self.read_pool(user_id), user_id, i64::from(limit))
                         .await?;
-                let history: Vec<Value> = rows
+                let history = rows
                     .iter()
-                    .map(|row| {
-                        json!({
-                            "score": row.score,
-                            "level": PrivacyLevel::from_score(row.score),
-                            "reported_at": rfc3339(row.reported_at),
-                        })
+                    .map(|row| PrivacyHistoryEntry {
+                        score: row.score,
+                        level: PrivacyLevel::from_score(row.score),
+                        reported_at: row.reported_at,
                     })
                     .collect();
-                Ok(json!({"count": history.len(), "history": history}))
+                Ok(PrivacyHistory::new(history))
             },
         )
         .await
@@ -69,23 +67,24 @@ impl Views {
                     row.score,
                 );
             }
-            let days: Vec<Value> = last_of_day
+            let days = last_of_day
                 .iter()
-                .map(|(date, score)| json!({"date": date.to_string(), "score": score}))
+                .map(|(&date, &score)| PrivacyDayScore { date, score })
                 .collect();
             let scores: Vec<f64> = last_of_day.values().copied().collect();
             let change = match (scores.first(), scores.last()) {
                 (Some(first), Some(last)) => Some(round1(last - first)),
                 _ => None,
             };
-            Ok(json!({
-                "trend": if scores.len() >= 2 { Some(trend(&scores)) } else { None },
-                "slope": if scores.len() >= 2 { Some(round1(trend_slope(&scores))) } else { None },
-                "change": change,
-                "days": days,
-                "period_days": 7,
-                "message": if scores.is_empty() { Some(NOTHING_REPORTED) } else { None },
-            }))
+            let two_days = scores.len() >= 2;
+            Ok(PrivacyTrend {
+                trend: two_days.then(|| trend(&scores)),
+                slope: two_days.then(|| round1(trend_slope(&scores))),
+                change,
+                days,
+                period_days: 7,
+                message: scores.is_empty().then_some(NOTHING_REPORTED),
+            })
         })
         .await
     }
@@ -100,21 +99,9 @@ pub fn latest_privacy_score(latest: Option<&PrivacyStateRow>) -> Option<PrivacyS
 
 /// The privacy score view of the latest report: the score with its components, or a plain
 /// "nothing yet".
-pub fn privacy_score_value(latest: Option<&PrivacyStateRow>) -> Value {
-    let Some(row) = latest else {
-        return json!({
-            "score": null,
-            "level": null,
-            "components": null,
-            "recommendations": [],
-            "reported_at": null,
-            "message": NOTHING_REPORTED,
-        });
-    };
-    let mut value = match domain_state(row) {
-        Ok(state) => serde_json::to_value(privacy_score(&state)).unwrap_or(Value::Null),
-        Err(_) => Value::Null,
-    };
-    value["reported_at"] = json!(rfc3339(row.reported_at));
-    value
+pub fn privacy_score_view(latest: Option<&PrivacyStateRow>) -> PrivacyScoreView {
+    match latest {
+        Some(row) => PrivacyScoreView::reported(latest_privacy_score(latest), row.reported_at),
+        None => PrivacyScoreView::nothing_reported(),
+    }
 }

@@ -1,54 +1,20 @@
 //! Daily, weekly and apps-usage views, quick stats and the dashboard.
 
 use chrono::Duration;
-use serde::Serialize;
-use serde_json::Value;
 use uuid::Uuid;
 use wellbeing_common::ServiceError;
+use wellbeing_domain::answers::summaries::{Dashboard, DashboardWeek, QuickStats};
 use wellbeing_domain::apps;
-use wellbeing_domain::insights::{Insights, insights};
-use wellbeing_domain::scores::{WellbeingScore, wellbeing_from_summary};
+use wellbeing_domain::goals::GoalStatus;
+use wellbeing_domain::insights::insights;
+use wellbeing_domain::scores::wellbeing_from_summary;
 use wellbeing_domain::summary::{AppMinutes, DailySummary};
-use wellbeing_domain::weekly::{
-    DayHighlight, WeeklyAverages, WeeklySummary, WeeklyTrends, weekly_summary,
-};
+use wellbeing_domain::weekly::{WeeklySummary, weekly_summary};
 
 use super::days::{Days, EVERYTHING, Needs};
-use super::privacy::{latest_privacy_score, privacy_score_value};
+use super::privacy::{latest_privacy_score, privacy_score_view};
 use super::{View, Viewer, Views, count_param, date_param};
 use crate::goals::{self, GoalStatusFilter};
-
-/// The `data` of `GET /analytics/quick-stats`.
-#[derive(Debug, Serialize)]
-struct QuickStats {
-    today_screen_time: f64,
-    today_focus_time: f64,
-    /// Null until the phone has reported a privacy state.
-    privacy_score: Option<f64>,
-    wellbeing_score: f64,
-    notifications_today: u32,
-    /// Goals not exceeded (limits kept, targets reached or still open).
-    goals_on_track: usize,
-}
-
-#[derive(Debug, Serialize)]
-struct DashboardWeek {
-    averages: WeeklyAverages,
-    best_day: DayHighlight,
-    trends: WeeklyTrends,
-}
-
-#[derive(Debug, Serialize)]
-struct Dashboard {
-    today: DailySummary,
-    week: DashboardWeek,
-    /// The week's most used apps (top 5).
-    top_apps: Vec<AppMinutes>,
-    insights: Insights,
-    wellbeing: WellbeingScore,
-    privacy: Value,
-    goals: Vec<Value>,
-}
 
 /// The 7 days ending with a date, as a weekly summary and as days.
 pub struct WeekData {
@@ -121,8 +87,10 @@ impl Views {
                 notifications_today: today.notifications_received,
                 goals_on_track: goals
                     .iter()
-                    .filter(|goal| goal["status"] != "exceeded")
-                    .count(),
+                    .filter(|goal| goal.status != GoalStatus::Exceeded)
+                    .count()
+                    .try_into()
+                    .unwrap_or(u32::MAX),
             })
         })
         .await
@@ -135,7 +103,7 @@ impl Views {
             let start = viewer.today - Duration::days(6);
             let week_apps = apps::apps_usage_from_days(start, viewer.today, &data.days.apps);
             let goals = goals::render_all(&viewer, &data, GoalStatusFilter::All);
-            let privacy = privacy_score_value(data.days.privacy.as_ref());
+            let privacy = privacy_score_view(data.days.privacy.as_ref());
             let today = data.today().clone();
             Ok(Dashboard {
                 wellbeing: wellbeing_from_summary(&today),
