@@ -112,8 +112,8 @@ done
 cat <<MSG
 
 wellbeing is running: http://$GATEWAY_ADDR  (logs in $RUN_DIR/logs/, Ctrl-C stops it)
-$ANALYTICS_REPLICAS analytics replica(s), $AGGREGATOR_REPLICAS aggregator worker(s), talking mutual TLS
-(${INTERNAL_TLS:-on}; certificates in $RUN_DIR/certs); metrics of the gRPC
+$ANALYTICS_REPLICAS analytics replica(s), $AGGREGATOR_REPLICAS aggregator worker(s); mutual TLS between them:
+${INTERNAL_TLS:-on} (certificates in $RUN_DIR/certs); metrics of the gRPC
 services: curl -s http://127.0.0.1:9461/metrics (analytics), 9462 (cache), 9463 (aggregator)
 
 Try it:
