@@ -118,6 +118,54 @@ async fn refresh_rotates_the_pair_and_a_reused_token_revokes_its_family() -> any
         )
         .await?;
     assert_eq!(fresh.status, 200, "{fresh:?}");
+    // Answers that carry tokens are kept by no cache on the way.
+    for answer in [&again, &fresh] {
+        assert_eq!(
+            answer.header("cache-control"),
+            Some("no-store"),
+            "{answer:?}"
+        );
+    }
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn a_password_is_10_to_256_characters_and_not_the_email() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let api = &stack.api;
+    let email = format!("rules-{}@example.com", uuid::Uuid::new_v4().simple());
+    let register = |password: String| {
+        let body = json!({"username": "Ada", "email": email, "password": password});
+        async move { api.post("/api/v1/auth/register", &body, None).await }
+    };
+    for refused in [
+        "123456789".to_owned(),
+        "p".repeat(257),
+        email.clone(),
+        email.to_uppercase(),
+    ] {
+        let answer = register(refused.clone()).await?;
+        assert_eq!(
+            answer.status,
+            422,
+            "{} characters: {answer:?}",
+            refused.len()
+        );
+        assert_eq!(answer.json["field"], "password", "{answer:?}");
+    }
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&mut stack.database.connect().await?)
+        .await?;
+    assert_eq!(users, 0, "nothing stored for a refused password");
+    for accepted in ["1234567890".to_owned(), "p".repeat(256)] {
+        let answer = register(accepted).await?;
+        assert_eq!(answer.status, 201, "{answer:?}");
+        // Free the email for the next one.
+        sqlx::query("DELETE FROM users WHERE email = $1")
+            .bind(&email)
+            .execute(&mut stack.database.connect().await?)
+            .await?;
+    }
     stack.stop().await
 }
 

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -28,8 +28,8 @@ pub struct RegisterBody {
     /// An address like `name@example.com`, stored lower-cased; one account per email.
     #[schema(format = Email, max_length = 254)]
     email: String,
-    /// 8 to 128 characters, taken as typed.
-    #[schema(min_length = 8, max_length = 128, write_only)]
+    /// 10 to 256 characters, taken as typed, not the email.
+    #[schema(min_length = 10, max_length = 256, write_only)]
     password: String,
     /// An IANA zone name such as `Europe/Paris`; the user's days and hours are computed in it.
     #[schema(default = "UTC", example = "Europe/Paris")]
@@ -116,14 +116,14 @@ pub async fn register(
     security(),
     request_body = LoginBody,
     responses(
-        (status = 200, description = "A token pair", body = TokenPair),
+        (status = 200, description = "A token pair (`Cache-Control: no-store`)", body = TokenPair),
         (status = 401, response = Unauthorized),
     ),
 )]
 pub async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<LoginBody>,
-) -> Result<Json<TokenPair>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let request = state.upstreams.request(LoginRequest {
         email: body.email,
         password: body.password,
@@ -131,7 +131,7 @@ pub async fn login(
     let response = timed(state.upstreams.analytics().login(request))
         .await?
         .into_inner();
-    token_pair(&state, &response.user_id, response.refresh_token).map(Json)
+    token_pair(&state, &response.user_id, response.refresh_token).map(not_stored)
 }
 
 #[utoipa::path(
@@ -143,21 +143,21 @@ pub async fn login(
     security(),
     request_body = RefreshBody,
     responses(
-        (status = 200, description = "A new token pair", body = TokenPair),
+        (status = 200, description = "A new token pair (`Cache-Control: no-store`)", body = TokenPair),
         (status = 401, response = Unauthorized),
     ),
 )]
 pub async fn refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshBody>,
-) -> Result<Json<TokenPair>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let request = state.upstreams.request(RefreshSessionRequest {
         refresh_token: body.refresh_token,
     });
     let response = timed(state.upstreams.analytics().refresh_session(request))
         .await?
         .into_inner();
-    token_pair(&state, &response.user_id, response.refresh_token).map(Json)
+    token_pair(&state, &response.user_id, response.refresh_token).map(not_stored)
 }
 
 #[utoipa::path(
@@ -180,6 +180,17 @@ pub async fn me(
         .request(GetUserRequest { user_id: user.id() });
     let response = timed(state.upstreams.analytics().get_user(request)).await?;
     user_body(response.into_inner().user).map(Json)
+}
+
+/// An answer carrying tokens: no cache along the way (a proxy, the app's HTTP cache) may keep it.
+fn not_stored(pair: TokenPair) -> impl IntoResponse {
+    (
+        [
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (header::PRAGMA, HeaderValue::from_static("no-cache")),
+        ],
+        Json(pair),
+    )
 }
 
 fn token_pair(

@@ -79,7 +79,8 @@ impl Accounts {
         let username = registration.username.trim();
         validation::validate_username(username).map_err(field_error)?;
         validation::validate_email(registration.email).map_err(field_error)?;
-        validation::validate_password(registration.password).map_err(field_error)?;
+        validation::validate_new_password("password", registration.password, registration.email)
+            .map_err(field_error)?;
         let timezone = match registration.timezone.trim() {
             "" => "UTC",
             zone => zone,

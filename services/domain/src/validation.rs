@@ -24,8 +24,8 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_LABEL_CHARS: usize = 50;
 pub const MAX_USERNAME_CHARS: usize = 50;
 pub const MAX_EMAIL_CHARS: usize = 254;
-pub const MIN_PASSWORD_CHARS: usize = 8;
-pub const MAX_PASSWORD_CHARS: usize = 128;
+pub const MIN_PASSWORD_CHARS: usize = 10;
+pub const MAX_PASSWORD_CHARS: usize = 256;
 /// The largest goal target (about two years of minutes).
 pub const MAX_GOAL_VALUE: f64 = 1_000_000.0;
 
@@ -311,20 +311,28 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-/// 8..=128 characters, taken as typed (no trimming).
-pub fn validate_password(password: &str) -> Checked {
-    no_nul("password", password)?;
+/// A password chosen now (registration, change; never checked at sign-in, so an older, shorter
+/// one still signs in): 10..=256 characters taken as typed (no trimming), and not the account's
+/// email (compared as stored: trimmed, lower-cased). `field` names it in the error.
+pub fn validate_new_password(field: &'static str, password: &str, email: &str) -> Checked {
+    no_nul(field, password)?;
     let length = password.chars().count();
     if length < MIN_PASSWORD_CHARS {
         return Err(FieldError::new(
-            "password",
-            "password must be at least 8 characters",
+            field,
+            format!("{field} must be at least {MIN_PASSWORD_CHARS} characters"),
         ));
     }
     if length > MAX_PASSWORD_CHARS {
         return Err(FieldError::new(
-            "password",
-            "password must be at most 128 characters",
+            field,
+            format!("{field} must be at most {MAX_PASSWORD_CHARS} characters"),
+        ));
+    }
+    if normalize_email(password) == normalize_email(email) {
+        return Err(FieldError::new(
+            field,
+            format!("{field} must not be the email"),
         ));
     }
     Ok(())

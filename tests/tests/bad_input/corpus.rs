@@ -202,6 +202,11 @@ async fn every_write_path_refuses_the_corpus_and_stores_nothing() -> anyhow::Res
         ("auth/register", json!({"password": "short"}), "password"),
         (
             "auth/register",
+            json!({"password": "nine char"}),
+            "password",
+        ),
+        (
+            "auth/register",
             json!({"username": "nul\u{0}byte"}),
             "username",
         ),

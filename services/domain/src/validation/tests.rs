@@ -330,10 +330,32 @@ fn account_fields() {
     assert_eq!(field(validate_email(&long)), Some("email"));
     assert_eq!(normalize_email("  Ada@Example.COM "), "ada@example.com");
 
-    assert_eq!(validate_password("12345678"), Ok(()));
-    assert_eq!(field(validate_password("1234567")), Some("password"));
-    assert_eq!(validate_password(&"p".repeat(128)), Ok(()));
-    assert_eq!(field(validate_password(&"p".repeat(129))), Some("password"));
+    let email = "ada@example.com";
+    assert_eq!(
+        validate_new_password("password", "1234567890", email),
+        Ok(())
+    );
+    assert_eq!(
+        field(validate_new_password("password", "123456789", email)),
+        Some("password")
+    );
+    assert_eq!(
+        validate_new_password("password", &"p".repeat(256), email),
+        Ok(())
+    );
+    assert_eq!(
+        field(validate_new_password(
+            "new_password",
+            &"p".repeat(257),
+            email
+        )),
+        Some("new_password")
+    );
+    assert_eq!(
+        field(validate_new_password("password", "Ada@Example.com", email)),
+        Some("password"),
+        "the email, in any case"
+    );
 }
 
 #[test]
@@ -381,7 +403,9 @@ fn goals_need_a_sensible_target_and_an_app_for_app_limits() {
 fn nul_characters_are_refused_where_text_is_stored() {
     assert_eq!(validate_username("a\0b").unwrap_err().field, "username");
     assert_eq!(
-        validate_password("long enough\0").unwrap_err().field,
+        validate_new_password("password", "long enough\0", "ada@example.com")
+            .unwrap_err()
+            .field,
         "password"
     );
     assert_eq!(
