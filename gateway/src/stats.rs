@@ -32,12 +32,13 @@ pub struct GatewayStats {
     slow_requests: AtomicU64,
 }
 
-/// The running totals since the gateway started.
-#[derive(Debug, Clone, Copy, Serialize)]
+/// The running totals since the gateway started (the `requests` of `/metrics?format=json`).
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 pub struct RequestTotals {
     pub total_requests: u64,
     pub total_time_ms: f64,
     pub average_time_ms: f64,
+    /// Requests slower than `PERFORMANCE_THRESHOLD_MS`.
     pub slow_requests: u64,
 }
 

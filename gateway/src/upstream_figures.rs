@@ -8,12 +8,13 @@ use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use wellbeing_common::metrics::Series;
 use wellbeing_proto::aggregator::v1::{StatusRequest, StatusResponse};
 use wellbeing_proto::analytics::v1::{PoolStatsRequest, PoolStatsResponse};
 use wellbeing_proto::cache::v1::{StatsRequest, StatsResponse};
 
+use crate::openapi::operations::{AggregatorFigures, CacheFigures, MetricsSummary, PoolFigures};
+use crate::stats::RequestTotals;
 use crate::upstream::{Upstreams, timed};
 
 /// How long a gathering waits for each upstream.
@@ -116,37 +117,39 @@ impl UpstreamFigures {
     }
 
     /// The JSON summary, every key present (null when its upstream did not answer).
-    pub fn json(&self) -> Value {
+    pub fn summary(&self, requests: RequestTotals, age_seconds: f64) -> MetricsSummary {
         let cache = self.cache.as_ref();
         let pool = self.pool.as_ref();
         let aggregator = self.aggregator.as_ref();
-        json!({
-            "cache": {
-                "up": cache.is_some(),
-                "hits": cache.map(|c| c.hits),
-                "misses": cache.map(|c| c.misses),
-                "hit_rate_percent": cache.map(|c| c.hit_rate_percent),
-                "backend": cache.map(|c| backend_name(&c.backend)),
-                "keys": cache.map(|c| c.keys),
-                "errors": cache.map(|c| c.errors),
-                "degraded": cache.map(|c| c.degraded),
-                "failovers": cache.map(|c| c.failovers),
+        MetricsSummary {
+            requests,
+            upstream_figures_age_seconds: age_seconds,
+            cache: CacheFigures {
+                up: cache.is_some(),
+                hits: cache.map(|c| c.hits),
+                misses: cache.map(|c| c.misses),
+                hit_rate_percent: cache.map(|c| c.hit_rate_percent),
+                backend: cache.map(|c| backend_name(&c.backend)),
+                keys: cache.map(|c| c.keys),
+                errors: cache.map(|c| c.errors),
+                degraded: cache.map(|c| c.degraded),
+                failovers: cache.map(|c| c.failovers),
             },
-            "database_pool": {
-                "up": pool.is_some(),
-                "size": pool.map(|p| p.size),
-                "idle": pool.map(|p| p.idle),
-                "in_use": pool.map(|p| p.in_use),
-                "max": pool.map(|p| p.max),
+            database_pool: PoolFigures {
+                up: pool.is_some(),
+                size: pool.map(|p| p.size),
+                idle: pool.map(|p| p.idle),
+                in_use: pool.map(|p| p.in_use),
+                max: pool.map(|p| p.max),
             },
-            "aggregator": {
-                "up": aggregator.is_some(),
-                "queue_depth": aggregator.map(|a| a.queue_depth),
-                "oldest_pending_seconds": aggregator.map(|a| a.oldest_pending_seconds),
-                "items_per_second": aggregator.map(|a| a.items_per_second),
-                "events_per_second": aggregator.map(|a| a.events_per_second),
+            aggregator: AggregatorFigures {
+                up: aggregator.is_some(),
+                queue_depth: aggregator.map(|a| a.queue_depth),
+                oldest_pending_seconds: aggregator.map(|a| a.oldest_pending_seconds),
+                items_per_second: aggregator.map(|a| a.items_per_second),
+                events_per_second: aggregator.map(|a| a.events_per_second),
             },
-        })
+        }
     }
 
     /// Appends the upstream series to the gateway's own.
@@ -297,8 +300,15 @@ mod tests {
             }),
             aggregator: None,
         };
-        let summary = figures.json();
+        let totals = RequestTotals {
+            total_requests: 0,
+            total_time_ms: 0.0,
+            average_time_ms: 0.0,
+            slow_requests: 0,
+        };
+        let summary = serde_json::to_value(figures.summary(totals, 1.5)).expect("JSON");
         assert_eq!(summary["cache"]["up"], false);
+        assert_eq!(summary["upstream_figures_age_seconds"], 1.5);
         assert!(summary["cache"]["hits"].is_null());
         assert_eq!(summary["database_pool"]["in_use"], 1);
         let mut text = String::new();

@@ -5,6 +5,8 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::stats::RequestTotals;
+
 use crate::upstream::UpstreamHealth;
 
 /// How a dependency answered its health check.
@@ -95,85 +97,70 @@ pub struct NotReady {
     pub analytics: ServiceHealth,
 }
 
-// --- metrics (`routes::metrics`, `stats`): described only ---
+// --- metrics (`routes::metrics`, `upstream_figures`): built from these ---
 
-/// `GET /metrics?format=json`. Each upstream section says whether it answered this scrape
-/// (`up`); its figures are null when it did not.
-#[allow(dead_code)]
-#[derive(ToSchema)]
+/// `GET /metrics?format=json`. Each upstream section says whether it answered the last
+/// gathering (`up`); its figures are null when it did not.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MetricsSummary {
-    requests: RequestTotalsView,
+    pub requests: RequestTotals,
     /// Seconds since the upstreams' figures were gathered (in the background, every
     /// `METRICS_REFRESH_MS`).
-    upstream_figures_age_seconds: f64,
-    cache: CacheFigures,
-    database_pool: PoolFigures,
-    aggregator: AggregatorFigures,
-}
-
-/// The gateway's requests since it started.
-#[allow(dead_code)]
-#[derive(ToSchema)]
-pub struct RequestTotalsView {
-    total_requests: u64,
-    total_time_ms: f64,
-    average_time_ms: f64,
-    /// Requests slower than `PERFORMANCE_THRESHOLD_MS`.
-    slow_requests: u64,
+    pub upstream_figures_age_seconds: f64,
+    pub cache: CacheFigures,
+    pub database_pool: PoolFigures,
+    pub aggregator: AggregatorFigures,
 }
 
 /// The cache service's counters (all users).
-#[allow(dead_code)]
-#[derive(ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CacheFigures {
-    up: bool,
+    pub up: bool,
     #[schema(required = true)]
-    hits: Option<u64>,
+    pub hits: Option<u64>,
     #[schema(required = true)]
-    misses: Option<u64>,
+    pub misses: Option<u64>,
     #[schema(required = true)]
-    hit_rate_percent: Option<f64>,
+    pub hit_rate_percent: Option<f64>,
     /// `redis` or `memory`.
     #[schema(required = true)]
-    backend: Option<String>,
+    pub backend: Option<&'static str>,
     #[schema(required = true)]
-    keys: Option<u64>,
+    pub keys: Option<u64>,
     #[schema(required = true)]
-    errors: Option<u64>,
+    pub errors: Option<u64>,
     /// True while a configured Redis does not answer and memory serves.
     #[schema(required = true)]
-    degraded: Option<bool>,
+    pub degraded: Option<bool>,
     /// Times Redis stopped answering and memory took over, since the cache service started.
     #[schema(required = true)]
-    failovers: Option<u64>,
+    pub failovers: Option<u64>,
 }
 
 /// The analytics database pool.
-#[allow(dead_code)]
-#[derive(ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PoolFigures {
-    up: bool,
+    pub up: bool,
     #[schema(required = true)]
-    size: Option<u32>,
+    pub size: Option<u32>,
     #[schema(required = true)]
-    idle: Option<u32>,
+    pub idle: Option<u32>,
     #[schema(required = true)]
-    in_use: Option<u32>,
+    pub in_use: Option<u32>,
     #[schema(required = true)]
-    max: Option<u32>,
+    pub max: Option<u32>,
 }
 
 /// The aggregator's lag and throughput.
-#[allow(dead_code)]
-#[derive(ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AggregatorFigures {
-    up: bool,
+    pub up: bool,
     #[schema(required = true)]
-    queue_depth: Option<u64>,
+    pub queue_depth: Option<u64>,
     #[schema(required = true)]
-    oldest_pending_seconds: Option<f64>,
+    pub oldest_pending_seconds: Option<f64>,
     #[schema(required = true)]
-    items_per_second: Option<f64>,
+    pub items_per_second: Option<f64>,
     #[schema(required = true)]
-    events_per_second: Option<f64>,
+    pub events_per_second: Option<f64>,
 }

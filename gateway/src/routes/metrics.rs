@@ -13,7 +13,6 @@ use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use wellbeing_common::ErrorCode;
 use wellbeing_common::metrics::Series;
 
@@ -83,10 +82,7 @@ fn render(state: &AppState, query: &ApiQuery) -> Result<Response, ApiError> {
     let gathered = state.upstream_figures.get();
     let age = gathered.at.elapsed().as_secs_f64();
     if format.as_deref() == Some("json") {
-        let requests = state.stats.totals();
-        let mut summary = gathered.figures.json();
-        summary["requests"] = json!(requests);
-        summary["upstream_figures_age_seconds"] = json!(age);
+        let summary = gathered.figures.summary(state.stats.totals(), age);
         return Ok(Json(summary).into_response());
     }
     let mut text = state.stats.render();
