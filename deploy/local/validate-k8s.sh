@@ -7,6 +7,8 @@
 #   - every probe port of a wellbeing container is the port of the listen address in its env (the
 #     gRPC readiness probe: of PROBE_ADDR, the plaintext health port), and a container port named
 #     `metrics` (`probes`) is the port of its METRICS_ADDR (PROBE_ADDR);
+#   - every container of the four has a preStop pause shorter than its grace period minus the
+#     20 s drain, and the prod overlay has an Ingress with TLS to the gateway's Service port;
 #   - every service runs mutual TLS: it mounts at /etc/wellbeing/tls the Secret of a cert-manager
 #     Certificate naming its role as a DNS name, for server and client auth, all from one Issuer,
 #     and none sets INTERNAL_TLS=off;
@@ -231,6 +233,11 @@ for name, docs in sets.items():
                 failures.append(f"{where}: {addr_var} is not set to host:port in its env")
             if pod.get("terminationGracePeriodSeconds", 30) <= 20:
                 failures.append(f"{where}: terminationGracePeriodSeconds must exceed the 20 s drain")
+            pause = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
+            if len(pause) != 2 or pause[0] != "sleep" or not pause[1].isdigit():
+                failures.append(f"{where}: no preStop pause (endpoints update before the listener closes)")
+            elif int(pause[1]) + 20 >= pod.get("terminationGracePeriodSeconds", 30):
+                failures.append(f"{where}: preStop {pause[1]} s + the 20 s drain exceed the grace period")
             ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
             if "metrics" in ports and ports["metrics"] != port_of(env.get("METRICS_ADDR")):
                 failures.append(f"{where}: port metrics {ports['metrics']} != METRICS_ADDR {env.get('METRICS_ADDR')}")
@@ -280,6 +287,15 @@ for name, docs in sets.items():
         if d.get("kind") == "Service" and d["metadata"]["name"] in ("analytics", "cache", "aggregator"):
             if d["spec"].get("clusterIP") != "None":
                 failures.append(f"{name}: Service/{d['metadata']['name']} is not headless")
+
+# The public edge: an Ingress with TLS to the gateway's Service (prod).
+if "prod" in sets:
+    ingresses = [d for d in sets["prod"] if d.get("kind") == "Ingress"]
+    routed = [i for i in ingresses if i["spec"].get("tls") and any(
+        path["backend"]["service"]["name"] == "gateway" and path["backend"]["service"]["port"].get("number") == 8080
+        for rule in i["spec"].get("rules", []) for path in rule.get("http", {}).get("paths", []))]
+    if not routed:
+        failures.append("prod: no Ingress with TLS routing to gateway:8080")
 
 # Certificates: each mounted Secret comes from a cert-manager Certificate naming the role, for
 # both server and client auth, all from the same Issuer (one authority the services trust).
