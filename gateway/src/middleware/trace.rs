@@ -1,7 +1,9 @@
 //! One span per request, named `http <METHOD> <route template>`, a child of the caller's W3C
-//! `traceparent` when it sends one (a phone may). The response carries `traceparent` and
-//! `X-Trace-Id` for the request's span when spans are recorded (`OTEL_EXPORTER_OTLP_ENDPOINT`);
-//! upstream gRPC calls carry the context on (see [`crate::upstream::Upstreams::request`]).
+//! `traceparent` when it sends one (a phone may). Every answer carries `traceparent` and
+//! `X-Trace-Id`: the request's span's when spans are recorded (`OTEL_EXPORTER_OTLP_ENDPOINT`),
+//! else ids made for it (the caller's trace id if it sent one); the span's `trace_id` field puts
+//! the same id on the gateway's log lines of that request. Upstream gRPC calls carry the
+//! context on when spans are recorded (see [`crate::upstream::Upstreams::request`]).
 
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
@@ -23,10 +25,13 @@ pub async fn trace_request(request: Request, next: Next) -> Response {
         http.request.method = %method,
         http.route = %route,
         http.response.status_code = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
     );
     trace_context::set_parent_from_headers(&span, request.headers());
+    let ids = trace_context::answer_ids(&span, request.headers());
+    span.record("trace_id", ids.trace_id.as_str());
     let mut response = next.run(request).instrument(span.clone()).await;
     span.record("http.response.status_code", response.status().as_u16());
-    trace_context::write_response_headers(&span, response.headers_mut());
+    trace_context::write_response_headers(&ids, response.headers_mut());
     response
 }

@@ -122,6 +122,45 @@ async fn metrics_are_prometheus_text_by_route_template() {
     }
 }
 
+/// Every answer has a trace id to quote in a bug report, even with no collector configured (as
+/// here): the caller's trace id when it sent a `traceparent`, a new one otherwise.
+#[tokio::test]
+async fn every_answer_carries_a_trace_id_without_a_collector() {
+    let harness = harness();
+    let ids = |headers: &axum::http::HeaderMap| {
+        let traceparent = headers["traceparent"].to_str().expect("ASCII").to_owned();
+        let trace_id = headers["x-trace-id"].to_str().expect("ASCII").to_owned();
+        (traceparent, trace_id)
+    };
+    let mut seen = std::collections::HashSet::new();
+    for uri in ["/livez", "/nothing-here", "/api/v1/analytics/dashboard"] {
+        let (_, headers, _) = harness.raw_bytes(get(uri)).await;
+        let (traceparent, trace_id) = ids(&headers);
+        let parts: Vec<&str> = traceparent.split('-').collect();
+        assert_eq!(parts.len(), 4, "{traceparent}");
+        assert_eq!((parts[0], parts[1].len(), parts[2].len()), ("00", 32, 16));
+        assert_eq!(
+            parts[1], trace_id,
+            "X-Trace-Id is the traceparent's trace id"
+        );
+        assert!(trace_id.chars().all(|c| c.is_ascii_hexdigit()) && trace_id != "0".repeat(32));
+        assert!(seen.insert(trace_id), "a new id per request");
+    }
+    let caller = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let request = Request::builder()
+        .uri("/livez")
+        .header("traceparent", format!("00-{caller}-00f067aa0ba902b7-01"))
+        .body(Body::empty())
+        .expect("request");
+    let (_, headers, _) = harness.raw_bytes(request).await;
+    let (traceparent, trace_id) = ids(&headers);
+    assert_eq!(trace_id, caller, "the caller's trace goes on");
+    assert!(
+        !traceparent.contains("00f067aa0ba902b7"),
+        "a span id of the gateway's own"
+    );
+}
+
 #[tokio::test]
 async fn metrics_are_refused_to_a_client_outside_the_allowed_networks() {
     let harness = harness_with(&[("METRICS_ALLOWED_NETWORKS", "10.0.0.0/8")]);

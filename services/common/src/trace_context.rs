@@ -9,8 +9,8 @@
 use std::sync::Once;
 
 use opentelemetry::Context;
-use opentelemetry::propagation::{Extractor, Injector};
-use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator as _};
+use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tonic::metadata::MetadataMap;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -98,25 +98,55 @@ pub fn set_parent_from_headers(span: &tracing::Span, headers: &http::HeaderMap) 
     }
 }
 
-/// Writes `traceparent` and `X-Trace-Id` (the 32-hex trace id) for `span` into response headers;
-/// a no-op when the span has no context (no OpenTelemetry layer installed).
-pub fn write_response_headers(span: &tracing::Span, headers: &mut http::HeaderMap) {
+/// The trace ids a request's answer reports, so a person's bug report can quote one and the
+/// logs of that request carry the same.
+pub struct AnswerIds {
+    /// 32 hex digits.
+    pub trace_id: String,
+    /// `00-<trace id>-<span id>-<flags>`.
+    pub traceparent: String,
+}
+
+/// The ids of `span` when OpenTelemetry records spans; else ids made here, so every answer has
+/// one even with no collector: the caller's trace id when it sent a valid `traceparent` (with a
+/// new span id), or a new one.
+pub fn answer_ids(span: &tracing::Span, request_headers: &http::HeaderMap) -> AnswerIds {
     let context = span.context();
     let span_ref = context.span();
-    let span_context = span_ref.span_context();
-    if !span_context.is_valid() {
-        return;
+    let recorded = span_ref.span_context();
+    if recorded.is_valid() {
+        return AnswerIds {
+            trace_id: recorded.trace_id().to_string(),
+            traceparent: format!(
+                "00-{}-{}-{:02x}",
+                recorded.trace_id(),
+                recorded.span_id(),
+                recorded.trace_flags().to_u8()
+            ),
+        };
     }
-    let traceparent = format!(
-        "00-{}-{}-{:02x}",
-        span_context.trace_id(),
-        span_context.span_id(),
-        span_context.trace_flags().to_u8()
-    );
-    if let Ok(value) = http::HeaderValue::from_str(&traceparent) {
+    // W3C's format whatever the global propagator is (none is installed without telemetry).
+    let caller = TraceContextPropagator::new().extract(&HeaderExtractor(request_headers));
+    let caller_span = caller.span();
+    let caller_context = caller_span.span_context();
+    let trace_id = if caller_context.is_valid() {
+        caller_context.trace_id()
+    } else {
+        TraceId::from(rand::random::<u128>().max(1))
+    };
+    let span_id = SpanId::from(rand::random::<u64>().max(1));
+    AnswerIds {
+        trace_id: trace_id.to_string(),
+        traceparent: format!("00-{trace_id}-{span_id}-00"),
+    }
+}
+
+/// Writes `traceparent` and `X-Trace-Id` (the 32-hex trace id) into response headers.
+pub fn write_response_headers(ids: &AnswerIds, headers: &mut http::HeaderMap) {
+    if let Ok(value) = http::HeaderValue::from_str(&ids.traceparent) {
         headers.insert("traceparent", value);
     }
-    if let Ok(value) = http::HeaderValue::from_str(&span_context.trace_id().to_string()) {
+    if let Ok(value) = http::HeaderValue::from_str(&ids.trace_id) {
         headers.insert("x-trace-id", value);
     }
 }
