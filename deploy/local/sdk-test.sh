@@ -4,7 +4,8 @@
 # then runs `npm ci`, `npm run build` and `npm test` (WELLBEING_URL is the stack's gateway; the
 # offline-queue test starts and stops a gateway of its own from WELLBEING_GATEWAY_BIN on a spare
 # port) and the headless-Chromium test (a page served from that web origin). Installs Node.js and
-# Chromium from Debian when they are missing.
+# Chromium from Debian when they are missing. Last, the demo data command (demo.sh) against the
+# same stack, checking the demo account's week shows numbers.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=deploy/local/services.sh
@@ -39,3 +40,18 @@ WELLBEING_URL="$GATEWAY" WELLBEING_GATEWAY_BIN="$BIN/wellbeing-gateway" \
   WELLBEING_SPARE_ADDR="127.0.0.1:$STACK_SPARE_PORT" npm test
 log "SDK in headless Chromium (page origin http://127.0.0.1:$WEB_PORT)"
 WELLBEING_URL="$GATEWAY" WELLBEING_WEB_PORT="$WEB_PORT" npm run test:browser
+
+# The demo data command (README) against the same stack: a demo account whose views show numbers.
+cd ../..
+log "demo data through the API (deploy/local/demo.sh)"
+GATEWAY="$GATEWAY" deploy/local/demo.sh >"$STACK_DIR/demo.out"
+read -r DEMO_EMAIL DEMO_PASSWORD < <(sed -n 's/^  email \([^,]*\), password \(.*\)$/\1 \2/p' "$STACK_DIR/demo.out")
+DEMO_TOKEN="$(curl -fsS -X POST "$GATEWAY/api/v1/auth/login" -H 'content-type: application/json' \
+  -d "{\"email\":\"$DEMO_EMAIL\",\"password\":\"$DEMO_PASSWORD\"}" |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')"
+curl -fsS "$GATEWAY/api/v1/analytics/summary/weekly" -H "authorization: Bearer $DEMO_TOKEN" |
+  python3 -c 'import json, sys
+week = json.load(sys.stdin)["data"]
+minutes = [day["total_screen_time_minutes"] for day in week["daily_summaries"]]
+assert all(m > 0 for m in minutes[:-1]), minutes
+print("demo week, screen minutes per day:", minutes)'
