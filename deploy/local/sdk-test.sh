@@ -22,7 +22,7 @@ log "building the debug binaries"
 cargo build --locked --bins
 BIN="$CARGO_TARGET_DIR/debug"
 
-STACK_BASE_PORT=$((20000 + RANDOM % 20000))
+STACK_BASE_PORT=$((20000 + RANDOM % 12000))  # below the ephemeral range (services.sh)
 WEB_PORT=$((STACK_BASE_PORT + 5))
 export CORS_ALLOWED_ORIGINS="http://127.0.0.1:$WEB_PORT"
 start_stack "$BIN"

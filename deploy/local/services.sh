@@ -129,7 +129,9 @@ start_stack() {
   STACK_DATABASE="wb_stack_$suffix"
   STACK_NAMESPACE="wbstack-$suffix"
   STACK_DIR="$(mktemp -d)"
-  local base_port=${STACK_BASE_PORT:-$((20000 + RANDOM % 20000))}
+  # Below Linux's ephemeral range (32768-60999), where the tests' outgoing connections and
+  # port-0 listeners take ports: a base in it once collided and a service could not bind.
+  local base_port=${STACK_BASE_PORT:-$((20000 + RANDOM % 12000))}
   STACK_SPARE_PORT=$((base_port + 4))
   trap stop_stack INT TERM EXIT
 
@@ -179,7 +181,8 @@ stop_stack() {
     for log_file in "$STACK_DIR"/*.log; do
       [ -s "$log_file" ] || continue
       printf '\n--- last lines of %s ---\n' "$(basename "$log_file")" >&2
-      grep -E 'ERROR|WARN|panicked' "$log_file" | tail -n 20 >&2 || true
+      # Case-insensitive: a service that cannot start says `Error: ...` (anyhow), not ERROR.
+      grep -iE 'error|warn|panicked' "$log_file" | tail -n 20 >&2 || true
     done
   fi
   if [ -n "${STACK_DATABASE:-}" ]; then
