@@ -234,6 +234,9 @@ mod tests {
             ("MAX_CONNECTIONS", "-1"),
             ("CORS_ALLOWED_ORIGINS", "*"),
             ("CORS_ALLOWED_ORIGINS", "https://app.example.com/"),
+            ("METRICS_ALLOWED_NETWORKS", "10.0.0.0/8, monitoring"),
+            ("METRICS_REFRESH_MS", "0"),
+            ("METRICS_ADDR", "metrics:9464"),
         ] {
             let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), (name, value)];
             assert_eq!(GatewayConfig::from_source(source).unwrap_err().name, name);

@@ -193,6 +193,27 @@ impl Api {
 }
 
 impl Api {
+    /// Records `minutes` of screen time in "Reader" now, then reads today's summary: its total
+    /// screen minutes (both requests must succeed). The shortest write-then-read through every
+    /// service, for tests that change how they are connected.
+    pub async fn write_and_read_screen_time(
+        &self,
+        user: &Session,
+        minutes: f64,
+    ) -> anyhow::Result<f64> {
+        let event = json!({"app_name": "Reader", "duration_minutes": minutes});
+        let token = Some(user.access_token.as_str());
+        let tracked = self
+            .post("/api/v1/analytics/track/screen-time", &event, token)
+            .await?;
+        anyhow::ensure!(tracked.status == 201, "the write answered {tracked:?}");
+        let daily = self.get("/api/v1/analytics/summary/daily", token).await?;
+        anyhow::ensure!(daily.status == 200, "the read answered {daily:?}");
+        daily.json["data"]["total_screen_time_minutes"]
+            .as_f64()
+            .ok_or_else(|| anyhow::anyhow!("no total in {daily:?}"))
+    }
+
     /// Sends `events` through `POST /track/batch`; fails unless they were taken (201 or 200).
     pub async fn track_batch(&self, token: &str, events: &[Value]) -> anyhow::Result<Answer> {
         let body = json!({"events": events});

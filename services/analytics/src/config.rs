@@ -247,5 +247,18 @@ mod tests {
         let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), ("DB_STATEMENT_TIMEOUT_MS", "0")];
         let config = AnalyticsConfig::from_source(source).expect("0 turns the bound off");
         assert_eq!(config.pool.statement_timeout, None);
+        for (name, value) in [
+            ("DATABASE_RUNTIME_ROLE", "app; DROP TABLE users"),
+            ("MIGRATE_AT_START", "later"),
+            ("PROBE_ADDR", "not an address"),
+            ("INTERNAL_TLS", "maybe"),
+        ] {
+            let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), (name, value)];
+            let mut source = source.to_vec();
+            source.retain(|(existing, _)| *existing != name);
+            source.push((name, value));
+            let error = AnalyticsConfig::from_source(&source[..]).unwrap_err();
+            assert_eq!(error.name, name, "{value}");
+        }
     }
 }

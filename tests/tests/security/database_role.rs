@@ -43,24 +43,9 @@ async fn exercise(role: &str) -> anyhow::Result<()> {
 
     // The whole product works as that role: accounts, a write, a read, a goal.
     let user = stack.api.register_and_login("Europe/Madrid").await?;
-    let event = json!({"app_name": "Reader", "duration_minutes": 40});
-    let tracked = stack
-        .api
-        .post(
-            "/api/v1/analytics/track/screen-time",
-            &event,
-            Some(&user.access_token),
-        )
-        .await?;
-    assert_eq!(tracked.status, 201, "{tracked:?}");
-    let daily = stack
-        .api
-        .get("/api/v1/analytics/summary/daily", Some(&user.access_token))
-        .await?;
-    assert_eq!(daily.status, 200, "{daily:?}");
     assert_eq!(
-        daily.json["data"]["total_screen_time_minutes"].as_f64(),
-        Some(40.0)
+        stack.api.write_and_read_screen_time(&user, 40.0).await?,
+        40.0
     );
     let goal = stack
         .api

@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::json;
 use tonic::Code;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 use tonic_health::pb::HealthCheckRequest;
@@ -110,26 +109,9 @@ async fn the_services_accept_only_the_roles_that_may_call_them() -> anyhow::Resu
 
     // End to end through REST: gateway -> analytics -> cache, all on mutual TLS.
     let user = stack.api.register_and_login("Europe/Paris").await?;
-    let event = json!({"app_name": "Reader", "duration_minutes": 25});
-    let tracked = stack
-        .api
-        .post(
-            "/api/v1/analytics/track/screen-time",
-            &event,
-            Some(&user.access_token),
-        )
-        .await?;
-    assert_eq!(tracked.status, 201, "{tracked:?}");
-    let daily = stack
-        .api
-        .get("/api/v1/analytics/summary/daily", Some(&user.access_token))
-        .await?;
-    assert_eq!(daily.status, 200, "{daily:?}");
     assert_eq!(
-        daily.json["data"]["total_screen_time_minutes"].as_f64(),
-        Some(25.0),
-        "{:?}",
-        daily.json
+        stack.api.write_and_read_screen_time(&user, 25.0).await?,
+        25.0
     );
     let health_page = stack.api.get("/health", None).await?;
     assert_eq!(health_page.json["status"], "healthy", "{health_page:?}");
