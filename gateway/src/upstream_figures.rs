@@ -1,14 +1,15 @@
-//! The upstreams' figures `/metrics` shows (the cache service's hits and misses, analytics'
-//! database pool, the aggregator's lag), gathered in the background: at most once per
-//! `METRICS_REFRESH_MS` (sooner, backing off, until every upstream has answered once), never
-//! because a scrape came. A scrape reads the last gathering and its age, so no request can make
-//! an upstream, or PostgreSQL behind the aggregator, do work.
+//! The upstreams' figures `/metrics?format=json` summarises (the cache service's hits and
+//! misses, analytics' database pool, the aggregator's lag), gathered in the background: at most
+//! once per `METRICS_REFRESH_MS` (sooner, backing off, until every upstream has answered once),
+//! never because a request came, so no request can make an upstream, or PostgreSQL behind the
+//! aggregator, do work. They stay out of the Prometheus text: each service serves its own on its
+//! `METRICS_ADDR`, where every replica of it is scraped once, while every gateway replica
+//! re-exporting them would give Prometheus the same figure once per gateway.
 
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use wellbeing_common::metrics::Series;
 use wellbeing_proto::aggregator::v1::{StatusRequest, StatusResponse};
 use wellbeing_proto::analytics::v1::{PoolStatsRequest, PoolStatsResponse};
 use wellbeing_proto::cache::v1::{StatsRequest, StatsResponse};
@@ -151,108 +152,6 @@ impl UpstreamFigures {
             },
         }
     }
-
-    /// Appends the upstream series to the gateway's own.
-    pub fn write_prometheus(&self, out: &mut String) {
-        let mut series = Series(out);
-        series.gauge(
-            "wellbeing_cache_up",
-            "Whether the cache service answered the last gathering",
-            self.cache.is_some() as u8,
-        );
-        if let Some(cache) = &self.cache {
-            series.counter(
-                "wellbeing_cache_hits_total",
-                "Cache reads that found a value",
-                cache.hits,
-            );
-            series.counter(
-                "wellbeing_cache_misses_total",
-                "Cache reads that found nothing",
-                cache.misses,
-            );
-            series.counter(
-                "wellbeing_cache_errors_total",
-                "Cache backend errors",
-                cache.errors,
-            );
-            series.gauge(
-                "wellbeing_cache_keys",
-                "Keys in the cache backend",
-                cache.keys,
-            );
-            series.gauge(
-                "wellbeing_cache_degraded",
-                "1 while a configured Redis does not answer and memory serves",
-                cache.degraded as u8,
-            );
-            series.counter(
-                "wellbeing_cache_failovers_total",
-                "Times Redis stopped answering and the cache service's memory took over",
-                cache.failovers,
-            );
-            series.info(
-                "wellbeing_cache_backend_info",
-                "The backend serving the cache",
-                "backend",
-                backend_name(&cache.backend),
-            );
-        }
-        series.gauge(
-            "wellbeing_db_pool_up",
-            "Whether analytics reported its database pool at the last gathering",
-            self.pool.is_some() as u8,
-        );
-        if let Some(pool) = &self.pool {
-            series.gauge(
-                "wellbeing_db_pool_size",
-                "Open database connections",
-                pool.size,
-            );
-            series.gauge(
-                "wellbeing_db_pool_idle",
-                "Idle database connections",
-                pool.idle,
-            );
-            series.gauge(
-                "wellbeing_db_pool_in_use",
-                "Database connections in use",
-                pool.in_use,
-            );
-            series.gauge(
-                "wellbeing_db_pool_max",
-                "Most database connections allowed",
-                pool.max,
-            );
-        }
-        series.gauge(
-            "wellbeing_aggregator_up",
-            "Whether the aggregator answered the last gathering",
-            self.aggregator.is_some() as u8,
-        );
-        if let Some(aggregator) = &self.aggregator {
-            series.gauge(
-                "wellbeing_aggregator_queue_depth",
-                "Work items waiting",
-                aggregator.queue_depth,
-            );
-            series.gauge(
-                "wellbeing_aggregator_oldest_pending_seconds",
-                "Age of the oldest waiting work item",
-                aggregator.oldest_pending_seconds,
-            );
-            series.gauge(
-                "wellbeing_aggregator_items_per_second",
-                "Work items processed per second, recently",
-                aggregator.items_per_second,
-            );
-            series.gauge(
-                "wellbeing_aggregator_events_per_second",
-                "Raw events read by the aggregator's recomputations per second, recently",
-                aggregator.events_per_second,
-            );
-        }
-    }
 }
 
 fn gather_request<T>(message: T) -> tonic::Request<T> {
@@ -275,7 +174,7 @@ async fn ask<T>(
     }
 }
 
-/// The backend as a label value: only the names we know, so nothing odd reaches the text.
+/// The backend by name: only the names we know, so nothing odd reaches the summary.
 fn backend_name(backend: &str) -> &'static str {
     match backend {
         "redis" => "redis",
@@ -311,10 +210,5 @@ mod tests {
         assert_eq!(summary["upstream_figures_age_seconds"], 1.5);
         assert!(summary["cache"]["hits"].is_null());
         assert_eq!(summary["database_pool"]["in_use"], 1);
-        let mut text = String::new();
-        figures.write_prometheus(&mut text);
-        assert!(text.contains("wellbeing_cache_up 0\n"));
-        assert!(text.contains("wellbeing_db_pool_max 8\n"));
-        assert!(!text.contains("wellbeing_cache_hits_total"));
     }
 }

@@ -107,7 +107,7 @@ async fn recent_days_carried(stack: &TestStack) -> anyhow::Result<u64> {
         .await?;
     let line = scrape
         .lines()
-        .find_map(|line| line.strip_prefix("analytics_recent_days_carried_total "))
+        .find_map(|line| line.strip_prefix("wellbeing_analytics_recent_days_carried_total "))
         .ok_or_else(|| anyhow::anyhow!("no carried count in {scrape}"))?;
     Ok(line.trim().parse()?)
 }

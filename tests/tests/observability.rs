@@ -1,12 +1,15 @@
 //! The Grafana dashboard in deploy/observability only asks for series the stack really serves
-//! (the gateway's /metrics and each gRPC service's own), and each service counts its own calls.
+//! (the gateway's /metrics and each gRPC service's own), each service counts its own calls, and
+//! no figure is served by two kinds of process (a gateway repeating the services' figures would
+//! give Prometheus each of them once per gateway replica). deploy/local/prometheus-test.sh runs
+//! the dashboard's queries in a real Prometheus.
 
 use std::collections::BTreeSet;
 
 use wellbeing_tests::{StackOptions, TestStack, daytime_zone};
 
-/// Metric names in a PromQL expression: identifiers with an underscore that are not functions
-/// (a function is followed by `(`).
+/// Metric names in a PromQL expression: identifiers with an underscore that are neither
+/// functions (followed by `(`) nor Grafana variables (after `$`, e.g. `$__rate_interval`).
 fn metric_names(expression: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     let characters: Vec<char> = without_labels(expression).chars().collect();
@@ -21,7 +24,8 @@ fn metric_names(expression: &str) -> BTreeSet<String> {
             }
             let word: String = characters[start..index].iter().collect();
             let next = characters.get(index).copied().unwrap_or(' ');
-            if word.contains('_') && next != '(' {
+            let variable = start > 0 && characters[start - 1] == '$';
+            if word.contains('_') && next != '(' && !variable {
                 names.insert(word);
             }
         } else {
@@ -54,6 +58,15 @@ fn without_labels(expression: &str) -> String {
     kept
 }
 
+/// The metric names a scrape declares (its `# TYPE` lines).
+fn declared_names(scrape: &str) -> BTreeSet<String> {
+    scrape
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|line| line.split(' ').next().map(str::to_owned))
+        .collect()
+}
+
 #[tokio::test]
 async fn every_series_of_the_dashboard_is_served() -> anyhow::Result<()> {
     let dashboard: serde_json::Value = serde_json::from_str(include_str!(
@@ -78,22 +91,10 @@ async fn every_series_of_the_dashboard_is_served() -> anyhow::Result<()> {
         .api
         .get("/api/v1/analytics/quick-stats", Some(&user.access_token))
         .await?;
-    // The upstreams' figures are gathered in the background: wait for the first complete one.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let mut scrape = String::new();
-    while std::time::Instant::now() < deadline {
-        scrape = reqwest::get(stack.api.url("/metrics"))
-            .await?
-            .text()
-            .await?;
-        let gathered = ["cache", "db_pool", "aggregator"]
-            .iter()
-            .all(|upstream| scrape.contains(&format!("wellbeing_{upstream}_up 1")));
-        if gathered {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let mut scrape = reqwest::get(stack.api.url("/metrics"))
+        .await?
+        .text()
+        .await?;
     for (_, addr) in &stack.metrics_addrs {
         scrape.push_str(
             &reqwest::get(format!("http://{addr}/metrics"))
@@ -109,11 +110,7 @@ async fn every_series_of_the_dashboard_is_served() -> anyhow::Result<()> {
         .collect();
     // Counters that only appear once something happened (a slow request) are declared by a
     // HELP line even before their first sample.
-    let declared: BTreeSet<String> = scrape
-        .lines()
-        .filter_map(|line| line.strip_prefix("# TYPE "))
-        .filter_map(|line| line.split(' ').next().map(str::to_owned))
-        .collect();
+    let declared = declared_names(&scrape);
     let missing: Vec<_> = wanted
         .iter()
         .filter(|name| !served.contains(*name) && !declared.contains(*name))
@@ -159,21 +156,52 @@ async fn every_grpc_service_counts_its_own_calls() -> anyhow::Result<()> {
         analytics.contains(r#"grpc_method="RegisterUser",grpc_code="OK"} 1"#),
         "{analytics}"
     );
-    assert!(analytics.contains("db_pool_connections "), "{analytics}");
+    assert!(
+        analytics.contains("wellbeing_db_pool_max_connections "),
+        "{analytics}"
+    );
     let cache = &scrapes["cache"];
     assert!(
         cache.contains(r#"grpc_server_handled_total{grpc_service="wellbeing.cache.v1.Cache",grpc_method="Get",grpc_code="OK"}"#),
         "{cache}"
     );
-    assert!(cache.contains("cache_misses_total 1"), "{cache}");
+    assert!(cache.contains("wellbeing_cache_misses_total 1"), "{cache}");
     let aggregator = &scrapes["aggregator"];
     assert!(
-        aggregator.contains("aggregator_queue_depth "),
+        aggregator.contains("wellbeing_aggregator_queue_depth ")
+            && aggregator.contains("wellbeing_db_pool_connections "),
         "{aggregator}"
     );
     // No series carries a user id, an email or an app name.
     for text in scrapes.values() {
         assert!(!text.contains(&user.user_id) && !text.contains(&user.email));
     }
+
+    // One name per figure, served by one kind of process: the gateway only its own, and the
+    // services share only the gRPC series and the pool's (which the job tells apart).
+    let gateway = reqwest::get(stack.api.url("/metrics"))
+        .await?
+        .text()
+        .await?;
+    scrapes.insert("gateway".to_owned(), gateway);
+    let mut served_by = std::collections::BTreeMap::<String, BTreeSet<&str>>::new();
+    for (process, text) in &scrapes {
+        for name in declared_names(text) {
+            served_by.entry(name).or_default().insert(process.as_str());
+        }
+    }
+    let shared: Vec<_> = served_by
+        .iter()
+        .filter(|(name, processes)| {
+            processes.len() > 1
+                && !name.starts_with("grpc_server_")
+                && !name.starts_with("wellbeing_db_pool_")
+        })
+        .collect();
+    assert!(shared.is_empty(), "served by several processes: {shared:?}");
+    assert_eq!(
+        served_by["wellbeing_db_pool_connections"],
+        BTreeSet::from(["aggregator", "analytics-0"])
+    );
     stack.stop().await
 }

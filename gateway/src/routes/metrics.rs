@@ -1,8 +1,9 @@
-//! `GET /metrics` (no token): the gateway's own series (requests by route template and status,
-//! latency histograms) in the Prometheus text format, followed by the upstreams' figures as last
-//! gathered in the background (see [`crate::upstream_figures`]): the cache service's hits and
-//! misses, the analytics database pool, the aggregator's lag. An upstream that did not answer
-//! reports `*_up 0` and no figures. `?format=json` gives a summary.
+//! `GET /metrics` (no token): the gateway's own series in the Prometheus text format (requests
+//! by route template and status, latency histograms, its view cache). The services' figures are
+//! not repeated here: each service serves its own on its `METRICS_ADDR`, so Prometheus sees
+//! each figure once however many gateways run. `?format=json` gives a summary that does include
+//! the upstreams' figures, as last gathered in the background (see
+//! [`crate::upstream_figures`]).
 //!
 //! Who may read it: on the API's address, only clients in `METRICS_ALLOWED_NETWORKS` (loopback
 //! by default; the client address as the rate limits see it, through trusted proxies), others
@@ -38,12 +39,13 @@ pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
     path = "/metrics",
     tag = "operations",
     summary = "Metrics: Prometheus text, or a JSON summary with `format=json`",
-    description = "Requests by route template and status (`http_requests_total`, \
-        `http_request_duration_seconds`), cache hits and misses, database pool and aggregator \
-        lag. Upstream figures are gathered in the background (every `METRICS_REFRESH_MS`), \
-        never at a scrape; an upstream that did not answer reports `up` 0 (JSON: `up: false` \
-        and nulls). Answered only to clients in the operator's `METRICS_ALLOWED_NETWORKS` \
-        (loopback by default), 403 to others.",
+    description = "The gateway's own series: requests by route template and status \
+        (`http_requests_total`, `http_request_duration_seconds`) and its view cache; each \
+        service serves its own figures on its metrics port. The JSON summary adds the cache \
+        hits and misses, database pool and aggregator lag, gathered in the background (every \
+        `METRICS_REFRESH_MS`), never at a request; an upstream that did not answer has \
+        `up: false` and nulls. Answered only to clients in the operator's \
+        `METRICS_ALLOWED_NETWORKS` (loopback by default), 403 to others.",
     security(),
     params(MetricsFormatParam),
     responses(
@@ -79,20 +81,14 @@ pub async fn admin_metrics(
 
 fn render(state: &AppState, query: &ApiQuery) -> Result<Response, ApiError> {
     let format = query.one_of("format", &["prometheus", "json"])?;
-    let gathered = state.upstream_figures.get();
-    let age = gathered.at.elapsed().as_secs_f64();
     if format.as_deref() == Some("json") {
+        let gathered = state.upstream_figures.get();
+        let age = gathered.at.elapsed().as_secs_f64();
         let summary = gathered.figures.summary(state.stats.totals(), age);
         return Ok(Json(summary).into_response());
     }
     let mut text = state.stats.render();
     write_view_cache(state, &mut text);
-    Series(&mut text).gauge(
-        "wellbeing_gateway_upstream_figures_age_seconds",
-        "Time since the upstreams' figures below were gathered",
-        age,
-    );
-    gathered.figures.write_prometheus(&mut text);
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -184,7 +184,8 @@ impl Application {
     }
 }
 
-/// A scrape: the gRPC series, this worker's progress and the shared queue.
+/// A scrape: the gRPC series, this worker's pool and progress, and the shared queue (the same
+/// figure from every worker: dashboards and alerts take its `max`).
 fn render_metrics(
     grpc: &Arc<GrpcMetrics>,
     state: &Arc<WorkerState>,
@@ -199,35 +200,36 @@ fn render_metrics(
             let load = |counter: &std::sync::atomic::AtomicU64| {
                 counter.load(std::sync::atomic::Ordering::Relaxed)
             };
+            wellbeing_store::write_pool_metrics(&mut series, &pool);
             series.counter(
-                "aggregator_items_processed_total",
+                "wellbeing_aggregator_items_processed_total",
                 "Days recomputed by this worker",
                 load(&state.items_processed),
             );
             series.counter(
-                "aggregator_events_processed_total",
+                "wellbeing_aggregator_events_processed_total",
                 "Events read by this worker's recomputations",
                 load(&state.events_processed),
             );
             series.counter(
-                "aggregator_days_checked_total",
+                "wellbeing_aggregator_days_checked_total",
                 "Day aggregates the sweep compared with their raw records",
                 load(&state.days_checked),
             );
             series.counter(
-                "aggregator_aggregate_repairs_total",
+                "wellbeing_aggregator_aggregate_repairs_total",
                 "Day aggregates the sweep found different from their raw records (should stay 0)",
                 load(&state.aggregate_repairs),
             );
             series.counter(
-                "aggregator_rebuilds_total",
+                "wellbeing_aggregator_rebuilds_total",
                 "Users whose day aggregates this worker rebuilt",
                 load(&state.rebuilds_done),
             );
             // The queue is shared by every worker; a scrape that cannot read it leaves it out.
             if let Ok((depth, oldest)) = wellbeing_store::dirty_days::queue_depth(&pool).await {
                 series.gauge(
-                    "aggregator_queue_depth",
+                    "wellbeing_aggregator_queue_depth",
                     "Marked days waiting to be recomputed",
                     depth,
                 );
@@ -235,14 +237,14 @@ fn render_metrics(
                     (chrono::Utc::now() - oldest).num_milliseconds().max(0) as f64 / 1000.0
                 });
                 series.gauge(
-                    "aggregator_oldest_pending_seconds",
+                    "wellbeing_aggregator_oldest_pending_seconds",
                     "Age of the oldest day waiting",
                     age,
                 );
             }
             if let Ok(waiting) = wellbeing_store::aggregates::rebuilds_waiting(&pool).await {
                 series.gauge(
-                    "aggregator_rebuilds_waiting",
+                    "wellbeing_aggregator_rebuilds_waiting",
                     "Users whose day aggregates wait to be rebuilt (after a timezone change)",
                     waiting,
                 );

@@ -1,6 +1,6 @@
 //! The sweep: every interval, a sample of recent day aggregates is compared with what their raw
 //! records say, under the user's lock. A difference would be a bug in the delta path; it is
-//! repaired and counted (`aggregator_aggregate_repairs_total`, which should stay 0).
+//! repaired and counted (`wellbeing_aggregator_aggregate_repairs_total`, which should stay 0).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -269,24 +269,15 @@ fn render_metrics(grpc: &Arc<GrpcMetrics>, pool: &PgPool, cache: &ViewCache) -> 
     Arc::new(move || {
         let mut text = grpc.render();
         let mut series = Series(&mut text);
-        series.gauge(
-            "db_pool_connections",
-            "PostgreSQL connections open (idle and in use)",
-            pool.size(),
-        );
-        series.gauge(
-            "db_pool_idle_connections",
-            "PostgreSQL connections open and idle",
-            pool.num_idle(),
-        );
+        store::write_pool_metrics(&mut series, &pool);
         let (read, carried) = cache.recent_days_counts();
         series.counter(
-            "analytics_recent_days_read_total",
+            "wellbeing_analytics_recent_days_read_total",
             "Users' recent weeks read from PostgreSQL for the home-screen views",
             read,
         );
         series.counter(
-            "analytics_recent_days_carried_total",
+            "wellbeing_analytics_recent_days_carried_total",
             "Users' recent weeks brought over a write of this process instead of read again",
             carried,
         );

@@ -188,26 +188,30 @@ fn render_metrics(
         let mut text = grpc.render();
         let counts = stats.snapshot();
         let mut series = Series(&mut text);
-        series.counter("cache_hits_total", "Views found", counts.hits);
-        series.counter("cache_misses_total", "Views not found", counts.misses);
-        series.counter("cache_sets_total", "Views stored", counts.sets);
+        series.counter("wellbeing_cache_hits_total", "Views found", counts.hits);
         series.counter(
-            "cache_errors_total",
+            "wellbeing_cache_misses_total",
+            "Views not found",
+            counts.misses,
+        );
+        series.counter("wellbeing_cache_sets_total", "Views stored", counts.sets);
+        series.counter(
+            "wellbeing_cache_errors_total",
             "Backend operations that failed",
             counts.errors,
         );
         series.gauge(
-            "cache_degraded",
+            "wellbeing_cache_degraded",
             "1 while Redis is down and views are kept in process memory",
             u8::from(backend.is_degraded()),
         );
         series.counter(
-            "cache_failovers_total",
+            "wellbeing_cache_failovers_total",
             "Times Redis stopped answering and process memory took over",
             backend.failovers(),
         );
         series.gauge(
-            "cache_memory_keys",
+            "wellbeing_cache_memory_keys",
             "Keys held in process memory (0 while Redis serves)",
             backend.memory_keys(),
         );

@@ -168,8 +168,8 @@ fn code_name(code: i32) -> &'static str {
     }
 }
 
-/// Appends series in the Prometheus text format (a service's own figures; the gateway's
-/// upstream figures). Each series is its HELP and TYPE lines, its sample, and a blank line.
+/// Appends series in the Prometheus text format (a service's own figures; the gateway's view
+/// cache). Each series is its HELP and TYPE lines, its sample, and a blank line.
 pub struct Series<'a>(pub &'a mut String);
 
 impl Series<'_> {

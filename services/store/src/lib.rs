@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
+use wellbeing_common::metrics::Series;
 
 /// How the pool behaves.
 #[derive(Debug, Clone)]
@@ -170,6 +171,27 @@ pub async fn close(pool: &PgPool) {
             "database connections still in use at shutdown; dropping them"
         );
     }
+}
+
+/// The pool's figures in a service's scrape, under the same names in analytics and the
+/// aggregator (the scrape's job tells them apart). Connections in use are open minus idle; the
+/// share of the most allowed is what saturates.
+pub fn write_pool_metrics(series: &mut Series<'_>, pool: &PgPool) {
+    series.gauge(
+        "wellbeing_db_pool_connections",
+        "PostgreSQL connections open (idle and in use)",
+        pool.size(),
+    );
+    series.gauge(
+        "wellbeing_db_pool_idle_connections",
+        "PostgreSQL connections open and idle",
+        pool.num_idle(),
+    );
+    series.gauge(
+        "wellbeing_db_pool_max_connections",
+        "Most PostgreSQL connections the pool may open",
+        pool.options().get_max_connections(),
+    );
 }
 
 /// Whether the URL's `sslmode` (or `PGSSLMODE`) says how to use TLS. When neither does and the

@@ -358,8 +358,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     println!(
         "cache service: {:.0} switches from Redis to process memory since it started (Redis \
          commands slower than 250 ms), {:.0} keys held in process memory at the end",
-        probes::counter_sum(&scraped[0], "cache_failovers_total"),
-        probes::counter_sum(&scraped[0], "cache_memory_keys"),
+        probes::counter_sum(&scraped[0], "wellbeing_cache_failovers_total"),
+        probes::counter_sum(&scraped[0], "wellbeing_cache_memory_keys"),
     );
     println!(
         "tables with the most dead rows at the end (live, dead, autovacuums, autoanalyzes): {}",

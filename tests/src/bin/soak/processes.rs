@@ -325,8 +325,8 @@ impl Stack {
             Err(_) => String::new(),
         };
         (
-            crate::probes::counter_sum(&text, "cache_hits_total"),
-            crate::probes::counter_sum(&text, "cache_misses_total"),
+            crate::probes::counter_sum(&text, "wellbeing_cache_hits_total"),
+            crate::probes::counter_sum(&text, "wellbeing_cache_misses_total"),
         )
     }
 
