@@ -119,7 +119,9 @@ tls_settings() { # role dir
 # (GATEWAY_ADDR, ANALYTICS_URL, ...) and JWT_SECRET, sets GATEWAY (the gateway's URL),
 # STACK_DIR (scratch directory, the logs) and STACK_SPARE_PORT (the first of 5 ports the stack
 # leaves free for the caller's own listeners; STACK_BASE_PORT, when set, is the first port, so
-# that a caller can name a spare port in a setting before the start). Settings the caller exported beforehand
+# that a caller can name a spare port in a setting before the start). Each gRPC service serves
+# its metrics on the address in ANALYTICS_METRICS_ADDR, CACHE_METRICS_ADDR or
+# AGGREGATOR_METRICS_ADDR (the gateway's are on GATEWAY_ADDR). Settings the caller exported beforehand
 # (ACCESS_TOKEN_TTL_SECS, CORS_ALLOWED_ORIGINS, ...) reach the services. An EXIT trap stops it all
 # and drops the database and the namespace; the logs' warnings are shown when the script failed.
 STACK_PIDS=()
@@ -142,6 +144,9 @@ start_stack() {
   export ANALYTICS_ADDR="127.0.0.1:$base_port" CACHE_ADDR="127.0.0.1:$((base_port + 1))"
   export AGGREGATOR_ADDR="127.0.0.1:$((base_port + 2))" GATEWAY_ADDR="127.0.0.1:$((base_port + 3))"
   export ANALYTICS_URL="$ANALYTICS_ADDR" CACHE_URL="$CACHE_ADDR" AGGREGATOR_URL="$AGGREGATOR_ADDR"
+  export ANALYTICS_METRICS_ADDR="127.0.0.1:$((base_port + 9))"
+  export CACHE_METRICS_ADDR="127.0.0.1:$((base_port + 10))"
+  export AGGREGATOR_METRICS_ADDR="127.0.0.1:$((base_port + 11))"
   export JWT_SECRET
   JWT_SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
   export RUST_LOG="${RUST_LOG:-warn}"
@@ -152,6 +157,12 @@ start_stack() {
   local role settings
   for role in cache analytics aggregator gateway; do
     mapfile -t settings < <(tls_settings "$role" "$STACK_DIR/certs")
+    # One METRICS_ADDR variable names a different port for each service.
+    case $role in
+      analytics) settings+=("METRICS_ADDR=$ANALYTICS_METRICS_ADDR") ;;
+      cache) settings+=("METRICS_ADDR=$CACHE_METRICS_ADDR") ;;
+      aggregator) settings+=("METRICS_ADDR=$AGGREGATOR_METRICS_ADDR") ;;
+    esac
     env "${settings[@]}" "$bin/wellbeing-$role" >"$STACK_DIR/wellbeing-$role.log" 2>&1 &
     STACK_PIDS+=("$!")
   done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints, unit tests and the end-to-end tests against the
-# real PostgreSQL and Redis (installed and started first if needed), schemathesis and the
-# TypeScript SDK's tests against a live stack.
+# real PostgreSQL and Redis (installed and started first if needed), schemathesis, the
+# TypeScript SDK's tests and Prometheus (the shipped scrape config, alerting rules and dashboard)
+# against a live stack.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=deploy/local/services.sh
@@ -22,3 +23,5 @@ log "schemathesis against a live stack"
 deploy/local/schemathesis.sh
 log "the TypeScript SDK against a live stack"
 deploy/local/sdk-test.sh
+log "Prometheus with the shipped scrape config, rules and dashboard against a live stack"
+deploy/local/prometheus-test.sh
