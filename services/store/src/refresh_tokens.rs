@@ -70,6 +70,20 @@ pub async fn rotate(
     rules: RotationRules,
 ) -> Result<Rotation, StoreError> {
     let mut transaction = pool.begin().await?;
+    // The session first, alone: the token is read by the next statement, which sees what a
+    // concurrent rotation committed while this one waited for the lock (a join locking the
+    // session would have kept the token row as it was before the wait, and rotated it twice).
+    let locked: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM auth_sessions
+         WHERE id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)
+         FOR UPDATE",
+    )
+    .bind(presented_hash)
+    .fetch_optional(&mut *transaction)
+    .await?;
+    if locked.is_none() {
+        return Ok(Rotation::Invalid);
+    }
     let found: Option<PresentedRow> = sqlx::query_as(
         "SELECT t.user_id, t.family_id,
                 t.expires_at > now() AND s.expires_at > now() AS live,
@@ -77,8 +91,7 @@ pub async fn rotate(
                 coalesce(t.used_at > now() - make_interval(secs => $2), false) AS within_grace,
                 t.successor_salt, s.revoked_at IS NOT NULL AS revoked
          FROM refresh_tokens t JOIN auth_sessions s ON s.id = t.family_id
-         WHERE t.token_hash = $1
-         FOR UPDATE OF s",
+         WHERE t.token_hash = $1",
     )
     .bind(presented_hash)
     .bind(rules.grace.as_seconds_f64())
