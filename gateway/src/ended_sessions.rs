@@ -168,9 +168,16 @@ mod tests {
     fn deny_list_cost() {
         use crate::auth::TokenKeys;
         const ROUNDS: u32 = 200_000;
-        let keys = TokenKeys::new(b"0123456789abcdef0123456789abcdef", Duration::from_secs(900));
+        let keys = TokenKeys::new(
+            b"0123456789abcdef0123456789abcdef",
+            Duration::from_secs(900),
+        );
         let token = keys
-            .issue(&Uuid::new_v4().to_string(), Uuid::new_v4(), chrono::Utc::now().timestamp())
+            .issue(
+                &Uuid::new_v4().to_string(),
+                Uuid::new_v4(),
+                chrono::Utc::now().timestamp(),
+            )
             .unwrap();
         let sessions = EndedSessions::new(Duration::from_secs(900));
         let ended: Vec<EndedSession> = (0..10_000).map(|_| ended(Uuid::new_v4(), 5)).collect();

@@ -204,7 +204,10 @@ impl Application {
             tokio::spawn(async move { cache.follow_invalidations(upstreams).await });
         let _stop_invalidations = AbortOnDrop(invalidations);
         let _stop_hit_flush = AbortOnDrop(tokio::spawn(flush_view_cache_hits(self.state.clone())));
-        let (ended, upstreams) = (self.state.ended_sessions.clone(), self.state.upstreams.clone());
+        let (ended, upstreams) = (
+            self.state.ended_sessions.clone(),
+            self.state.upstreams.clone(),
+        );
         let every = self.state.session_poll;
         let _stop_session_poll = AbortOnDrop(tokio::spawn(async move {
             ended.keep_polling(upstreams, every).await;

@@ -14,8 +14,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use wellbeing_common::ServiceError;
 use wellbeing_proto::analytics::v1::{
-    ChangePasswordRequest, EndSessionRequest, ListSessionsRequest, LogoutAllRequest,
-    LogoutRequest, SessionsEndedResponse,
+    ChangePasswordRequest, EndSessionRequest, ListSessionsRequest, LogoutAllRequest, LogoutRequest,
+    SessionsEndedResponse,
 };
 
 use crate::auth::{AuthUser, CurrentSession};

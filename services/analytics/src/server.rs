@@ -17,11 +17,11 @@ use wellbeing_proto::analytics::v1::track_event::Kind;
 use wellbeing_proto::analytics::v1::*;
 
 use crate::accounts::{Accounts, Registration};
-use crate::sessions::{IssuedRefreshToken, Sessions};
 use crate::goals::{GoalChanges, Goals};
 use crate::ingest::{Ingest, Recorded};
 use crate::privacy::Privacy;
 use crate::privacy_rights::PrivacyRights;
+use crate::sessions::{IssuedRefreshToken, Sessions};
 use crate::views::{View, Views};
 use wellbeing_store::users::UserRow;
 
@@ -104,7 +104,10 @@ impl Analytics for AnalyticsService {
     async fn logout(&self, request: Request<LogoutRequest>) -> Answer<SessionsEndedResponse> {
         let request = request.into_inner();
         let user_id = parse_user_id(&request.user_id)?;
-        let ended = self.sessions.logout(user_id, &request.refresh_token).await?;
+        let ended = self
+            .sessions
+            .logout(user_id, &request.refresh_token)
+            .await?;
         Ok(Response::new(ended_message(ended)))
     }
 

@@ -69,7 +69,11 @@ impl Sessions {
     }
 
     /// Opens a session for a user who just proved who they are.
-    pub async fn open(&self, user_id: Uuid, device: &str) -> Result<IssuedRefreshToken, ServiceError> {
+    pub async fn open(
+        &self,
+        user_id: Uuid,
+        device: &str,
+    ) -> Result<IssuedRefreshToken, ServiceError> {
         let token = new_token_text();
         let session_id = Uuid::new_v4();
         let session = NewSession {
@@ -78,8 +82,13 @@ impl Sessions {
             device,
             expires_at: Utc::now() + self.rules.max_lifetime,
         };
-        let issued =
-            sessions::open(&self.pool, session, &token_hash(&token), self.rules.idle_ttl).await?;
+        let issued = sessions::open(
+            &self.pool,
+            session,
+            &token_hash(&token),
+            self.rules.idle_ttl,
+        )
+        .await?;
         Ok(issued_token(token, user_id, session_id, issued))
     }
 
@@ -93,7 +102,8 @@ impl Sessions {
         };
         let derive = |salt: &[u8]| token_hash(&successor_of(presented, salt));
         let rotation =
-            refresh_tokens::rotate(&self.pool, &token_hash(presented), &salt, derive, rules).await?;
+            refresh_tokens::rotate(&self.pool, &token_hash(presented), &salt, derive, rules)
+                .await?;
         let successor = match rotation {
             Rotation::Rotated(successor) => successor,
             Rotation::Replayed(successor) => {
@@ -126,7 +136,11 @@ impl Sessions {
     }
 
     /// Ends the caller's session that `refresh_token` belongs to (again: the same answer).
-    pub async fn logout(&self, user_id: Uuid, refresh_token: &str) -> Result<Vec<Ended>, ServiceError> {
+    pub async fn logout(
+        &self,
+        user_id: Uuid,
+        refresh_token: &str,
+    ) -> Result<Vec<Ended>, ServiceError> {
         sessions::end_by_token(&self.pool, user_id, &token_hash(refresh_token))
             .await?
             .map(|ended| vec![ended])
@@ -153,7 +167,8 @@ impl Sessions {
 
     /// Sessions ended within the last `within_seconds` (at most two days).
     pub async fn ended_within(&self, within_seconds: u32) -> Result<Vec<Ended>, ServiceError> {
-        let within = std::time::Duration::from_secs(u64::from(within_seconds.min(MAX_ENDED_WITHIN_SECS)));
+        let within =
+            std::time::Duration::from_secs(u64::from(within_seconds.min(MAX_ENDED_WITHIN_SECS)));
         Ok(sessions::ended_within(&self.pool, within).await?)
     }
 
@@ -180,7 +195,12 @@ impl Sessions {
     }
 }
 
-fn issued_token(token: String, user_id: Uuid, session_id: Uuid, issued: Issued) -> IssuedRefreshToken {
+fn issued_token(
+    token: String,
+    user_id: Uuid,
+    session_id: Uuid,
+    issued: Issued,
+) -> IssuedRefreshToken {
     IssuedRefreshToken {
         token,
         user_id,
@@ -191,7 +211,10 @@ fn issued_token(token: String, user_id: Uuid, session_id: Uuid, issued: Issued) 
 }
 
 fn invalid_refresh_token() -> ServiceError {
-    ServiceError::new(ErrorCode::Unauthenticated, "invalid or expired refresh token")
+    ServiceError::new(
+        ErrorCode::Unauthenticated,
+        "invalid or expired refresh token",
+    )
 }
 
 /// The successor of `presented` under `salt` (see the module's documentation).

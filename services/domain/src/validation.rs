@@ -312,7 +312,10 @@ pub const MAX_DEVICE_NAME_CHARS: usize = 100;
 /// The label of a new session in the sessions list: the app's name for the device (1..=100
 /// characters once trimmed; a wrong one is refused naming `device_name`), else the client's
 /// User-Agent cut to the same length, without control characters, else `unknown device`.
-pub fn device_label(device_name: Option<&str>, user_agent: Option<&str>) -> Result<String, FieldError> {
+pub fn device_label(
+    device_name: Option<&str>,
+    user_agent: Option<&str>,
+) -> Result<String, FieldError> {
     if let Some(name) = device_name {
         text("device_name", name, MAX_DEVICE_NAME_CHARS)?;
         return Ok(without_controls(name.trim()));

@@ -35,13 +35,15 @@ pub async fn open(
     idle_ttl: chrono::Duration,
 ) -> Result<Issued, StoreError> {
     let mut transaction = pool.begin().await?;
-    sqlx::query("INSERT INTO auth_sessions (id, user_id, device, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(session.id)
-        .bind(session.user_id)
-        .bind(session.device)
-        .bind(session.expires_at)
-        .execute(&mut *transaction)
-        .await?;
+    sqlx::query(
+        "INSERT INTO auth_sessions (id, user_id, device, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(session.id)
+    .bind(session.user_id)
+    .bind(session.device)
+    .bind(session.expires_at)
+    .execute(&mut *transaction)
+    .await?;
     let (issued_at, expires_at) = insert_token(
         &mut transaction,
         token_hash,
@@ -223,7 +225,10 @@ const REMOVAL_BATCH: i64 = 5_000;
 /// and those past their absolute end or idle (no unused refresh token left alive). A live
 /// family keeps every row, so a reused old token is still recognised. Answers the sessions
 /// removed.
-pub async fn remove_dead(pool: &PgPool, ended_kept: std::time::Duration) -> Result<u64, StoreError> {
+pub async fn remove_dead(
+    pool: &PgPool,
+    ended_kept: std::time::Duration,
+) -> Result<u64, StoreError> {
     let mut removed = 0;
     loop {
         let batch = sqlx::query(

@@ -212,9 +212,21 @@ async fn every_write_path_refuses_the_corpus_and_stores_nothing() -> anyhow::Res
         ),
         ("auth/login", json!({"device_name": long}), "device_name"),
         ("auth/login", json!({"device_name": "  "}), "device_name"),
-        ("auth/login", json!({"device_name": "nul\u{0}byte"}), "device_name"),
-        ("auth/password", json!({"new_password": "short"}), "new_password"),
-        ("auth/password", json!({"new_password": long}), "new_password"),
+        (
+            "auth/login",
+            json!({"device_name": "nul\u{0}byte"}),
+            "device_name",
+        ),
+        (
+            "auth/password",
+            json!({"new_password": "short"}),
+            "new_password",
+        ),
+        (
+            "auth/password",
+            json!({"new_password": long}),
+            "new_password",
+        ),
         (
             "auth/password",
             json!({"new_password": "nul\u{0}byte in a long one"}),

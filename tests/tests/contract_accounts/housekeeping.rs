@@ -23,10 +23,19 @@ async fn dead_sessions_are_removed_whole_and_the_tables_stay_bounded() -> anyhow
     for _ in 0..2 {
         let last = keeper_tokens.last().cloned().unwrap_or_default();
         let answer = api
-            .post("/api/v1/auth/refresh", &json!({"refresh_token": last}), None)
+            .post(
+                "/api/v1/auth/refresh",
+                &json!({"refresh_token": last}),
+                None,
+            )
             .await?;
         anyhow::ensure!(answer.status == 200, "refresh answered {answer:?}");
-        keeper_tokens.push(answer.json["refresh_token"].as_str().unwrap_or_default().to_owned());
+        keeper_tokens.push(
+            answer.json["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
     }
     let keeper: Uuid = sqlx::query_scalar("SELECT id FROM auth_sessions WHERE user_id = $1")
         .bind(user_id)
@@ -57,7 +66,11 @@ async fn dead_sessions_are_removed_whole_and_the_tables_stay_bounded() -> anyhow
             anyhow::ensure!(logout.status == 204, "logout answered {logout:?}");
         }
         let before = counts(&pool, user_id).await?;
-        assert_eq!(before.0, 1 + SIGN_INS_PER_ROUND as i64, "the keeper and this round's");
+        assert_eq!(
+            before.0,
+            1 + SIGN_INS_PER_ROUND as i64,
+            "the keeper and this round's"
+        );
         // Time passes: the ended sessions outlive any access token, the others their lifetime.
         sqlx::query(
             "UPDATE auth_sessions SET revoked_at = revoked_at - interval '3 days'
@@ -86,20 +99,27 @@ async fn dead_sessions_are_removed_whole_and_the_tables_stay_bounded() -> anyhow
 
     // The keeper's oldest token, presented after the grace window, is still recognised as a
     // reuse: the session ends.
-    sqlx::query("UPDATE refresh_tokens SET used_at = used_at - interval '1 minute' WHERE family_id = $1")
-        .bind(keeper)
-        .execute(&pool)
-        .await?;
+    sqlx::query(
+        "UPDATE refresh_tokens SET used_at = used_at - interval '1 minute' WHERE family_id = $1",
+    )
+    .bind(keeper)
+    .execute(&pool)
+    .await?;
     for token in [&keeper_tokens[0], &keeper_tokens[2]] {
         let answer = api
-            .post("/api/v1/auth/refresh", &json!({"refresh_token": token}), None)
+            .post(
+                "/api/v1/auth/refresh",
+                &json!({"refresh_token": token}),
+                None,
+            )
             .await?;
         assert_eq!(answer.status, 401, "{answer:?}");
     }
-    let ended: bool = sqlx::query_scalar("SELECT revoked_at IS NOT NULL FROM auth_sessions WHERE id = $1")
-        .bind(keeper)
-        .fetch_one(&pool)
-        .await?;
+    let ended: bool =
+        sqlx::query_scalar("SELECT revoked_at IS NOT NULL FROM auth_sessions WHERE id = $1")
+            .bind(keeper)
+            .fetch_one(&pool)
+            .await?;
     assert!(ended, "the reuse ended the session");
     eprintln!(
         "RELIABILITY contract_accounts::dead_sessions_are_removed_whole_and_the_tables_stay_bounded: \

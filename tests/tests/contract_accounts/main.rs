@@ -16,7 +16,8 @@ mod housekeeping;
 mod sessions;
 
 #[tokio::test]
-async fn refresh_rotates_the_pair_replays_within_the_grace_and_a_reuse_ends_the_session() -> anyhow::Result<()> {
+async fn refresh_rotates_the_pair_replays_within_the_grace_and_a_reuse_ends_the_session()
+-> anyhow::Result<()> {
     let stack = TestStack::start().await?;
     let api = &stack.api;
     let email = format!("Someone.{}@Example.com", uuid::Uuid::new_v4().simple());
@@ -87,7 +88,10 @@ async fn refresh_rotates_the_pair_replays_within_the_grace_and_a_reuse_ends_the_
         )
         .await?;
     assert_eq!(replayed.status, 200, "{replayed:?}");
-    assert_eq!(replayed.json["refresh_token"], rotated.json["refresh_token"]);
+    assert_eq!(
+        replayed.json["refresh_token"],
+        rotated.json["refresh_token"]
+    );
     assert_eq!(replayed.json["access_token"], rotated.json["access_token"]);
     assert_eq!(replayed.header("cache-control"), Some("no-store"));
 

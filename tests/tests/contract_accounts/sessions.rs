@@ -43,8 +43,12 @@ fn text(value: &Value) -> String {
 /// from the gateway's copy when the token is accepted), with `token`.
 async fn statuses_with(api: &Api, token: &str) -> anyhow::Result<[u16; 3]> {
     let me = api.get("/api/v1/auth/me", Some(token)).await?.status;
-    let first = api.get("/api/v1/analytics/quick-stats", Some(token)).await?;
-    let second = api.get("/api/v1/analytics/quick-stats", Some(token)).await?;
+    let first = api
+        .get("/api/v1/analytics/quick-stats", Some(token))
+        .await?;
+    let second = api
+        .get("/api/v1/analytics/quick-stats", Some(token))
+        .await?;
     Ok([me, first.status, second.status])
 }
 
@@ -62,7 +66,10 @@ async fn refresh_status(api: &Api, refresh_token: &str) -> anyhow::Result<u16> {
 async fn sessions_of(api: &Api, token: &str) -> anyhow::Result<Vec<Value>> {
     let answer = api.get("/api/v1/auth/sessions", Some(token)).await?;
     anyhow::ensure!(answer.status == 200, "sessions answered {answer:?}");
-    Ok(answer.json["sessions"].as_array().cloned().unwrap_or_default())
+    Ok(answer.json["sessions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default())
 }
 
 #[tokio::test]
@@ -86,9 +93,15 @@ async fn logout_ends_that_session_and_the_access_tokens_issued_with_it() -> anyh
         "the User-Agent labels a session without a name: {listed:?}"
     );
     for session in &listed {
-        let mut keys: Vec<&String> = session.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+        let mut keys: Vec<&String> = session
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
         keys.sort();
-        assert_eq!(keys, ["created_at", "current", "device", "id", "last_used_at"]);
+        assert_eq!(
+            keys,
+            ["created_at", "current", "device", "id", "last_used_at"]
+        );
     }
     let listing = serde_json::to_string(&listed)?;
     for secret in [&phone, &tablet, &laptop]
@@ -146,14 +159,21 @@ async fn logout_all_ends_every_session_of_the_caller_only() -> anyhow::Result<()
     let second = sign_in_again(api, &first, Some("Phone")).await?;
     let someone_else = api.register_and_login("UTC").await?;
     let answer = api
-        .post("/api/v1/auth/logout-all", &json!({}), Some(&second.access_token))
+        .post(
+            "/api/v1/auth/logout-all",
+            &json!({}),
+            Some(&second.access_token),
+        )
         .await?;
     assert_eq!(answer.status, 204, "{answer:?}");
     for session in [&first, &second] {
         assert_eq!(statuses_with(api, &session.access_token).await?, [401; 3]);
         assert_eq!(refresh_status(api, &session.refresh_token).await?, 401);
     }
-    assert_eq!(statuses_with(api, &someone_else.access_token).await?, [200; 3]);
+    assert_eq!(
+        statuses_with(api, &someone_else.access_token).await?,
+        [200; 3]
+    );
     // Signing in again works, in a new session.
     let back = sign_in_again(api, &first, None).await?;
     assert_eq!(sessions_of(api, &back.access_token).await?.len(), 1);
@@ -181,7 +201,11 @@ async fn a_password_change_keeps_this_session_and_ends_every_other() -> anyhow::
         assert_eq!(refused.json["field"], "new_password", "{why}");
     }
     let unparseable = api
-        .post_raw("/api/v1/auth/password", "{\"current_password\":", Some(&this.access_token))
+        .post_raw(
+            "/api/v1/auth/password",
+            "{\"current_password\":",
+            Some(&this.access_token),
+        )
         .await?;
     assert_eq!(unparseable.status, 400, "{unparseable:?}");
     // Nothing changed so far.
@@ -237,7 +261,10 @@ async fn a_session_can_be_ended_from_the_list() -> anyhow::Result<()> {
     let path = format!("/api/v1/auth/sessions/{lost_id}");
     let ended = api.delete(&path, Some(&mine.access_token)).await?;
     assert_eq!(ended.status, 204, "{ended:?}");
-    assert_eq!(statuses_with(api, &lost_phone.access_token).await?, [401; 3]);
+    assert_eq!(
+        statuses_with(api, &lost_phone.access_token).await?,
+        [401; 3]
+    );
     assert_eq!(refresh_status(api, &lost_phone.refresh_token).await?, 401);
     assert_eq!(statuses_with(api, &mine.access_token).await?, [200; 3]);
     // Ended already, unknown, or not an id: 404.
@@ -268,11 +295,16 @@ async fn a_session_ends_at_its_absolute_lifetime_however_often_refreshed() -> an
     assert_eq!(refreshed.status, 200, "{refreshed:?}");
     // The session reached its absolute end (as 90 days would).
     let mut db = stack.database.connect().await?;
-    sqlx::query("UPDATE auth_sessions SET expires_at = now() - interval '1 second' WHERE user_id = $1")
-        .bind(user.user_id.parse::<uuid::Uuid>()?)
-        .execute(&mut db)
-        .await?;
-    assert_eq!(refresh_status(api, &text(&refreshed.json["refresh_token"])).await?, 401);
+    sqlx::query(
+        "UPDATE auth_sessions SET expires_at = now() - interval '1 second' WHERE user_id = $1",
+    )
+    .bind(user.user_id.parse::<uuid::Uuid>()?)
+    .execute(&mut db)
+    .await?;
+    assert_eq!(
+        refresh_status(api, &text(&refreshed.json["refresh_token"])).await?,
+        401
+    );
     let access = text(&refreshed.json["access_token"]);
     assert!(sessions_of(api, &access).await?.is_empty());
     drop(db);

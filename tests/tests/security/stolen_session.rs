@@ -17,7 +17,10 @@ async fn after_logout_all_a_thiefs_rotated_tokens_are_refused_on_every_replica()
     let thiefs_gateway = stack.start_gateway().await?;
     let ready_by = Instant::now() + Duration::from_secs(10);
     while thiefs_gateway.get("/readyz", None).await?.status != 200 {
-        anyhow::ensure!(Instant::now() < ready_by, "the second gateway never got ready");
+        anyhow::ensure!(
+            Instant::now() < ready_by,
+            "the second gateway never got ready"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let mut tally = Tally::default();
@@ -46,7 +49,11 @@ async fn after_logout_all_a_thiefs_rotated_tokens_are_refused_on_every_replica()
 
     // The victim signs out everywhere, through the other replica.
     let signed_out = victims_gateway
-        .post("/api/v1/auth/logout-all", &json!({}), Some(&victim.access_token))
+        .post(
+            "/api/v1/auth/logout-all",
+            &json!({}),
+            Some(&victim.access_token),
+        )
         .await?;
     tally.count(signed_out.status);
     assert_eq!(signed_out.status, 204, "{signed_out:?}");
@@ -67,7 +74,10 @@ async fn after_logout_all_a_thiefs_rotated_tokens_are_refused_on_every_replica()
     for path in paths {
         let answer = victims_gateway.get(path, Some(thiefs_access)).await?;
         tally.count(answer.status);
-        assert_eq!(answer.status, 401, "{path} on the victim's replica: {answer:?}");
+        assert_eq!(
+            answer.status, 401,
+            "{path} on the victim's replica: {answer:?}"
+        );
     }
     let started = Instant::now();
     let mut statuses = Vec::new();
@@ -83,8 +93,15 @@ async fn after_logout_all_a_thiefs_rotated_tokens_are_refused_on_every_replica()
     }
     let learnt_in = started.elapsed();
     tally.count(401);
-    assert_eq!(statuses, [401, 401], "on the thief's replica after {learnt_in:?}");
-    assert!(learnt_in < Duration::from_secs(3), "learnt in {learnt_in:?}");
+    assert_eq!(
+        statuses,
+        [401, 401],
+        "on the thief's replica after {learnt_in:?}"
+    );
+    assert!(
+        learnt_in < Duration::from_secs(3),
+        "learnt in {learnt_in:?}"
+    );
     tally.report(
         "security::after_logout_all_a_thiefs_rotated_tokens_are_refused_on_every_replica",
         &format!("other_replica_refused_after_ms={}", learnt_in.as_millis()),

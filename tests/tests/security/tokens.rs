@@ -45,9 +45,7 @@ async fn expired_forged_unsigned_and_wrong_key_tokens_are_refused() -> anyhow::R
     let now = chrono::Utc::now().timestamp();
     // A session id that never ended: each token below is refused for its own defect only.
     let sid = uuid::Uuid::new_v4();
-    let claims = |exp: i64, typ: &str| {
-        json!({"sub": user.user_id, "sid": sid, "iat": now - 60, "exp": exp, "typ": typ})
-    };
+    let claims = |exp: i64, typ: &str| json!({"sub": user.user_id, "sid": sid, "iat": now - 60, "exp": exp, "typ": typ});
     let sign = |algorithm: Algorithm, claims: &Value, key: &[u8]| {
         jsonwebtoken::encode(
             &Header::new(algorithm),
@@ -265,7 +263,12 @@ async fn a_refresh_token_replayed_concurrently_gives_one_pair() -> anyhow::Resul
             answer.json["refresh_token"].to_string(),
         ));
     }
-    assert_eq!(pairs.len(), 1, "one refresh token gave {} pairs", pairs.len());
+    assert_eq!(
+        pairs.len(),
+        1,
+        "one refresh token gave {} pairs",
+        pairs.len()
+    );
     let mut db = stack.database.connect().await?;
     let live: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM refresh_tokens WHERE user_id = $1 AND used_at IS NULL AND expires_at > now()",
