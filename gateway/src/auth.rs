@@ -1,5 +1,6 @@
 //! Access tokens: HS256 JWTs minted here after analytics has checked a password or a refresh
-//! token. Identity on every protected route comes from the token alone.
+//! token. Identity on every protected route comes from the token alone, and from its session
+//! (`sid`) not having ended ([`crate::ended_sessions`]).
 
 use std::time::Duration;
 
@@ -17,6 +18,8 @@ use crate::state::AppState;
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
+    /// The session (refresh-token family) the token was issued in.
+    sid: Uuid,
     iat: i64,
     exp: i64,
     /// Only `access` tokens open the API (a refresh token is opaque and never a JWT).
@@ -43,34 +46,66 @@ impl TokenKeys {
         }
     }
 
-    /// A signed access token for `user_id`.
-    pub fn issue(&self, user_id: &str) -> Result<String, ApiError> {
-        let now = chrono::Utc::now().timestamp();
+    /// A signed access token for `user_id` in session `session_id`, issued at `issued_at` (Unix
+    /// seconds; the refresh token's issue time, so that the same pair answered again is the
+    /// same token).
+    pub fn issue(
+        &self,
+        user_id: &str,
+        session_id: Uuid,
+        issued_at: i64,
+    ) -> Result<String, ApiError> {
         let claims = Claims {
             sub: user_id.to_owned(),
-            iat: now,
-            exp: now + i64::try_from(self.access_ttl.as_secs()).unwrap_or(900),
+            sid: session_id,
+            iat: issued_at,
+            exp: issued_at + self.ttl_secs(),
             typ: "access".to_owned(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|error| ApiError(wellbeing_common::ServiceError::internal(&error)))
     }
 
-    /// The user a token speaks for; any defect (signature, algorithm, expiry, type) is a 401.
-    pub fn verify(&self, token: &str) -> Result<Uuid, ApiError> {
+    /// An access token's lifetime in seconds.
+    pub fn ttl_secs(&self) -> i64 {
+        i64::try_from(self.access_ttl.as_secs()).unwrap_or(900)
+    }
+
+    /// The user a token speaks for, and its session; any defect (signature, algorithm, expiry,
+    /// type, no session) is a 401. Whether the session has ended is the caller's check.
+    pub fn verify(&self, token: &str) -> Result<Verified, ApiError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| ApiError::unauthenticated("invalid or expired access token"))?;
         if data.claims.typ != "access" {
             return Err(ApiError::unauthenticated("not an access token"));
         }
-        Uuid::parse_str(&data.claims.sub)
-            .map_err(|_| ApiError::unauthenticated("invalid access token"))
+        let user = Uuid::parse_str(&data.claims.sub)
+            .map_err(|_| ApiError::unauthenticated("invalid access token"))?;
+        Ok(Verified {
+            user,
+            session: data.claims.sid,
+        })
     }
+}
+
+/// What a valid access token says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    pub user: Uuid,
+    pub session: Uuid,
 }
 
 /// The authenticated caller of a protected route.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthUser(pub Uuid);
+
+/// The authenticated caller and the session their access token was issued in (the routes that
+/// act on the caller's own session: password change, the sessions list).
+#[derive(Debug, Clone, Copy)]
+pub struct CurrentSession {
+    pub user: AuthUser,
+    pub session_id: Uuid,
+}
 
 impl AuthUser {
     /// Older clients send a `user_id`; it is accepted only when it is the caller's own.
@@ -96,6 +131,19 @@ impl FromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        CurrentSession::from_request_parts(parts, state)
+            .await
+            .map(|current| current.user)
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header_value = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -105,7 +153,16 @@ impl FromRequestParts<AppState> for AuthUser {
             .map_err(|_| ApiError::unauthenticated("malformed authorization header"))?;
         let token = bearer_token(&parts.headers)
             .ok_or_else(|| ApiError::unauthenticated("expected: Authorization: Bearer <token>"))?;
-        state.tokens.verify(token).map(AuthUser)
+        let verified = state.tokens.verify(token)?;
+        if state.ended_sessions.has_ended(&verified.session) {
+            return Err(ApiError::unauthenticated(
+                "this session has ended; sign in again",
+            ));
+        }
+        Ok(Self {
+            user: AuthUser(verified.user),
+            session_id: verified.session,
+        })
     }
 }
 
@@ -126,18 +183,44 @@ mod tests {
         TokenKeys::new(secret, Duration::from_secs(900))
     }
 
+    fn now() -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+
     #[test]
-    fn an_issued_token_verifies_to_its_user() {
+    fn an_issued_token_verifies_to_its_user_and_session() {
         let keys = keys(b"0123456789abcdef0123456789abcdef");
-        let user = Uuid::new_v4();
-        let token = keys.issue(&user.to_string()).unwrap();
-        assert_eq!(keys.verify(&token).unwrap(), user);
+        let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
+        let token = keys.issue(&user.to_string(), session, now()).unwrap();
+        assert_eq!(keys.verify(&token).unwrap(), Verified { user, session });
+    }
+
+    #[test]
+    fn the_same_claims_and_issue_time_sign_the_same_token() {
+        let keys = keys(b"0123456789abcdef0123456789abcdef");
+        let (user, session, at) = (Uuid::new_v4().to_string(), Uuid::new_v4(), now());
+        let first = keys.issue(&user, session, at).unwrap();
+        assert_eq!(first, keys.issue(&user, session, at).unwrap());
+        assert_ne!(first, keys.issue(&user, session, at + 1).unwrap());
+    }
+
+    #[test]
+    fn a_token_without_a_session_is_refused() {
+        let claims = serde_json::json!({"sub": Uuid::new_v4(), "iat": now(), "exp": now() + 600, "typ": "access"});
+        let secret = b"0123456789abcdef0123456789abcdef";
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap();
+        assert!(keys(secret).verify(&token).is_err());
     }
 
     #[test]
     fn a_token_signed_with_another_key_is_refused() {
         let token = keys(b"0123456789abcdef0123456789abcdef")
-            .issue(&Uuid::new_v4().to_string())
+            .issue(&Uuid::new_v4().to_string(), Uuid::new_v4(), now())
             .unwrap();
         let other = keys(b"ffffffffffffffffffffffffffffffff");
         assert!(other.verify(&token).is_err());

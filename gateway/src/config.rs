@@ -9,7 +9,8 @@
 //! | `INTERNAL_TLS`, `TLS_CERT_FILE`, `TLS_KEY_FILE`, `TLS_CA_FILE` | `on`, `/etc/wellbeing/tls/{tls.crt,tls.key,ca.crt}` | mutual TLS to the services, as `gateway`; each must show its role's certificate (see `wellbeing_common::internal_tls`) |
 //! | `APP_ENV` | `development` | `production` makes `JWT_SECRET` mandatory |
 //! | `JWT_SECRET` | random per start (warned) | HS256 signing key of access tokens, 32+ bytes |
-//! | `ACCESS_TOKEN_TTL_SECS` | `900` | lifetime of an access token |
+//! | `ACCESS_TOKEN_TTL_SECS` | `900` | lifetime of an access token (60 to 86400) |
+//! | `SESSION_POLL_MS` | `1000` | how often the sessions ended through other replicas (or by analytics) are asked for: the longest an ended session's access token may still work on this replica (100 to 60000) |
 //! | `PERFORMANCE_THRESHOLD_MS` | `500` | requests slower than this are logged |
 //! | `UPSTREAM_TIMEOUT_MS` | `5000` | deadline of each gRPC call |
 //! | `REQUEST_TIMEOUT_MS` | `30000` | a request still running then answers 503 (100 to 600000) |
@@ -54,6 +55,8 @@ pub struct GatewayConfig {
     pub transport: Transport,
     pub jwt_secret: Vec<u8>,
     pub access_token_ttl: Duration,
+    /// `SESSION_POLL_MS`: how often the ended sessions are asked of analytics.
+    pub session_poll: Duration,
     pub slow_request_threshold: Duration,
     pub upstream_timeout: Duration,
     pub request_timeout: Duration,
@@ -143,6 +146,12 @@ impl GatewayConfig {
             aggregator_endpoints: config::endpoints(source, "AGGREGATOR_URL", "127.0.0.1:50053")?,
             jwt_secret,
             access_token_ttl: Duration::from_secs(access_ttl_secs),
+            session_poll: Duration::from_millis(u64::from(bounded(
+                source,
+                "SESSION_POLL_MS",
+                1_000,
+                100..=60_000,
+            )?)),
             slow_request_threshold: Duration::from_millis(config::parsed(
                 source,
                 "PERFORMANCE_THRESHOLD_MS",
@@ -237,6 +246,7 @@ mod tests {
             ("METRICS_ALLOWED_NETWORKS", "10.0.0.0/8, monitoring"),
             ("METRICS_REFRESH_MS", "0"),
             ("METRICS_ADDR", "metrics:9464"),
+            ("SESSION_POLL_MS", "10"),
         ] {
             let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), (name, value)];
             assert_eq!(GatewayConfig::from_source(source).unwrap_err().name, name);

@@ -5,7 +5,8 @@
 //! - [`routes`]: handlers by concern (auth and account, track and batch, reads, goals, privacy, ops).
 //! - [`middleware`]: timing headers and slow-request logs, rate limits, the request time bound.
 //! - [`stats`]: request totals and Prometheus series of the gateway's own requests.
-//! - [`auth`]: access tokens and the authenticated-user extractor.
+//! - [`auth`]: access tokens and the authenticated-user extractor; [`ended_sessions`]: the
+//!   sessions whose access tokens are refused, learnt from analytics.
 //! - [`upstream`]: one channel per upstream, deadlines, upstream time; [`failover`]: between
 //!   the replicas of an upstream.
 //! - [`view_cache`]: derived views just served, kept coherent by the invalidation stream, so
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod client_address;
 pub mod config;
 pub mod cors;
+pub mod ended_sessions;
 pub mod error;
 pub mod exports;
 pub mod failover;
@@ -47,6 +49,7 @@ use wellbeing_common::ErrorCode;
 pub use config::GatewayConfig;
 
 use crate::auth::TokenKeys;
+use crate::ended_sessions::EndedSessions;
 use crate::error::ApiError;
 use crate::middleware::rate_limit::RateLimits;
 use crate::routes::metrics::MetricsAccess;
@@ -109,6 +112,8 @@ pub fn state(config: &GatewayConfig) -> anyhow::Result<AppState> {
             allowed: config.metrics_allowed.clone(),
         }),
         api: routes::api(&limits),
+        ended_sessions: Arc::new(EndedSessions::new(config.access_token_ttl)),
+        session_poll: config.session_poll,
         tokens,
         limits,
         cors: config.cors_origins.clone(),
@@ -130,6 +135,7 @@ async fn housekeeping(state: AppState) {
         state.limits.forget_idle_callers();
         state.stats.run_upkeep();
         state.view_cache.run_upkeep();
+        state.ended_sessions.prune();
     }
 }
 
@@ -198,6 +204,14 @@ impl Application {
             tokio::spawn(async move { cache.follow_invalidations(upstreams).await });
         let _stop_invalidations = AbortOnDrop(invalidations);
         let _stop_hit_flush = AbortOnDrop(tokio::spawn(flush_view_cache_hits(self.state.clone())));
+        let (ended, upstreams) = (
+            self.state.ended_sessions.clone(),
+            self.state.upstreams.clone(),
+        );
+        let every = self.state.session_poll;
+        let _stop_session_poll = AbortOnDrop(tokio::spawn(async move {
+            ended.keep_polling(upstreams, every).await;
+        }));
         let gathering = self
             .state
             .upstream_figures

@@ -8,6 +8,7 @@ use axum::Router;
 
 use crate::auth::TokenKeys;
 use crate::cors::CorsOrigins;
+use crate::ended_sessions::EndedSessions;
 use crate::exports::RunningExports;
 use crate::middleware::rate_limit::RateLimits;
 use crate::routes::metrics::MetricsAccess;
@@ -24,6 +25,10 @@ pub struct AppState {
     /// Who may read `/metrics` on the API's address.
     pub metrics_access: Arc<MetricsAccess>,
     pub tokens: Arc<TokenKeys>,
+    /// Sessions ended recently: their access tokens are refused.
+    pub ended_sessions: Arc<EndedSessions>,
+    /// How often the ended sessions are asked of analytics (`SESSION_POLL_MS`).
+    pub session_poll: Duration,
     pub slow_request_threshold: Duration,
     pub request_timeout: Duration,
     pub limits: RateLimits,

@@ -408,7 +408,14 @@ impl TestStack {
                 bail!("{} stopped while starting", service.name);
             }
             if let Ok(answer) = self.api.get("/health", None).await {
-                if answer.json["status"] == "healthy" {
+                // Ready too: the gateway knows which sessions ended (it refuses their tokens).
+                if answer.json["status"] == "healthy"
+                    && self
+                        .api
+                        .get("/readyz", None)
+                        .await
+                        .is_ok_and(|ready| ready.status == 200)
+                {
                     return Ok(());
                 }
                 last = answer.json.to_string();

@@ -1,5 +1,6 @@
 //! One user can never read or change another's data: a `user_id` that is not the caller's is a
-//! 403 wherever it is sent, another user's goal is a 404, and reads only ever show one's own.
+//! 403 wherever it is sent, another user's goal or session is a 404, and reads only ever show
+//! one's own.
 
 use chrono::Duration;
 use serde_json::{Value, json};
@@ -249,5 +250,58 @@ async fn another_user_can_neither_read_nor_change_anything() -> anyhow::Result<(
     }
     assert_eq!(after, alices_rows);
     drop(db);
+    stack.stop().await
+}
+
+#[tokio::test]
+async fn another_user_can_neither_list_nor_end_ones_sessions() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let api = &stack.api;
+    let alice = api.register_and_login("UTC").await?;
+    let bob = api.register_and_login("UTC").await?;
+    let (a, b) = (alice.access_token.as_str(), bob.access_token.as_str());
+    let alices = api.get("/api/v1/auth/sessions", Some(a)).await?;
+    let alice_session = alices.json["sessions"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(alice_session.len(), 36, "{alices:?}");
+
+    // Bob lists his own sessions only; with Alice's user_id: 403.
+    let bobs = api.get("/api/v1/auth/sessions", Some(b)).await?;
+    assert_eq!(bobs.status, 200);
+    assert!(!bobs.json.to_string().contains(&alice_session), "{bobs:?}");
+    let claimed = format!("/api/v1/auth/sessions?user_id={}", alice.user_id);
+    assert_eq!(api.get(&claimed, Some(b)).await?.status, 403);
+    // Bob cannot end Alice's session by its id (404, as an unknown one), by her refresh token
+    // (401, as an unknown one), nor with her user_id claimed (403).
+    let path = format!("/api/v1/auth/sessions/{alice_session}");
+    let ended = api.delete(&path, Some(b)).await?;
+    assert_eq!(ended.status, 404, "{ended:?}");
+    assert_eq!(ended.json["code"], "not_found");
+    let claimed = format!("{path}?user_id={}", alice.user_id);
+    assert_eq!(api.delete(&claimed, Some(b)).await?.status, 403);
+    let logout = api
+        .post(
+            "/api/v1/auth/logout",
+            &json!({"refresh_token": alice.refresh_token}),
+            Some(b),
+        )
+        .await?;
+    assert_eq!(logout.status, 401, "{logout:?}");
+    let claimed = format!("/api/v1/auth/logout-all?user_id={}", alice.user_id);
+    assert_eq!(api.post(&claimed, &json!({}), Some(b)).await?.status, 403);
+    // Alice's session is untouched: her tokens work, her session is listed.
+    assert_eq!(api.get("/api/v1/auth/me", Some(a)).await?.status, 200);
+    let still = api.get("/api/v1/auth/sessions", Some(a)).await?;
+    assert_eq!(still.json["sessions"][0]["id"], alice_session.as_str());
+    let refreshed = api
+        .post(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": alice.refresh_token}),
+            None,
+        )
+        .await?;
+    assert_eq!(refreshed.status, 200, "{refreshed:?}");
     stack.stop().await
 }

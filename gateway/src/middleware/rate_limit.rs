@@ -69,7 +69,8 @@ impl KeyExtractor for CallerKey {
             .any(|path| request.uri().path().ends_with(path));
         let user = bearer_token(request.headers())
             .filter(|_| !signing_in)
-            .and_then(|token| self.tokens.verify(token).ok());
+            .and_then(|token| self.tokens.verify(token).ok())
+            .map(|verified| verified.user);
         Ok(match user {
             Some(user) => Caller::User(user),
             None => Caller::Address(self.proxies.client_of(request)),

@@ -88,13 +88,16 @@ pub struct Probe {
     pub status: &'static str,
 }
 
-/// `/readyz` when analytics (and so the database) cannot serve.
+/// `/readyz` when analytics (and so the database) cannot serve, or before the gateway has
+/// learnt which sessions ended recently (it would accept their access tokens).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NotReady {
     /// Always `not_ready`.
     #[schema(example = "not_ready")]
     pub status: &'static str,
     pub analytics: ServiceHealth,
+    /// False until analytics has told this gateway which sessions ended recently.
+    pub ended_sessions_known: bool,
 }
 
 // --- metrics (`routes::metrics`, `upstream_figures`): built from these ---

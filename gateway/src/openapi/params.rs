@@ -84,3 +84,11 @@ pub struct GoalIdParam {
     /// UUID at all) is a 404.
     id: Uuid,
 }
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SessionIdParam {
+    /// The session's id (from `GET /auth/sessions`). Anything that is not one of the caller's
+    /// live sessions (another user's, an ended one, or not a UUID at all) is a 404.
+    id: Uuid,
+}

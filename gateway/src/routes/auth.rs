@@ -1,12 +1,14 @@
 //! `/api/v1/auth/*`: bare JSON objects (no envelope), as the contract shows. `PATCH /auth/me`
-//! lives with the other account routes in `account.rs`.
+//! lives with the other account routes in `account.rs`; sign-out, the password change and the
+//! sessions list in `sessions.rs`.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use wellbeing_proto::Timestamp;
 use wellbeing_proto::analytics::v1::{
     GetUserRequest, LoginRequest, RefreshSessionRequest, RegisterUserRequest, User,
 };
@@ -43,6 +45,10 @@ pub struct LoginBody {
     email: String,
     #[schema(write_only)]
     password: String,
+    /// A name for this device, shown in the sessions list (`GET /auth/sessions`); 1 to 100
+    /// characters. Absent: the `User-Agent` header is shown.
+    #[schema(min_length = 1, max_length = 100, example = "Ada's phone")]
+    device_name: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -122,16 +128,28 @@ pub async fn register(
 )]
 pub async fn login(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
     let request = state.upstreams.request(LoginRequest {
         email: body.email,
         password: body.password,
+        device_name: body.device_name.unwrap_or_default(),
+        user_agent: user_agent.to_owned(),
     });
     let response = timed(state.upstreams.analytics().login(request))
         .await?
         .into_inner();
-    token_pair(&state, &response.user_id, response.refresh_token).map(not_stored)
+    let session = IssuedSession {
+        user_id: &response.user_id,
+        session_id: &response.session_id,
+        issued_at: response.issued_at,
+    };
+    token_pair(&state, session, response.refresh_token).map(not_stored)
 }
 
 #[utoipa::path(
@@ -139,7 +157,9 @@ pub async fn login(
     path = "/auth/refresh",
     tag = "auth",
     summary = "Exchange a refresh token for a new pair",
-    description = "The refresh token sent stops working; a used or unknown one is a 401.",
+    description = "The refresh token sent stops working. Sent again within a few seconds \
+        (`REFRESH_REUSE_GRACE_SECS`, the answer was lost), it answers the same pair again; later, \
+        it ends its session (a stolen token is assumed) and is a 401, as an unknown one.",
     security(),
     request_body = RefreshBody,
     responses(
@@ -157,7 +177,12 @@ pub async fn refresh(
     let response = timed(state.upstreams.analytics().refresh_session(request))
         .await?
         .into_inner();
-    token_pair(&state, &response.user_id, response.refresh_token).map(not_stored)
+    let session = IssuedSession {
+        user_id: &response.user_id,
+        session_id: &response.session_id,
+        issued_at: response.issued_at,
+    };
+    token_pair(&state, session, response.refresh_token).map(not_stored)
 }
 
 #[utoipa::path(
@@ -183,7 +208,7 @@ pub async fn me(
 }
 
 /// An answer carrying tokens: no cache along the way (a proxy, the app's HTTP cache) may keep it.
-fn not_stored(pair: TokenPair) -> impl IntoResponse {
+pub(crate) fn not_stored(pair: TokenPair) -> impl IntoResponse {
     (
         [
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
@@ -193,34 +218,52 @@ fn not_stored(pair: TokenPair) -> impl IntoResponse {
     )
 }
 
-fn token_pair(
+/// The session a refresh token was just issued in, as analytics answers it.
+pub(crate) struct IssuedSession<'a> {
+    pub user_id: &'a str,
+    pub session_id: &'a str,
+    /// The refresh token's issue time: the access token's `iat`.
+    pub issued_at: Option<Timestamp>,
+}
+
+/// The pair: the refresh token analytics issued and an access token of the same session, signed
+/// with the refresh token's issue time, so that a pair answered again is the same pair.
+pub(crate) fn token_pair(
     state: &AppState,
-    user_id: &str,
+    session: IssuedSession<'_>,
     refresh_token: String,
 ) -> Result<TokenPair, ApiError> {
+    let session_id = uuid::Uuid::parse_str(session.session_id)
+        .map_err(|_| ApiError::new(wellbeing_common::ErrorCode::Internal, "internal error"))?;
+    let issued_at = session
+        .issued_at
+        .map_or_else(|| chrono::Utc::now().timestamp(), |at| at.seconds);
+    let expires_at = issued_at + state.tokens.ttl_secs();
     Ok(TokenPair {
-        access_token: state.tokens.issue(user_id)?,
+        access_token: state.tokens.issue(session.user_id, session_id, issued_at)?,
         refresh_token,
         token_type: "bearer",
-        expires_in: state.tokens.access_ttl.as_secs(),
+        expires_in: u64::try_from(expires_at - chrono::Utc::now().timestamp()).unwrap_or(0),
     })
 }
 
 pub(crate) fn user_body(user: Option<User>) -> Result<UserBody, ApiError> {
     let user =
         user.ok_or_else(|| ApiError::new(wellbeing_common::ErrorCode::Internal, "internal error"))?;
-    let created_at = user
-        .created_at
-        .and_then(|at| {
-            chrono::DateTime::from_timestamp(at.seconds, u32::try_from(at.nanos).unwrap_or(0))
-        })
-        .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-        .unwrap_or_default();
     Ok(UserBody {
         user_id: user.user_id,
         username: user.username,
         email: user.email,
         timezone: user.timezone,
-        created_at,
+        created_at: rfc3339(user.created_at),
     })
+}
+
+/// A protobuf timestamp as the REST answers write one (empty when absent).
+pub(crate) fn rfc3339(at: Option<Timestamp>) -> String {
+    at.and_then(|at| {
+        chrono::DateTime::from_timestamp(at.seconds, u32::try_from(at.nanos).unwrap_or(0))
+    })
+    .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+    .unwrap_or_default()
 }

@@ -1,7 +1,8 @@
 //! The REST routes, by concern. Each handler parses, calls one upstream, and answers; no domain
 //! arithmetic lives here.
 //!
-//! - [`auth`], [`account`]: sign-in, the caller's account, export and erasure.
+//! - [`auth`], [`sessions`], [`account`]: sign-in, sign-out and the caller's sessions, the
+//!   caller's account, export and erasure.
 //! - [`track`], [`batch`] (with [`events`]): ingestion, one event or a buffered batch.
 //! - [`reads`]: derived views, with ETags; [`cache`]: the caller's cache; [`goals`]; [`privacy`].
 //! - [`query`], [`parse`]: shape checks of query strings, timestamps and dates.
@@ -21,6 +22,7 @@ pub mod parse;
 pub mod privacy;
 pub mod query;
 pub mod reads;
+pub mod sessions;
 pub mod track;
 
 use axum::Router;
@@ -66,6 +68,11 @@ pub fn api_routes() -> Vec<Route> {
         route(M::POST, "/auth/refresh", auth::refresh),
         route(M::GET, "/auth/me", auth::me),
         route(M::PATCH, "/auth/me", account::update_me),
+        route(M::POST, "/auth/logout", sessions::logout),
+        route(M::POST, "/auth/logout-all", sessions::logout_all),
+        route(M::POST, "/auth/password", sessions::change_password),
+        route(M::GET, "/auth/sessions", sessions::list_sessions),
+        route(M::DELETE, "/auth/sessions/{id}", sessions::end_session),
         route(M::DELETE, "/me", account::erase),
         route(M::GET, "/me/export", account::export),
         // ingestion

@@ -86,6 +86,8 @@ pub async fn livez() -> impl IntoResponse {
     path = "/readyz",
     tag = "operations",
     summary = "Readiness: whether the data path (analytics and its database) can serve",
+    description = "Also not ready until the gateway knows which sessions ended recently, whose \
+        access tokens it refuses.",
     security(),
     responses(
         (status = 200, description = "`{\"status\": \"ready\"}`", body = Probe),
@@ -94,7 +96,8 @@ pub async fn livez() -> impl IntoResponse {
 )]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let analytics = state.upstreams.health(&state.upstreams.analytics).await;
-    if analytics == UpstreamHealth::Serving {
+    let ended_sessions_known = state.ended_sessions.is_loaded();
+    if analytics == UpstreamHealth::Serving && ended_sessions_known {
         (StatusCode::OK, Json(Probe { status: "ready" })).into_response()
     } else {
         (
@@ -102,6 +105,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             Json(NotReady {
                 status: "not_ready",
                 analytics: analytics.into(),
+                ended_sessions_known,
             }),
         )
             .into_response()

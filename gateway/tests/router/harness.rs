@@ -53,7 +53,10 @@ pub fn harness_with(extra: &[(&str, &str)]) -> Harness {
     let config = GatewayConfig::from_source(pairs.as_slice()).expect("config");
     let state = wellbeing_gateway::state(&config).expect("state");
     let user = Uuid::new_v4();
-    let token = state.tokens.issue(&user.to_string()).expect("token");
+    let token = state
+        .tokens
+        .issue(&user.to_string(), Uuid::new_v4(), now())
+        .expect("token");
     Harness {
         tokens: state.tokens.clone(),
         app: wellbeing_gateway::router(state),
@@ -66,7 +69,7 @@ impl Harness {
     /// A valid token of another user.
     pub fn token_of_another_user(&self) -> String {
         self.tokens
-            .issue(&Uuid::new_v4().to_string())
+            .issue(&Uuid::new_v4().to_string(), Uuid::new_v4(), now())
             .expect("token")
     }
 
@@ -136,4 +139,10 @@ impl Harness {
             body,
         }
     }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| i64::try_from(since.as_secs()).unwrap_or(0))
 }

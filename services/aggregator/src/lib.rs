@@ -8,12 +8,14 @@
 //! - [`worker`]: the claim / recompute loop and its figures.
 //! - [`sweep`]: the periodic check of sampled day aggregates against raw records.
 //! - [`partitions`]: month partitions of the event tables created ahead, and retention.
+//! - [`sessions`]: dead sessions removed with their refresh-token families.
 //! - [`server`]: the tonic service (status, recomputation).
 
 pub mod config;
 pub mod partitions;
 pub mod recompute;
 pub mod server;
+pub mod sessions;
 pub mod sweep;
 pub mod worker;
 

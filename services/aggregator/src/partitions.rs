@@ -2,7 +2,8 @@
 //! month partitions up to `PARTITIONS_AHEAD_MONTHS` ahead are created, so inserts never wait on
 //! DDL, and with `RETENTION_DAYS` set everything older is removed: whole months are dropped, which
 //! is how data minimisation stays cheap. Several workers may run it at once; the SQL functions
-//! serialise per table. The same upkeep forgets old failed sign-ins (`sign_in_failures`).
+//! serialise per table. The same upkeep forgets old failed sign-ins (`sign_in_failures`) and
+//! removes dead sessions ([`crate::sessions`]).
 
 use std::time::Duration;
 
@@ -43,6 +44,7 @@ pub async fn run(pool: PgPool, upkeep: Upkeep) {
             Ok(rows) => tracing::info!(rows, "old failed sign-ins forgotten"),
             Err(error) => tracing::warn!(%error, "forgetting old failed sign-ins failed"),
         }
+        crate::sessions::remove_dead(&pool).await;
         tokio::time::sleep(upkeep.interval).await;
     }
 }

@@ -1,14 +1,12 @@
-//! Accounts: registration with argon2id password hashes, login, and refresh-token rotation.
-//! Access tokens (JWTs) are minted by the gateway; this module only proves who someone is.
+//! Accounts: registration with argon2id password hashes, sign-in and password changes. Sessions
+//! (refresh tokens) live in [`crate::sessions`]; access tokens (JWTs) are minted by the gateway:
+//! this module only proves who someone is.
 
 use std::sync::Arc;
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use base64::Engine;
-use chrono::{DateTime, Utc};
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use tokio::sync::Semaphore;
@@ -17,15 +15,11 @@ use wellbeing_common::{ErrorCode, ServiceError};
 use wellbeing_domain::validation;
 
 use wellbeing_store::StoreError;
-use wellbeing_store::refresh_tokens::{self, Rotation};
+use wellbeing_store::sessions::Ended;
 use wellbeing_store::sign_in_failures;
 use wellbeing_store::users::{self, NewUser, UserRow};
 
-/// A fresh refresh token, as handed to the client.
-pub struct IssuedRefreshToken {
-    pub token: String,
-    pub expires_at: DateTime<Utc>,
-}
+use crate::sessions::{IssuedRefreshToken, Sessions, new_token_text};
 
 pub struct Registration<'a> {
     pub username: &'a str,
@@ -37,7 +31,7 @@ pub struct Registration<'a> {
 #[derive(Clone)]
 pub struct Accounts {
     pool: PgPool,
-    refresh_token_ttl: chrono::Duration,
+    sessions: Sessions,
     /// Password hashes computed at once: one per core. Each argon2id computation holds 19 MiB
     /// for its duration, so a burst of 1,200 logins used to take the process past any memory
     /// limit; the rest wait, and a caller whose deadline passes while waiting is dropped
@@ -46,11 +40,11 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    pub fn new(pool: PgPool, refresh_token_ttl: chrono::Duration) -> Self {
+    pub fn new(pool: PgPool, sessions: Sessions) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Self {
             pool,
-            refresh_token_ttl,
+            sessions,
             hashing: Arc::new(Semaphore::new(cores)),
         }
     }
@@ -110,16 +104,72 @@ impl Accounts {
         }
     }
 
-    /// Checks the password and opens a session. Unknown emails cost the same time as wrong
-    /// passwords, so the answer does not reveal which accounts exist.
+    /// Checks the password and opens a session labelled with the device's name (else its
+    /// User-Agent). Unknown emails cost the same time as wrong passwords, so the answer does
+    /// not reveal which accounts exist.
     pub async fn login(
         &self,
         email: &str,
         password: &str,
-    ) -> Result<(UserRow, IssuedRefreshToken), ServiceError> {
+        device_name: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<IssuedRefreshToken, ServiceError> {
+        let device = validation::device_label(device_name, user_agent).map_err(field_error)?;
         let email = validation::normalize_email(email);
-        // The per-account throttle, before any hashing: names with and without an account
-        // alike, so its answer reveals nothing.
+        let user = users::find_by_email(&self.pool, &email).await?;
+        let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
+        if !self.password_matches(&email, password, stored_hash).await? {
+            return Err(ServiceError::new(
+                ErrorCode::Unauthenticated,
+                "incorrect email or password",
+            ));
+        }
+        let user = user.ok_or_else(account_gone)?;
+        self.sessions.open(user.id, &device).await
+    }
+
+    /// Changes the caller's password (checked against the current one, under the same
+    /// per-account throttle as sign-in), ends every other session and gives this one a new
+    /// refresh token. Answers it and the sessions ended.
+    pub async fn change_password(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        current_password: &str,
+        new_password: &str,
+    ) -> Result<(IssuedRefreshToken, Vec<Ended>), ServiceError> {
+        let user = self.user(user_id).await?;
+        validation::validate_new_password("new_password", new_password, &user.email)
+            .map_err(field_error)?;
+        let matches = self
+            .password_matches(&user.email, current_password, Some(user.password_hash))
+            .await?;
+        if !matches {
+            return Err(ServiceError {
+                field: Some("current_password".to_owned()),
+                ..ServiceError::new(ErrorCode::Unauthenticated, "incorrect current password")
+            });
+        }
+        let new_password = new_password.to_owned();
+        let password_hash = self.hashing(move || hash_password(&new_password)).await??;
+        let changed = self
+            .sessions
+            .change_password(user_id, session_id, &password_hash)
+            .await?;
+        tracing::info!(%user_id, ended = changed.1.len(), "password changed");
+        Ok(changed)
+    }
+
+    /// Whether `password` is the account's (`stored_hash`; none: an unknown email, checked
+    /// against a dummy hash for the same time). Counts failures per account and refuses while
+    /// the account is locked: the per-account throttle comes before any hashing, and names with
+    /// and without an account alike, so its answer reveals nothing.
+    async fn password_matches(
+        &self,
+        email: &str,
+        password: &str,
+        stored_hash: Option<String>,
+    ) -> Result<bool, ServiceError> {
         let name = Sha256::digest(email.as_bytes()).to_vec();
         if let Some(left) = sign_in_failures::locked_for(&self.pool, &name).await? {
             return Err(ServiceError {
@@ -131,58 +181,18 @@ impl Accounts {
                 )
             });
         }
-        let user = users::find_by_email(&self.pool, &email).await?;
-        let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
+        let known = stored_hash.is_some();
         let password = password.to_owned();
         let matches = self
             .hashing(move || verify_password(&password, stored_hash))
-            .await?;
-        let Some(user) = user.filter(|_| matches) else {
+            .await?
+            && known;
+        if matches {
+            sign_in_failures::clear(&self.pool, &name).await?;
+        } else {
             sign_in_failures::record_failure(&self.pool, &name).await?;
-            return Err(ServiceError::new(
-                ErrorCode::Unauthenticated,
-                "incorrect email or password",
-            ));
-        };
-        sign_in_failures::clear(&self.pool, &name).await?;
-        let token = self.issue_refresh_token(user.id, Uuid::new_v4()).await?;
-        Ok((user, token))
-    }
-
-    /// Exchanges a refresh token for its successor. A token presented twice revokes its family.
-    pub async fn refresh(
-        &self,
-        presented: &str,
-    ) -> Result<(Uuid, IssuedRefreshToken), ServiceError> {
-        let successor = new_token_text();
-        let expires_at = Utc::now() + self.refresh_token_ttl;
-        let rotation = refresh_tokens::rotate(
-            &self.pool,
-            &token_hash(presented),
-            &token_hash(&successor),
-            expires_at,
-        )
-        .await?;
-        match rotation {
-            Rotation::Rotated { user_id, .. } => Ok((
-                user_id,
-                IssuedRefreshToken {
-                    token: successor,
-                    expires_at,
-                },
-            )),
-            Rotation::Reused => {
-                tracing::warn!("refresh token reused; its family was revoked");
-                Err(ServiceError::new(
-                    ErrorCode::Unauthenticated,
-                    "this refresh token was already used; sign in again",
-                ))
-            }
-            Rotation::Invalid => Err(ServiceError::new(
-                ErrorCode::Unauthenticated,
-                "invalid or expired refresh token",
-            )),
         }
+        Ok(matches)
     }
 
     /// The account of a token's subject; unauthenticated when it no longer exists.
@@ -211,24 +221,6 @@ impl Accounts {
         users::update_profile(&self.pool, user_id, username, timezone)
             .await?
             .ok_or_else(account_gone)
-    }
-
-    async fn issue_refresh_token(
-        &self,
-        user_id: Uuid,
-        family_id: Uuid,
-    ) -> Result<IssuedRefreshToken, ServiceError> {
-        let token = new_token_text();
-        let expires_at = Utc::now() + self.refresh_token_ttl;
-        refresh_tokens::insert(
-            &self.pool,
-            &token_hash(&token),
-            user_id,
-            family_id,
-            expires_at,
-        )
-        .await?;
-        Ok(IssuedRefreshToken { token, expires_at })
     }
 }
 
@@ -283,14 +275,4 @@ fn verify_password(password: &str, stored_hash: Option<String>) -> bool {
                 .is_ok()
         })
         .unwrap_or(false)
-}
-
-fn new_token_text() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn token_hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
 }

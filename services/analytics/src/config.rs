@@ -22,7 +22,9 @@
 //! | `DB_STATEMENT_TIMEOUT_MS` | `5000` | PostgreSQL cuts a statement running longer (its request answers 503), so nothing keeps working, or waiting on a lock, after the gateway's 5 s deadline has answered; 0: no bound. Migrations, erasures and exports are not bound |
 //! | `MIGRATE_AT_START` | `on` | `off`: never change the schema; health stays NOT_SERVING until the migrations this build carries have been applied (by the migration Job, as the schema's owner), so `DATABASE_URL` may name a role without DDL rights |
 //! | `DATABASE_RUNTIME_ROLE` | unset | read by `wellbeing-analytics migrate` only: after migrating, grant this existing role what the services do at run time (rows, sequences, functions) and no DDL |
-//! | `REFRESH_TOKEN_TTL_DAYS` | `30` | lifetime of a refresh token |
+//! | `REFRESH_TOKEN_TTL_DAYS` | `30` | lifetime of a refresh token: a session unused this long ends (1 to 365) |
+//! | `SESSION_MAX_LIFETIME_DAYS` | `90` | absolute lifetime of a session, however often it is refreshed (1 to 3650, at least `REFRESH_TOKEN_TTL_DAYS`) |
+//! | `REFRESH_REUSE_GRACE_SECS` | `10` | a rotated refresh token presented again this soon (the answer was lost) gets the same pair; later, it ends the session (0 to 60) |
 //! | `RETENTION_DAYS` | `0` | events older than this many days are refused (the aggregator removes older data); 0 keeps everything |
 
 use std::net::SocketAddr;
@@ -31,6 +33,8 @@ use std::time::Duration;
 use wellbeing_common::config::{self, ConfigError, Source};
 use wellbeing_common::internal_tls::Transport;
 pub use wellbeing_store::PoolConfig;
+
+use crate::sessions::SessionRules;
 
 #[derive(Debug, Clone)]
 pub struct AnalyticsConfig {
@@ -52,7 +56,8 @@ pub struct AnalyticsConfig {
     pub view_cache_max_bytes: u64,
     pub view_cache_ttl: Duration,
     pub pool: PoolConfig,
-    pub refresh_token_ttl: chrono::Duration,
+    /// Session lifetimes and the refresh grace window.
+    pub sessions: SessionRules,
     /// `MIGRATE_AT_START`: apply pending migrations at start (else wait for them).
     pub migrate_at_start: bool,
     /// `DATABASE_RUNTIME_ROLE`: the role `migrate` grants the run-time rights to.
@@ -105,6 +110,22 @@ impl AnalyticsConfig {
                 "REFRESH_TOKEN_TTL_DAYS",
                 &refresh_days.to_string(),
                 "must be between 1 and 365",
+            ));
+        }
+        let max_lifetime_days = config::parsed(source, "SESSION_MAX_LIFETIME_DAYS", 90i64)?;
+        if !(refresh_days..=3650).contains(&max_lifetime_days) {
+            return Err(ConfigError::new(
+                "SESSION_MAX_LIFETIME_DAYS",
+                &max_lifetime_days.to_string(),
+                "must be between REFRESH_TOKEN_TTL_DAYS and 3650",
+            ));
+        }
+        let grace_secs = config::parsed(source, "REFRESH_REUSE_GRACE_SECS", 10i64)?;
+        if !(0..=60).contains(&grace_secs) {
+            return Err(ConfigError::new(
+                "REFRESH_REUSE_GRACE_SECS",
+                &grace_secs.to_string(),
+                "must be between 0 and 60",
             ));
         }
         let view_cache = config::switch(source, "VIEW_CACHE", true)?;
@@ -176,7 +197,11 @@ impl AnalyticsConfig {
                     millis => Some(Duration::from_millis(millis)),
                 },
             },
-            refresh_token_ttl: chrono::Duration::days(refresh_days),
+            sessions: SessionRules {
+                idle_ttl: chrono::Duration::days(refresh_days),
+                max_lifetime: chrono::Duration::days(max_lifetime_days),
+                grace: chrono::Duration::seconds(grace_secs),
+            },
         })
     }
 }
@@ -198,6 +223,9 @@ mod tests {
         assert_eq!(config.listen_addr.port(), 50051);
         assert_eq!(config.cache_ttl_seconds, 300);
         assert!(config.view_cache);
+        assert_eq!(config.sessions.idle_ttl, chrono::Duration::days(30));
+        assert_eq!(config.sessions.max_lifetime, chrono::Duration::days(90));
+        assert_eq!(config.sessions.grace, chrono::Duration::seconds(10));
     }
 
     #[test]
@@ -252,6 +280,8 @@ mod tests {
             ("MIGRATE_AT_START", "later"),
             ("PROBE_ADDR", "not an address"),
             ("INTERNAL_TLS", "maybe"),
+            ("SESSION_MAX_LIFETIME_DAYS", "7"),
+            ("REFRESH_REUSE_GRACE_SECS", "61"),
         ] {
             let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), (name, value)];
             let mut source = source.to_vec();

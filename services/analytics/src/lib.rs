@@ -2,7 +2,9 @@
 //! derived views (through the cache service, cache-aside).
 //!
 //! - [`config`]: environment variables and their defaults.
-//! - [`accounts`]: registration, login, refresh-token rotation.
+//! - [`accounts`]: registration, sign-in, password changes.
+//! - [`sessions`]: sessions (refresh-token families): rotation with a grace window, sign-out,
+//!   the sessions list, and the ended sessions the gateways refuse access tokens of.
 //! - [`events`]: the six event kinds between the wire, the tables and the domain.
 //! - [`ingest`]: validated, idempotent event writes (and batches) that invalidate cached views.
 //! - [`view_cache`]: the two cache levels (copies in this process, the cache service behind it).
@@ -21,6 +23,7 @@ pub mod ingest;
 pub mod privacy;
 pub mod privacy_rights;
 pub mod server;
+pub mod sessions;
 
 pub mod view_cache;
 pub mod views;
@@ -44,6 +47,7 @@ use crate::ingest::Ingest;
 use crate::privacy::Privacy;
 use crate::privacy_rights::PrivacyRights;
 use crate::server::AnalyticsService;
+use crate::sessions::Sessions;
 use crate::view_cache::{CacheSettings, ViewCache};
 use crate::views::{ReadReplica, Views};
 use wellbeing_common::config::bind_optional;
@@ -159,9 +163,11 @@ impl Application {
             None => None,
         };
         let views = Views::new(pool.clone(), replica, cache.clone());
+        let sessions = Sessions::new(pool.clone(), config.sessions);
         let service = AnalyticsService {
             pool: pool.clone(),
-            accounts: Accounts::new(pool.clone(), config.refresh_token_ttl),
+            accounts: Accounts::new(pool.clone(), sessions.clone()),
+            sessions,
             ingest: Ingest::new(pool.clone(), cache.clone(), config.retention_days),
             goals: Goals::new(views.clone(), cache.clone()),
             privacy: Privacy::new(pool.clone(), cache.clone()),

@@ -21,12 +21,14 @@ use crate::goals::{GoalChanges, Goals};
 use crate::ingest::{Ingest, Recorded};
 use crate::privacy::Privacy;
 use crate::privacy_rights::PrivacyRights;
+use crate::sessions::{IssuedRefreshToken, Sessions};
 use crate::views::{View, Views};
 use wellbeing_store::users::UserRow;
 
 pub struct AnalyticsService {
     pub pool: PgPool,
     pub accounts: Accounts,
+    pub sessions: Sessions,
     pub ingest: Ingest,
     pub views: Views,
     pub goals: Goals,
@@ -60,14 +62,23 @@ impl Analytics for AnalyticsService {
 
     async fn login(&self, request: Request<LoginRequest>) -> Answer<LoginResponse> {
         let request = request.into_inner();
-        let (user, token) = self
+        let token = self
             .accounts
-            .login(&request.email, &request.password)
+            .login(
+                &request.email,
+                &request.password,
+                Some(request.device_name.as_str()).filter(|name| !name.is_empty()),
+                Some(request.user_agent.as_str()),
+            )
             .await?;
+        let (user_id, refresh_token, refresh_expires_at, session_id, issued_at) =
+            token_fields(token);
         Ok(Response::new(LoginResponse {
-            user_id: user.id.to_string(),
-            refresh_token: token.token,
-            refresh_expires_at: Some(timestamp(token.expires_at)),
+            user_id,
+            refresh_token,
+            refresh_expires_at,
+            session_id,
+            issued_at,
         }))
     }
 
@@ -75,15 +86,101 @@ impl Analytics for AnalyticsService {
         &self,
         request: Request<RefreshSessionRequest>,
     ) -> Answer<RefreshSessionResponse> {
-        let (user_id, token) = self
-            .accounts
+        let token = self
+            .sessions
             .refresh(&request.into_inner().refresh_token)
             .await?;
+        let (user_id, refresh_token, refresh_expires_at, session_id, issued_at) =
+            token_fields(token);
         Ok(Response::new(RefreshSessionResponse {
-            user_id: user_id.to_string(),
+            user_id,
+            refresh_token,
+            refresh_expires_at,
+            session_id,
+            issued_at,
+        }))
+    }
+
+    async fn logout(&self, request: Request<LogoutRequest>) -> Answer<SessionsEndedResponse> {
+        let request = request.into_inner();
+        let user_id = parse_user_id(&request.user_id)?;
+        let ended = self
+            .sessions
+            .logout(user_id, &request.refresh_token)
+            .await?;
+        Ok(Response::new(ended_message(ended)))
+    }
+
+    async fn logout_all(
+        &self,
+        request: Request<LogoutAllRequest>,
+    ) -> Answer<SessionsEndedResponse> {
+        let user_id = parse_user_id(&request.into_inner().user_id)?;
+        let ended = self.sessions.logout_all(user_id).await?;
+        Ok(Response::new(ended_message(ended)))
+    }
+
+    async fn change_password(
+        &self,
+        request: Request<ChangePasswordRequest>,
+    ) -> Answer<ChangePasswordResponse> {
+        let request = request.into_inner();
+        let user_id = parse_user_id(&request.user_id)?;
+        let session_id = parse_session_id(&request.session_id)?;
+        let (token, ended) = self
+            .accounts
+            .change_password(
+                user_id,
+                session_id,
+                &request.current_password,
+                &request.new_password,
+            )
+            .await?;
+        Ok(Response::new(ChangePasswordResponse {
             refresh_token: token.token,
             refresh_expires_at: Some(timestamp(token.expires_at)),
+            issued_at: Some(timestamp(token.issued_at)),
+            ended: ended_message(ended).ended,
         }))
+    }
+
+    async fn list_sessions(
+        &self,
+        request: Request<ListSessionsRequest>,
+    ) -> Answer<ListSessionsResponse> {
+        let user_id = parse_user_id(&request.into_inner().user_id)?;
+        let sessions = self.sessions.list(user_id).await?;
+        Ok(Response::new(ListSessionsResponse {
+            sessions: sessions
+                .into_iter()
+                .map(|session| SessionInfo {
+                    session_id: session.id.to_string(),
+                    device: session.device,
+                    created_at: Some(timestamp(session.created_at)),
+                    last_used_at: Some(timestamp(session.last_used_at)),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn end_session(
+        &self,
+        request: Request<EndSessionRequest>,
+    ) -> Answer<SessionsEndedResponse> {
+        let request = request.into_inner();
+        let user_id = parse_user_id(&request.user_id)?;
+        let session_id = parse_session_id(&request.session_id)?;
+        let ended = self.sessions.end(user_id, session_id).await?;
+        Ok(Response::new(ended_message(ended)))
+    }
+
+    async fn revoked_sessions(
+        &self,
+        request: Request<RevokedSessionsRequest>,
+    ) -> Answer<SessionsEndedResponse> {
+        let within = request.into_inner().within_seconds;
+        let ended = self.sessions.ended_within(within).await?;
+        Ok(Response::new(ended_message(ended)))
     }
 
     async fn get_user(&self, request: Request<GetUserRequest>) -> Answer<GetUserResponse> {
@@ -426,6 +523,35 @@ fn view(view: Result<View, ServiceError>) -> Answer<ViewResponse> {
 
 fn parse_user_id(raw: &str) -> Result<Uuid, ServiceError> {
     Uuid::parse_str(raw).map_err(|_| ServiceError::invalid("user_id", "user_id must be a UUID"))
+}
+
+fn parse_session_id(raw: &str) -> Result<Uuid, ServiceError> {
+    Uuid::parse_str(raw).map_err(|_| ServiceError::not_found("no such session"))
+}
+
+/// The fields every answer carrying a refresh token has (user, token, expiry, session, issue time).
+fn token_fields(
+    token: IssuedRefreshToken,
+) -> (String, String, Option<Timestamp>, String, Option<Timestamp>) {
+    (
+        token.user_id.to_string(),
+        token.token,
+        Some(timestamp(token.expires_at)),
+        token.session_id.to_string(),
+        Some(timestamp(token.issued_at)),
+    )
+}
+
+fn ended_message(ended: Vec<wellbeing_store::sessions::Ended>) -> SessionsEndedResponse {
+    SessionsEndedResponse {
+        ended: ended
+            .into_iter()
+            .map(|ended| EndedSession {
+                session_id: ended.id.to_string(),
+                revoked_at: Some(timestamp(ended.revoked_at)),
+            })
+            .collect(),
+    }
 }
 
 fn user_message(user: UserRow) -> User {

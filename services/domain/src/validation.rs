@@ -306,6 +306,33 @@ pub fn validate_email(email: &str) -> Checked {
     Ok(())
 }
 
+/// The longest device name an app may send at sign-in.
+pub const MAX_DEVICE_NAME_CHARS: usize = 100;
+
+/// The label of a new session in the sessions list: the app's name for the device (1..=100
+/// characters once trimmed; a wrong one is refused naming `device_name`), else the client's
+/// User-Agent cut to the same length, without control characters, else `unknown device`.
+pub fn device_label(
+    device_name: Option<&str>,
+    user_agent: Option<&str>,
+) -> Result<String, FieldError> {
+    if let Some(name) = device_name {
+        text("device_name", name, MAX_DEVICE_NAME_CHARS)?;
+        return Ok(without_controls(name.trim()));
+    }
+    let agent = without_controls(user_agent.unwrap_or_default().trim());
+    let agent: String = agent.trim().chars().take(MAX_DEVICE_NAME_CHARS).collect();
+    Ok(if agent.is_empty() {
+        "unknown device".to_owned()
+    } else {
+        agent
+    })
+}
+
+fn without_controls(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
+}
+
 /// The form an email is stored and looked up in: trimmed and lower-cased.
 pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()

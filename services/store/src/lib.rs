@@ -14,6 +14,7 @@ pub mod partitions;
 pub mod privacy_states;
 pub mod refresh_tokens;
 pub mod runtime_role;
+pub mod sessions;
 pub mod sign_in_failures;
 pub mod users;
 

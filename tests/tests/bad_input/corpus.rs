@@ -210,6 +210,28 @@ async fn every_write_path_refuses_the_corpus_and_stores_nothing() -> anyhow::Res
             json!({"username": "nul\u{0}byte"}),
             "username",
         ),
+        ("auth/login", json!({"device_name": long}), "device_name"),
+        ("auth/login", json!({"device_name": "  "}), "device_name"),
+        (
+            "auth/login",
+            json!({"device_name": "nul\u{0}byte"}),
+            "device_name",
+        ),
+        (
+            "auth/password",
+            json!({"new_password": "short"}),
+            "new_password",
+        ),
+        (
+            "auth/password",
+            json!({"new_password": long}),
+            "new_password",
+        ),
+        (
+            "auth/password",
+            json!({"new_password": "nul\u{0}byte in a long one"}),
+            "new_password",
+        ),
         ("auth/me", json!({"timezone": "Not/AZone"}), "timezone"),
         (
             "auth/me",

@@ -37,7 +37,7 @@ pub fn write_paths(goal_id: &str, email: &str, refresh_token: &str) -> Vec<Write
         WritePath {
             method: Method::POST,
             path: "/api/v1/auth/login".into(),
-            valid: json!({"email": email, "password": PASSWORD}),
+            valid: json!({"email": email, "password": PASSWORD, "device_name": "Phone"}),
             anonymous: true,
         },
         WritePath {
@@ -45,6 +45,18 @@ pub fn write_paths(goal_id: &str, email: &str, refresh_token: &str) -> Vec<Write
             path: "/api/v1/auth/refresh".into(),
             valid: json!({"refresh_token": refresh_token}),
             anonymous: true,
+        },
+        WritePath {
+            method: Method::POST,
+            path: "/api/v1/auth/logout".into(),
+            valid: json!({"refresh_token": refresh_token}),
+            anonymous: false,
+        },
+        WritePath {
+            method: Method::POST,
+            path: "/api/v1/auth/password".into(),
+            valid: json!({"current_password": PASSWORD, "new_password": "another long passphrase"}),
+            anonymous: false,
         },
         WritePath {
             method: Method::PATCH,

@@ -147,7 +147,7 @@ async fn rate_limits_are_enforced_per_user_and_per_address() -> anyhow::Result<(
         let now = chrono::Utc::now().timestamp();
         jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
-            &json!({"sub": user_id, "iat": now, "exp": now + 600, "typ": "access"}),
+            &json!({"sub": user_id, "sid": uuid::Uuid::new_v4(), "iat": now, "exp": now + 600, "typ": "access"}),
             &EncodingKey::from_secret(STACK_SECRET),
         )
     };

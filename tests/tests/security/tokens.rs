@@ -43,8 +43,9 @@ async fn expired_forged_unsigned_and_wrong_key_tokens_are_refused() -> anyhow::R
     let api = &stack.api;
     let user = api.register_and_login("UTC").await?;
     let now = chrono::Utc::now().timestamp();
-    let claims =
-        |exp: i64, typ: &str| json!({"sub": user.user_id, "iat": now - 60, "exp": exp, "typ": typ});
+    // A session id that never ended: each token below is refused for its own defect only.
+    let sid = uuid::Uuid::new_v4();
+    let claims = |exp: i64, typ: &str| json!({"sub": user.user_id, "sid": sid, "iat": now - 60, "exp": exp, "typ": typ});
     let sign = |algorithm: Algorithm, claims: &Value, key: &[u8]| {
         jsonwebtoken::encode(
             &Header::new(algorithm),
@@ -74,7 +75,7 @@ async fn expired_forged_unsigned_and_wrong_key_tokens_are_refused() -> anyhow::R
             "no subject",
             sign(
                 Algorithm::HS256,
-                &json!({"exp": now + 600, "typ": "access"}),
+                &json!({"sid": sid, "exp": now + 600, "typ": "access"}),
                 STACK_SECRET,
             )?,
         ),
@@ -82,7 +83,7 @@ async fn expired_forged_unsigned_and_wrong_key_tokens_are_refused() -> anyhow::R
             "no expiry",
             sign(
                 Algorithm::HS256,
-                &json!({"sub": user.user_id, "typ": "access"}),
+                &json!({"sub": user.user_id, "sid": sid, "typ": "access"}),
                 STACK_SECRET,
             )?,
         ),
@@ -90,7 +91,15 @@ async fn expired_forged_unsigned_and_wrong_key_tokens_are_refused() -> anyhow::R
             "subject not a UUID",
             sign(
                 Algorithm::HS256,
-                &json!({"sub": "admin", "exp": now + 600, "typ": "access"}),
+                &json!({"sub": "admin", "sid": sid, "exp": now + 600, "typ": "access"}),
+                STACK_SECRET,
+            )?,
+        ),
+        (
+            "no session",
+            sign(
+                Algorithm::HS256,
+                &json!({"sub": user.user_id, "iat": now, "exp": now + 600, "typ": "access"}),
                 STACK_SECRET,
             )?,
         ),
@@ -226,7 +235,7 @@ async fn expired_forged_unsigned_and_wrong_key_tokens_are_refused() -> anyhow::R
 }
 
 #[tokio::test]
-async fn a_refresh_token_replayed_concurrently_is_honoured_at_most_once() -> anyhow::Result<()> {
+async fn a_refresh_token_replayed_concurrently_gives_one_pair() -> anyhow::Result<()> {
     let stack = TestStack::start().await?;
     let api = &stack.api;
     let user = api.register_and_login("UTC").await?;
@@ -243,33 +252,23 @@ async fn a_refresh_token_replayed_concurrently_is_honoured_at_most_once() -> any
         });
     }
     let mut tally = Tally::default();
-    let mut winners = Vec::new();
+    let mut pairs = std::collections::BTreeSet::new();
     while let Some(answer) = replays.join_next().await {
         let answer = answer??;
         tally.count(answer.status);
-        match answer.status {
-            200 => winners.push(answer.json),
-            401 => {}
-            other => panic!("a replay answered {other}: {answer:?}"),
-        }
+        // Within the grace window every replay is the lost answer asked again: the same pair.
+        assert_eq!(answer.status, 200, "a replay answered {answer:?}");
+        pairs.insert((
+            answer.json["access_token"].to_string(),
+            answer.json["refresh_token"].to_string(),
+        ));
     }
-    assert!(
-        winners.len() <= 1,
+    assert_eq!(
+        pairs.len(),
+        1,
         "one refresh token gave {} pairs",
-        winners.len()
+        pairs.len()
     );
-    // The replays revoked the family: even the winner's new refresh token is refused.
-    for winner in &winners {
-        let next = api
-            .post(
-                "/api/v1/auth/refresh",
-                &json!({"refresh_token": winner["refresh_token"]}),
-                None,
-            )
-            .await?;
-        tally.count(next.status);
-        assert_eq!(next.status, 401, "the family was revoked: {next:?}");
-    }
     let mut db = stack.database.connect().await?;
     let live: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM refresh_tokens WHERE user_id = $1 AND used_at IS NULL AND expires_at > now()",
@@ -277,9 +276,10 @@ async fn a_refresh_token_replayed_concurrently_is_honoured_at_most_once() -> any
     .bind(user.user_id.parse::<uuid::Uuid>()?)
     .fetch_one(&mut db)
     .await?;
+    assert_eq!(live, 1, "one successor stored");
     tally.report(
-        "security::a_refresh_token_replayed_concurrently_is_honoured_at_most_once",
-        &format!("pairs_issued={} live_tokens_after={live}", winners.len()),
+        "security::a_refresh_token_replayed_concurrently_gives_one_pair",
+        &format!("pairs_issued={} live_tokens_after={live}", pairs.len()),
     );
     drop(db);
     stack.stop().await

@@ -461,3 +461,26 @@ fn nothing_before_2000_and_goal_app_names_are_bounded_on_every_type() {
         Some("app_name")
     );
 }
+
+#[test]
+fn a_device_label_is_the_apps_name_else_the_user_agent() {
+    assert_eq!(
+        device_label(Some("  Ada's phone "), Some("okhttp/4")).unwrap(),
+        "Ada's phone"
+    );
+    assert_eq!(
+        device_label(None, Some("okhttp/4.12\u{7}")).unwrap(),
+        "okhttp/4.12"
+    );
+    assert_eq!(device_label(None, Some("  ")).unwrap(), "unknown device");
+    assert_eq!(device_label(None, None).unwrap(), "unknown device");
+    let long_agent = "a".repeat(500);
+    assert_eq!(
+        device_label(None, Some(&long_agent)).unwrap().len(),
+        MAX_DEVICE_NAME_CHARS
+    );
+    for wrong in ["", "   ", "\0", &"x".repeat(101)] {
+        let error = device_label(Some(wrong), None).unwrap_err();
+        assert_eq!(error.field, "device_name", "{wrong:?}");
+    }
+}

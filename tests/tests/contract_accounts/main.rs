@@ -1,5 +1,7 @@
-//! Accounts through the REST gateway: registration and sign-in, refresh-token rotation with reuse
-//! detection, reading and changing one's profile (the timezone moves days), export and erasure.
+//! Accounts through the REST gateway: registration and sign-in, refresh-token rotation with a
+//! grace window and reuse detection, reading and changing one's profile (the timezone moves
+//! days), export and erasure; sessions (sign-out, password change, the sessions list) in
+//! [`sessions`], their upkeep in [`housekeeping`].
 
 use chrono::Duration;
 use serde_json::{Value, json};
@@ -10,8 +12,12 @@ use wellbeing_tests::fixtures::{
 
 const PASSWORD: &str = "correct horse battery staple";
 
+mod housekeeping;
+mod sessions;
+
 #[tokio::test]
-async fn refresh_rotates_the_pair_and_a_reused_token_revokes_its_family() -> anyhow::Result<()> {
+async fn refresh_rotates_the_pair_replays_within_the_grace_and_a_reuse_ends_the_session()
+-> anyhow::Result<()> {
     let stack = TestStack::start().await?;
     let api = &stack.api;
     let email = format!("Someone.{}@Example.com", uuid::Uuid::new_v4().simple());
@@ -73,7 +79,28 @@ async fn refresh_rotates_the_pair_and_a_reused_token_revokes_its_family() -> any
     assert_eq!(me.status, 200, "the new access token works: {me:?}");
     assert_eq!(me.json["user_id"], user["user_id"]);
 
-    // The old refresh token no longer works, and presenting it revokes the whole family...
+    // Presented again within the grace window (the answer was lost): the same pair again.
+    let replayed = api
+        .post(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": first_refresh}),
+            None,
+        )
+        .await?;
+    assert_eq!(replayed.status, 200, "{replayed:?}");
+    assert_eq!(
+        replayed.json["refresh_token"],
+        rotated.json["refresh_token"]
+    );
+    assert_eq!(replayed.json["access_token"], rotated.json["access_token"]);
+    assert_eq!(replayed.header("cache-control"), Some("no-store"));
+
+    // After the window (its rotation moved a minute back), presenting it ends the session...
+    let mut db = stack.database.connect().await?;
+    sqlx::query("UPDATE refresh_tokens SET used_at = used_at - interval '1 minute' WHERE used_at IS NOT NULL")
+        .execute(&mut db)
+        .await?;
+    drop(db);
     let reused = api
         .post(
             "/api/v1/auth/refresh",
@@ -83,7 +110,7 @@ async fn refresh_rotates_the_pair_and_a_reused_token_revokes_its_family() -> any
         .await?;
     assert_eq!(reused.status, 401, "{reused:?}");
     assert_eq!(reused.json["code"], "unauthenticated");
-    // ...so the newer one fails too.
+    // ...so the newer refresh token fails too, and so does the session's access token.
     let revoked = api
         .post(
             "/api/v1/auth/refresh",
@@ -92,6 +119,14 @@ async fn refresh_rotates_the_pair_and_a_reused_token_revokes_its_family() -> any
         )
         .await?;
     assert_eq!(revoked.status, 401, "{revoked:?}");
+    let mut refused = api.get("/api/v1/auth/me", Some(&second_access)).await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    // Analytics ended the session: this gateway learns at its next poll (SESSION_POLL_MS).
+    while refused.status == 200 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        refused = api.get("/api/v1/auth/me", Some(&second_access)).await?;
+    }
+    assert_eq!(refused.status, 401, "{refused:?}");
     let garbage = api
         .post(
             "/api/v1/auth/refresh",
