@@ -461,3 +461,30 @@ fn nothing_before_2000_and_goal_app_names_are_bounded_on_every_type() {
         Some("app_name")
     );
 }
+
+#[test]
+fn events_are_at_most_400_days_old_unless_a_retention_period_says_otherwise() {
+    let days_ago = |days: i64| now() - Duration::days(days);
+    assert_eq!(
+        validate_event_age("timestamp", days_ago(399), now(), 0),
+        Ok(())
+    );
+    assert_eq!(
+        field(validate_event_age("timestamp", days_ago(401), now(), 0)),
+        Some("timestamp")
+    );
+    // A retention period replaces the bound, longer or shorter.
+    assert_eq!(
+        validate_event_age("start_time", days_ago(700), now(), 730),
+        Ok(())
+    );
+    assert_eq!(
+        field(validate_event_age("start_time", days_ago(61), now(), 60)),
+        Some("start_time")
+    );
+    // A period reaching past the calendar's start bounds nothing, without overflowing.
+    assert_eq!(
+        validate_event_age("timestamp", earliest_allowed(), now(), u32::MAX),
+        Ok(())
+    );
+}

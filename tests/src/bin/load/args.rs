@@ -30,12 +30,13 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     pub large_events: u64,
 
-    /// Local days of history per user of the first size.
-    #[arg(long, default_value_t = 14)]
+    /// Local days of history per user of the first size (at most a year: the gateway refuses
+    /// events older than 400 days).
+    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=365))]
     pub days: u32,
 
     /// Local days of history per user added for the second size.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=365))]
     pub large_days: u32,
 
     /// Measured seconds per scenario.
