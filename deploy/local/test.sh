@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints, unit tests and the end-to-end tests against the
 # real PostgreSQL and Redis (installed and started first if needed), schemathesis and the
-# TypeScript SDK's tests against a live stack.
+# TypeScript SDK's tests and the API reference page in a browser, against live stacks.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=deploy/local/services.sh
@@ -22,3 +22,5 @@ log "schemathesis against a live stack"
 deploy/local/schemathesis.sh
 log "the TypeScript SDK against a live stack"
 deploy/local/sdk-test.sh
+log "the API reference page (/docs) in a browser"
+deploy/local/docs-test.sh

@@ -5,6 +5,7 @@
 mod batch_get;
 mod committed_document;
 mod cors;
+mod docs;
 mod harness;
 mod limits;
 mod openapi;
