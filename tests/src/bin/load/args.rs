@@ -9,7 +9,7 @@ use clap::Parser;
 /// normal stack, plus a second analytics and gateway on the same database with the view cache
 /// off (`VIEW_CACHE=off`) for the uncached scenarios.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "load")]
+#[command(name = "load", version)]
 pub struct Args {
     /// Gateway to drive (e.g. http://127.0.0.1:8080). Its rate limit must allow the load
     /// (RATE_LIMIT_PER_MINUTE=1000000) and its tokens should live long (ACCESS_TOKEN_TTL_SECS).

@@ -51,7 +51,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Runs the stack as four processes under mixed traffic at a fraction of its maximum and reports
 /// the rate held and each service's memory over time.
 #[derive(Debug, Parser)]
-#[command(name = "soak")]
+#[command(name = "soak", version)]
 struct Args {
     /// Length of the soak (the open loop), in minutes.
     #[arg(long, default_value_t = 10.0)]
