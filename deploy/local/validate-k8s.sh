@@ -2,8 +2,8 @@
 # Validates deploy/k8s: renders both overlays with kustomize (kubectl's built-in one, or a
 # `kustomize` binary), validates the rendered objects with kubernetes-validate (PyPI) against
 # Kubernetes $K8S_VERSION in strict mode, and checks that
-#   - every env var a wellbeing container gets (env + envFrom ConfigMaps) is in the variable table
-#     of that binary's config.rs (or is RUST_LOG / LOG_FORMAT, read by services/common/telemetry);
+#   - every env var a wellbeing container gets (env + envFrom ConfigMaps) is a setting (`env =
+#     "NAME"`) of that binary's config.rs or of the shared ones in services/common, or RUST_LOG;
 #   - every probe port of a wellbeing container is the port of the listen address in its env (the
 #     gRPC readiness probe: of PROBE_ADDR, the plaintext health port), and a container port named
 #     `metrics` (`probes`) is the port of its METRICS_ADDR (PROBE_ADDR);
@@ -101,7 +101,7 @@ if ! "$VENV/bin/kubernetes-validate" --strict --quiet -k "$K8S_VERSION" \
 fi
 
 # --- cross-checks with the code ------------------------------------------------------------------
-log "checking env names against config.rs tables and probe ports against listen addresses"
+log "checking env names against the binaries' settings and probe ports against listen addresses"
 "$VENV/bin/python" - "$MODE" "$OUT" <<'PY'
 import os, re, sys, yaml
 
@@ -114,23 +114,25 @@ CONFIGS = {
     "wellbeing-cache": ("services/cache/src/config.rs", "CACHE_ADDR"),
     "wellbeing-aggregator": ("services/aggregator/src/config.rs", "AGGREGATOR_ADDR"),
 }
-COMMON = "services/common/src/telemetry/mod.rs"
+# Settings every binary shares, and those only the gRPC services have (`AdminPorts`).
+SHARED = ["services/common/src/telemetry/mod.rs", "services/common/src/internal_tls.rs"]
+ADMIN = "services/common/src/grpc.rs"
 
-def table_names(path):
-    # The rows of the table at the top of the file: //! | `NAME` | default | meaning |
-    # (a row may name several variables in its first cell: `A`, `B`)
-    names = set()
-    for line in open(path):
-        m = re.match(r"\s*//!\s*\|([^|]*)\|", line)
-        if m:
-            names.update(re.findall(r"`([A-Z][A-Z0-9_]*)`", m.group(1)))
-    return names
+def setting_names(path):
+    # The settings a clap struct declares: #[arg(long, env = "NAME", ...)]
+    return set(re.findall(r'env = "([A-Z][A-Z0-9_]*)"', open(path).read()))
 
-common = {n for n in ("RUST_LOG", "LOG_FORMAT") if f"`{n}`" in open(COMMON).read()}
-allowed = {binary: table_names(path) | common for binary, (path, _) in CONFIGS.items()}
+# RUST_LOG is read by the log filter itself, not declared as a setting.
+common = {"RUST_LOG"}.union(*(setting_names(path) for path in SHARED))
+allowed = {}
+for binary, (path, _) in CONFIGS.items():
+    names = setting_names(path) | common
+    if "AdminPorts" in open(path).read():
+        names |= setting_names(ADMIN)
+    allowed[binary] = names
 for binary, names in allowed.items():
     if len(names) <= len(common):
-        failures.append(f"{CONFIGS[binary][0]}: no variable table found")
+        failures.append(f"{CONFIGS[binary][0]}: no settings found")
 
 # Documents to check: rendered overlays, or (fallback) base resources + base generator literals.
 sets = {}
@@ -210,7 +212,7 @@ for name, docs in sets.items():
                         calls.setdefault(name, set()).add((pod_name, host, port_of(endpoint.strip())))
             for var in env:
                 if var not in allowed[binary]:
-                    failures.append(f"{where}: {var} is not in the table of {CONFIGS[binary][0]}")
+                    failures.append(f"{where}: {var} is not a setting of {CONFIGS[binary][0]}")
             sc = {**pod.get("securityContext", {}), **c.get("securityContext", {})}
             for key, want in (("runAsNonRoot", True), ("runAsUser", 10001),
                               ("readOnlyRootFilesystem", True), ("allowPrivilegeEscalation", False)):

@@ -1,31 +1,6 @@
-//! Gateway configuration, from the environment.
-//!
-//! | variable | default | meaning |
-//! | --- | --- | --- |
-//! | `GATEWAY_ADDR` | `127.0.0.1:8080` | HTTP listen address |
-//! | `ANALYTICS_URL` | `127.0.0.1:50051` | analytics address(es), comma-separated, balanced |
-//! | `CACHE_URL` | `127.0.0.1:50052` | cache service address(es) |
-//! | `AGGREGATOR_URL` | `127.0.0.1:50053` | aggregator address(es) |
-//! | `INTERNAL_TLS`, `TLS_CERT_FILE`, `TLS_KEY_FILE`, `TLS_CA_FILE` | `on`, `/etc/wellbeing/tls/{tls.crt,tls.key,ca.crt}` | mutual TLS to the services, as `gateway`; each must show its role's certificate (see `wellbeing_common::internal_tls`) |
-//! | `APP_ENV` | `development` | `production` makes `JWT_SECRET` mandatory |
-//! | `JWT_SECRET` | random per start (warned) | HS256 signing key of access tokens, 32+ bytes |
-//! | `ACCESS_TOKEN_TTL_SECS` | `900` | lifetime of an access token (60 to 86400) |
-//! | `SESSION_POLL_MS` | `1000` | how often the sessions ended through other replicas (or by analytics) are asked for: the longest an ended session's access token may still work on this replica (100 to 60000) |
-//! | `PERFORMANCE_THRESHOLD_MS` | `500` | requests slower than this are logged |
-//! | `UPSTREAM_TIMEOUT_MS` | `5000` | deadline of each gRPC call |
-//! | `REQUEST_TIMEOUT_MS` | `30000` | a request still running then answers 503 (100 to 600000) |
-//! | `RATE_LIMIT_PER_MINUTE` | `1200` | API requests per minute per user (per client address without a valid token) |
-//! | `RATE_LIMIT_BURST` | `RATE_LIMIT_PER_MINUTE` | requests that may come at once before the per-minute refill applies |
-//! | `METRICS_ALLOWED_NETWORKS` | `127.0.0.0/8,::1/128` | clients (networks or addresses, comma-separated; the address as the limits see it) that may read `/metrics` on `GATEWAY_ADDR`; others get 403 |
-//! | `METRICS_ADDR` | unset | a second address serving only `/metrics`, to anyone who reaches it (an admin port kept off the internet), e.g. `:9464` |
-//! | `METRICS_REFRESH_MS` | `5000` | how often the upstreams' figures shown by `/metrics` are gathered (in the background, never per scrape; 100 to 600000) |
-//! | `TRUSTED_PROXIES` | empty | networks or addresses of the proxies in front (comma-separated): from those peers only, the client address is read from `Forwarded` or `X-Forwarded-For` |
-//! | `HEADER_READ_TIMEOUT_MS` | `10000` | time a connection has to send a request's headers, counted from when it is ready for its next request (also how long an idle keep-alive connection stays open; 100 to 600000) |
-//! | `MAX_CONNECTIONS` | `10000` | client connections served at once; the next wait in the listen backlog (1 to 1000000) |
-//! | `VIEW_CACHE` | `on` | `off`: every derived read asks analytics (no copy kept in the gateway) |
-//! | `VIEW_CACHE_TTL_MS` | `10000` | bound on the age of a view kept in the gateway |
-//! | `VIEW_CACHE_MAX_MB` | `16` | bound on the bytes of views kept in the gateway |
-//! | `CORS_ALLOWED_ORIGINS` | empty | origins (`https://app.example.com`, comma-separated, exact) whose pages may call the API from a browser; empty: no CORS headers at all |
+//! Gateway configuration: [`GatewayArgs`] lists every setting, with its variable and default
+//! (`wellbeing-gateway --help` shows them; docs/OPERATIONS.md too), and [`GatewayConfig`] is
+//! what the gateway is built from once they are checked together.
 //!
 //! `/health` is limited to 100 requests a minute per client address (the contract's figure).
 
@@ -33,17 +8,111 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use base64::Engine;
+use clap::value_parser;
 use rand::RngCore;
 
 use crate::client_address::{Networks, TrustedProxies};
-
-/// Who may read `/metrics` on the API's address unless `METRICS_ALLOWED_NETWORKS` says.
-const LOOPBACK: &str = "127.0.0.0/8,::1/128";
 use crate::cors::CorsOrigins;
 use crate::serve::ConnectionLimits;
 use crate::view_cache::ViewCacheSettings;
-use wellbeing_common::config::{self, ConfigError, Source};
-use wellbeing_common::internal_tls::Transport;
+use wellbeing_common::config::{self, ConfigError, Endpoints};
+use wellbeing_common::internal_tls::{TlsArgs, Transport};
+use wellbeing_common::telemetry::{RUST_LOG_HELP, TelemetryArgs};
+
+/// The REST API the mobile app uses. Every setting is an environment variable (or the flag of
+/// the same name).
+#[derive(clap::Parser, Clone)]
+#[command(name = "wellbeing-gateway", version, after_help = RUST_LOG_HELP)]
+pub struct GatewayArgs {
+    /// HTTP listen address
+    #[arg(long, env = "GATEWAY_ADDR", default_value = "127.0.0.1:8080", value_parser = config::listen_addr)]
+    pub gateway_addr: SocketAddr,
+    /// Analytics address(es), comma-separated, balanced
+    #[arg(long, env = "ANALYTICS_URL", default_value = "127.0.0.1:50051", value_parser = config::endpoints)]
+    pub analytics_url: Endpoints,
+    /// Cache service address(es)
+    #[arg(long, env = "CACHE_URL", default_value = "127.0.0.1:50052", value_parser = config::endpoints)]
+    pub cache_url: Endpoints,
+    /// Aggregator address(es)
+    #[arg(long, env = "AGGREGATOR_URL", default_value = "127.0.0.1:50053", value_parser = config::endpoints)]
+    pub aggregator_url: Endpoints,
+    /// `production` makes `JWT_SECRET` mandatory
+    #[arg(long, env = "APP_ENV", default_value = "development")]
+    pub app_env: String,
+    /// HS256 signing key of access tokens, 32+ bytes [default: random per start, with a warning]
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Lifetime of an access token, seconds
+    #[arg(long, env = "ACCESS_TOKEN_TTL_SECS", default_value_t = 900, value_parser = value_parser!(u64).range(60..=86_400))]
+    pub access_token_ttl_secs: u64,
+    /// How often the sessions ended through other replicas (or by analytics) are asked for: the
+    /// longest an ended session's access token may still work on this replica, milliseconds
+    #[arg(long, env = "SESSION_POLL_MS", default_value_t = 1_000, value_parser = value_parser!(u64).range(100..=60_000))]
+    pub session_poll_ms: u64,
+    /// Requests slower than this are logged, milliseconds
+    #[arg(long, env = "PERFORMANCE_THRESHOLD_MS", default_value_t = 500)]
+    pub performance_threshold_ms: u64,
+    /// Deadline of each gRPC call, milliseconds
+    #[arg(long, env = "UPSTREAM_TIMEOUT_MS", default_value_t = 5_000)]
+    pub upstream_timeout_ms: u64,
+    /// A request still running then answers 503, milliseconds
+    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 30_000, value_parser = value_parser!(u64).range(100..=600_000))]
+    pub request_timeout_ms: u64,
+    /// API requests per minute per user (per client address without a valid token)
+    #[arg(long, env = "RATE_LIMIT_PER_MINUTE", default_value_t = 1_200, value_parser = value_parser!(u32).range(1..=1_000_000))]
+    pub rate_limit_per_minute: u32,
+    /// Requests that may come at once before the per-minute refill applies [default:
+    /// RATE_LIMIT_PER_MINUTE]
+    #[arg(long, env = "RATE_LIMIT_BURST", value_parser = value_parser!(u32).range(1..=1_000_000))]
+    pub rate_limit_burst: Option<u32>,
+    /// Clients (networks or addresses, comma-separated; the address as the limits see it) that
+    /// may read `/metrics` on GATEWAY_ADDR; others get 403 (empty: none)
+    #[arg(
+        long,
+        env = "METRICS_ALLOWED_NETWORKS",
+        default_value = "127.0.0.0/8,::1/128"
+    )]
+    pub metrics_allowed_networks: Networks,
+    /// A second address serving only `/metrics`, to anyone who reaches it (an admin port kept
+    /// off the internet), e.g. `:9464` (unset: none)
+    #[arg(long, env = "METRICS_ADDR", value_parser = config::listen_addr)]
+    pub metrics_addr: Option<SocketAddr>,
+    /// How often the upstreams' figures shown by `/metrics` are gathered (in the background,
+    /// never per scrape), milliseconds
+    #[arg(long, env = "METRICS_REFRESH_MS", default_value_t = 5_000, value_parser = value_parser!(u64).range(100..=600_000))]
+    pub metrics_refresh_ms: u64,
+    /// Networks or addresses of the proxies in front (comma-separated): from those peers only,
+    /// the client address is read from `Forwarded` or `X-Forwarded-For` (unset: none)
+    #[arg(long, env = "TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<TrustedProxies>,
+    /// Time a connection has to send a request's headers, counted from when it is ready for
+    /// its next request (also how long an idle keep-alive connection stays open), milliseconds
+    #[arg(long, env = "HEADER_READ_TIMEOUT_MS", default_value_t = 10_000, value_parser = value_parser!(u64).range(100..=600_000))]
+    pub header_read_timeout_ms: u64,
+    /// Client connections served at once; the next wait in the listen backlog
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 10_000, value_parser = value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+    /// `off`: every derived read asks analytics (no copy kept in the gateway)
+    #[arg(long, env = "VIEW_CACHE", default_value = "on", value_parser = config::switch, action = clap::ArgAction::Set)]
+    pub view_cache: bool,
+    /// Bound on the age of a view kept in the gateway, milliseconds
+    #[arg(long, env = "VIEW_CACHE_TTL_MS", default_value_t = 10_000, value_parser = value_parser!(u64).range(1..=3_600_000))]
+    pub view_cache_ttl_ms: u64,
+    /// Bound on the bytes of views kept in the gateway, MiB
+    #[arg(long, env = "VIEW_CACHE_MAX_MB", default_value_t = 16, value_parser = value_parser!(u64).range(1..=65_536))]
+    pub view_cache_max_mb: u64,
+    /// Origins (`https://app.example.com`, comma-separated, exact) whose pages may call the API
+    /// from a browser (unset: no CORS headers at all)
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS")]
+    pub cors_allowed_origins: Option<CorsOrigins>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
+/// Variables whose empty value is not "unset": no client may read `/metrics`.
+pub const EMPTY_IS_A_VALUE: &[&str] = &["METRICS_ALLOWED_NETWORKS"];
 
 #[derive(Clone)]
 pub struct GatewayConfig {
@@ -88,13 +157,18 @@ impl std::fmt::Debug for GatewayConfig {
 }
 
 impl GatewayConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_source(&config::Env)
+    /// Settings from `NAME=value` pairs alone (in-process stacks and tests).
+    pub fn from_source(pairs: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        Self::from_args(&config::from_pairs::<GatewayArgs>(pairs, EMPTY_IS_A_VALUE)?)
     }
 
-    pub fn from_source(source: &(impl Source + ?Sized)) -> Result<Self, ConfigError> {
-        let app_env = config::string(source, "APP_ENV", "development");
-        let jwt_secret = match source.get("JWT_SECRET").filter(|secret| !secret.is_empty()) {
+    /// Checks the settings together and reads what they point to.
+    pub fn from_args(args: &GatewayArgs) -> Result<Self, ConfigError> {
+        let jwt_secret = match args
+            .jwt_secret
+            .as_deref()
+            .filter(|secret| !secret.is_empty())
+        {
             Some(secret) if secret.len() < 32 => {
                 return Err(ConfigError::new(
                     "JWT_SECRET",
@@ -102,8 +176,8 @@ impl GatewayConfig {
                     "must be at least 32 bytes",
                 ));
             }
-            Some(secret) => secret.into_bytes(),
-            None if app_env == "production" => {
+            Some(secret) => secret.as_bytes().to_vec(),
+            None if args.app_env == "production" => {
                 return Err(ConfigError::new(
                     "JWT_SECRET",
                     "",
@@ -122,106 +196,35 @@ impl GatewayConfig {
                     .into_bytes()
             }
         };
-        let access_ttl_secs = config::parsed(source, "ACCESS_TOKEN_TTL_SECS", 900u64)?;
-        if !(60..=86_400).contains(&access_ttl_secs) {
-            return Err(ConfigError::new(
-                "ACCESS_TOKEN_TTL_SECS",
-                &access_ttl_secs.to_string(),
-                "must be between 60 and 86400",
-            ));
-        }
-        let request_timeout_ms = bounded(source, "REQUEST_TIMEOUT_MS", 30_000, 100..=600_000)?;
-        let rate_limit_per_minute = bounded(source, "RATE_LIMIT_PER_MINUTE", 1_200, 1..=1_000_000)?;
-        let rate_limit_burst = bounded(
-            source,
-            "RATE_LIMIT_BURST",
-            rate_limit_per_minute,
-            1..=1_000_000,
-        )?;
         Ok(Self {
-            listen_addr: config::listen_addr(source, "GATEWAY_ADDR", "127.0.0.1:8080")?,
-            analytics_endpoints: config::endpoints(source, "ANALYTICS_URL", "127.0.0.1:50051")?,
-            transport: Transport::from_source(source)?,
-            cache_endpoints: config::endpoints(source, "CACHE_URL", "127.0.0.1:50052")?,
-            aggregator_endpoints: config::endpoints(source, "AGGREGATOR_URL", "127.0.0.1:50053")?,
+            listen_addr: args.gateway_addr,
+            analytics_endpoints: args.analytics_url.0.clone(),
+            transport: Transport::from_args(&args.tls)?,
+            cache_endpoints: args.cache_url.0.clone(),
+            aggregator_endpoints: args.aggregator_url.0.clone(),
             jwt_secret,
-            access_token_ttl: Duration::from_secs(access_ttl_secs),
-            session_poll: Duration::from_millis(u64::from(bounded(
-                source,
-                "SESSION_POLL_MS",
-                1_000,
-                100..=60_000,
-            )?)),
-            slow_request_threshold: Duration::from_millis(config::parsed(
-                source,
-                "PERFORMANCE_THRESHOLD_MS",
-                500u64,
-            )?),
-            upstream_timeout: Duration::from_millis(config::parsed(
-                source,
-                "UPSTREAM_TIMEOUT_MS",
-                5_000u64,
-            )?),
-            request_timeout: Duration::from_millis(u64::from(request_timeout_ms)),
-            rate_limit_per_minute,
-            rate_limit_burst,
-            trusted_proxies: config::parsed(source, "TRUSTED_PROXIES", TrustedProxies::default())?,
-            metrics_allowed: match source.get("METRICS_ALLOWED_NETWORKS") {
-                Some(raw) => raw
-                    .parse()
-                    .map_err(|error| ConfigError::new("METRICS_ALLOWED_NETWORKS", &raw, error))?,
-                None => LOOPBACK.parse().expect("loopback networks"),
-            },
-            metrics_addr: config::optional_listen_addr(source, "METRICS_ADDR")?,
-            metrics_refresh: Duration::from_millis(u64::from(bounded(
-                source,
-                "METRICS_REFRESH_MS",
-                5_000,
-                100..=600_000,
-            )?)),
-            cors_origins: config::parsed(source, "CORS_ALLOWED_ORIGINS", CorsOrigins::default())?,
+            access_token_ttl: Duration::from_secs(args.access_token_ttl_secs),
+            session_poll: Duration::from_millis(args.session_poll_ms),
+            slow_request_threshold: Duration::from_millis(args.performance_threshold_ms),
+            upstream_timeout: Duration::from_millis(args.upstream_timeout_ms),
+            request_timeout: Duration::from_millis(args.request_timeout_ms),
+            rate_limit_per_minute: args.rate_limit_per_minute,
+            rate_limit_burst: args.rate_limit_burst.unwrap_or(args.rate_limit_per_minute),
+            trusted_proxies: args.trusted_proxies.clone().unwrap_or_default(),
+            metrics_allowed: args.metrics_allowed_networks.clone(),
+            metrics_addr: args.metrics_addr,
+            metrics_refresh: Duration::from_millis(args.metrics_refresh_ms),
+            cors_origins: args.cors_allowed_origins.clone().unwrap_or_default(),
             connection_limits: ConnectionLimits {
-                header_read_timeout: Duration::from_millis(u64::from(bounded(
-                    source,
-                    "HEADER_READ_TIMEOUT_MS",
-                    10_000,
-                    100..=600_000,
-                )?)),
-                max_connections: bounded(source, "MAX_CONNECTIONS", 10_000, 1..=1_000_000)?
-                    as usize,
+                header_read_timeout: Duration::from_millis(args.header_read_timeout_ms),
+                max_connections: args.max_connections as usize,
             },
             view_cache: ViewCacheSettings {
-                enabled: config::switch(source, "VIEW_CACHE", true)?,
-                ttl: Duration::from_millis(u64::from(bounded(
-                    source,
-                    "VIEW_CACHE_TTL_MS",
-                    10_000,
-                    1..=3_600_000,
-                )?)),
-                max_bytes: u64::from(bounded(source, "VIEW_CACHE_MAX_MB", 16, 1..=65_536)?)
-                    * 1024
-                    * 1024,
+                enabled: args.view_cache,
+                ttl: Duration::from_millis(args.view_cache_ttl_ms),
+                max_bytes: args.view_cache_max_mb * 1024 * 1024,
             },
         })
-    }
-}
-
-/// An integer variable that must lie within `range`.
-fn bounded(
-    source: &(impl Source + ?Sized),
-    name: &str,
-    default: u32,
-    range: std::ops::RangeInclusive<u32>,
-) -> Result<u32, ConfigError> {
-    let value = config::parsed(source, name, default)?;
-    if range.contains(&value) {
-        Ok(value)
-    } else {
-        Err(ConfigError::new(
-            name,
-            &value.to_string(),
-            format!("must be between {} and {}", range.start(), range.end()),
-        ))
     }
 }
 

@@ -46,7 +46,7 @@ use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use wellbeing_common::ErrorCode;
 
-pub use config::GatewayConfig;
+pub use config::{GatewayArgs, GatewayConfig};
 
 use crate::auth::TokenKeys;
 use crate::ended_sessions::EndedSessions;

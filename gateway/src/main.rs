@@ -1,18 +1,23 @@
-//! Starts the gateway. Configuration: see `config.rs` or docs/OPERATIONS.md.
+//! Starts the gateway. Settings: `wellbeing-gateway --help`, `config.rs` or docs/OPERATIONS.md.
 
-use wellbeing_common::{shutdown::shutdown_signal, telemetry};
-use wellbeing_gateway::{Application, GatewayConfig};
+use std::process::ExitCode;
+
+use wellbeing_common::{config, process, shutdown::shutdown_signal};
+use wellbeing_gateway::{Application, GatewayArgs, GatewayConfig};
 
 /// mimalloc rather than glibc malloc: allocation was 14 % of a cached read (docs/PERFORMANCE.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let log_format = telemetry::log_format_from_env()?;
-    let _tracing = telemetry::init_with_tracing("gateway", log_format)?;
-    let config = GatewayConfig::from_env()?;
-    Application::build(config)
+async fn main() -> ExitCode {
+    let args = config::parse_or_exit::<GatewayArgs>(wellbeing_gateway::config::EMPTY_IS_A_VALUE);
+    process::exit_code(run(args).await)
+}
+
+async fn run(args: GatewayArgs) -> anyhow::Result<()> {
+    let _tracing = args.telemetry.init("gateway")?;
+    Application::build(GatewayConfig::from_args(&args)?)
         .await?
         .run_until_stopped(shutdown_signal())
         .await

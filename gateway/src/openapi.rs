@@ -90,6 +90,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
         routes::ops::readyz,
         routes::metrics::metrics,
         routes::ops::openapi,
+        routes::docs::page,
+        routes::docs::script,
     ),
     components(
         schemas(ErrorBody),
@@ -115,7 +117,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         (name = "reads", description = "Derived views, revalidated with ETags"),
         (name = "goals", description = "Goals and their progress"),
         (name = "privacy", description = "The phone's privacy state and its score"),
-        (name = "operations", description = "Health, readiness, metrics and this document (no token)"),
+        (name = "operations", description = "Health, readiness, metrics, this document and its reference page (no token)"),
     ),
 )]
 pub struct ApiDoc;

@@ -494,3 +494,68 @@ async fn each_tracking_endpoint_names_the_field_it_refuses() -> anyhow::Result<(
     drop(db);
     stack.stop().await
 }
+
+/// Without a retention period an event may be up to 400 days old (the contract's bound); an
+/// older one is refused naming its time field, alone and in a batch, and nothing is stored.
+#[tokio::test]
+async fn events_older_than_400_days_are_refused_when_no_retention_is_set() -> anyhow::Result<()> {
+    let stack = TestStack::start().await?;
+    let api = &stack.api;
+    let user = api.register_and_login("UTC").await?;
+    let token = Some(user.access_token.as_str());
+    let days_ago = |days: i64| chrono::Utc::now() - Duration::days(days);
+    // Bodies as the single-event endpoints take them; a batch adds each one's type.
+    let screen_time = |days: i64| json!({"app_name": "Maps", "duration_minutes": 5, "timestamp": days_ago(days).to_rfc3339()});
+    let session = |days: i64| {
+        let start = days_ago(days);
+        json!({"start_time": start.to_rfc3339(),
+               "end_time": (start + Duration::minutes(30)).to_rfc3339()})
+    };
+    let typed = |kind: &str, mut body: serde_json::Value| {
+        body["type"] = json!(kind);
+        body
+    };
+
+    for (kind, body, field) in [
+        ("screen-time", screen_time(401), "timestamp"),
+        ("session", session(401), "start_time"),
+    ] {
+        let answer = api
+            .post(&format!("/api/v1/analytics/track/{kind}"), &body, token)
+            .await?;
+        assert_eq!(answer.status, 422, "{kind} -> {answer:?}");
+        assert_eq!(answer.json["field"], field, "{kind} -> {answer:?}");
+    }
+    let path = "/api/v1/analytics/track/batch";
+    let mixed = json!({"events": [
+        typed("screen-time", screen_time(399)),
+        typed("session", session(401)),
+        typed("screen-time", screen_time(401)),
+    ]});
+    let refused = api.post(path, &mixed, token).await?;
+    assert_eq!(refused.status, 422, "{refused:?}");
+    let listed: Vec<(u64, &str)> = refused.json["errors"]
+        .as_array()
+        .expect("errors is a list")
+        .iter()
+        .map(|error| {
+            let index = error["index"].as_u64().unwrap_or(99);
+            (index, error["field"].as_str().unwrap_or("?"))
+        })
+        .collect();
+    assert_eq!(listed, vec![(1, "start_time"), (2, "timestamp")]);
+    let mut db = stack.database.connect().await?;
+    for table in EVENT_TABLES {
+        assert_eq!(rows_in(&mut db, table).await?, 0, "{table} after refusals");
+    }
+
+    // 399 days is within the bound, alone and in a batch.
+    track(api, &user.access_token, "screen-time", screen_time(399)).await?;
+    let batch =
+        json!({"events": [typed("screen-time", screen_time(399)), typed("session", session(399))]});
+    let stored = api.post(path, &batch, token).await?;
+    assert_eq!(stored.status, 201, "{stored:?}");
+    assert_eq!(rows_in(&mut db, "screen_time").await?, 2);
+    drop(db);
+    stack.stop().await
+}

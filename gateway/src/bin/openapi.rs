@@ -4,14 +4,28 @@
 //! are generated from it and a gateway test fails when it drifts from the served document.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::Context;
+use clap::Parser;
+
+/// Writes the gateway's OpenAPI document, exactly as `GET /openapi.json` serves it.
+#[derive(Parser)]
+#[command(
+    name = "openapi",
+    version,
+    after_help = "Reads no environment variable."
+)]
+struct Args {
+    /// Where to write it (e.g. clients/openapi.json) [default: standard output]
+    path: Option<PathBuf>,
+}
 
 fn main() -> anyhow::Result<()> {
     let document = wellbeing_gateway::openapi::json();
-    match std::env::args_os().nth(1) {
+    match Args::parse().path {
         Some(path) => std::fs::write(&path, &document)
-            .with_context(|| format!("failed to write {}", path.to_string_lossy())),
+            .with_context(|| format!("failed to write {}", path.display())),
         None => std::io::stdout()
             .lock()
             .write_all(&document)

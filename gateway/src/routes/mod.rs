@@ -7,13 +7,15 @@
 //! - [`reads`]: derived views, with ETags; [`cache`]: the caller's cache; [`goals`]; [`privacy`].
 //! - [`query`], [`parse`]: shape checks of query strings, timestamps and dates.
 //! - [`batch_get`]: up to 20 GETs of the caller's own data in one request.
-//! - [`ops`], [`metrics`]: health, readiness, metrics and the OpenAPI document, without a token.
+//! - [`ops`], [`metrics`]: health, readiness, metrics and the OpenAPI document, without a token;
+//!   [`docs`]: the API reference page rendered from that document.
 
 pub mod account;
 pub mod auth;
 pub mod batch;
 pub mod batch_get;
 pub mod cache;
+pub mod docs;
 pub mod events;
 pub mod goals;
 pub mod metrics;
@@ -148,6 +150,8 @@ pub fn operation_routes() -> Vec<Route> {
         route(Method::GET, "/readyz", ops::readyz),
         route(Method::GET, "/metrics", metrics::metrics),
         route(Method::GET, "/openapi.json", ops::openapi),
+        route(Method::GET, "/docs", docs::page),
+        route(Method::GET, docs::SCRIPT_PATH, docs::script),
     ]
 }
 

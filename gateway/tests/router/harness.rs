@@ -129,8 +129,11 @@ impl Harness {
         } else if is_json {
             serde_json::from_slice(&bytes).expect("a JSON body")
         } else {
-            // Only `/metrics` answers text; everything else is JSON.
-            assert!(uri.starts_with("/metrics"), "{uri}: not JSON");
+            // Only `/metrics` and the reference page answer text; everything else is JSON.
+            assert!(
+                uri.starts_with("/metrics") || uri.starts_with("/docs"),
+                "{uri}: not JSON"
+            );
             Value::String(String::from_utf8_lossy(&bytes).into_owned())
         };
         Answer {

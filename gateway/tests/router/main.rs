@@ -3,8 +3,10 @@
 //! everything else (auth, shapes, limits, routing) must be answered before any upstream call.
 
 mod batch_get;
+mod cli;
 mod committed_document;
 mod cors;
+mod docs;
 mod harness;
 mod limits;
 mod openapi;

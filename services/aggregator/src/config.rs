@@ -1,28 +1,71 @@
-//! Aggregator configuration, from the environment.
-//!
-//! | variable | default | meaning |
-//! | --- | --- | --- |
-//! | `AGGREGATOR_ADDR` | `:50053` | gRPC listen address |
-//! | `METRICS_ADDR` | unset | Prometheus `/metrics` admin port, e.g. `:9464` (unset: none) |
-//! | `PROBE_ADDR` | unset | the gRPC health service again, in plaintext, for Kubernetes probes, e.g. `:50063` (unset: none) |
-//! | `INTERNAL_TLS`, `TLS_CERT_FILE`, `TLS_KEY_FILE`, `TLS_CA_FILE` | `on`, `/etc/wellbeing/tls/{tls.crt,tls.key,ca.crt}` | mutual TLS: only the gateway may call (see `wellbeing_common::internal_tls`) |
-//! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/wellbeing` | PostgreSQL (schema owned by analytics) |
-//! | `AGGREGATOR_DB_MAX_CONNECTIONS` | `5` | pool size of one worker |
-//! | `WORKER_BATCH_SIZE` | `100` | marked days claimed at once |
-//! | `WORKER_LEASE_MS` | `30000` | a claim not completed by then is retried by another worker |
-//! | `WORKER_IDLE_POLL_MS` | `200` | wait between polls of an empty queue |
-//! | `WORKER_REBUILD_LEASE_SECS` | `600` | a rebuild of a user's aggregates not finished by then is retried by another worker |
-//! | `SWEEP_INTERVAL_SECS` | `60` | how often the sweep checks sampled day aggregates against raw records |
-//! | `SWEEP_SAMPLE` | `20` | day aggregates the sweep checks each time (0: none) |
-//! | `RETENTION_DAYS` | `0` | events older than this many days are removed (whole month partitions are dropped); 0 keeps everything |
-//! | `PARTITIONS_AHEAD_MONTHS` | `2` | month partitions of the event tables created ahead of the current one |
-//! | `PARTITION_MAINTENANCE_SECS` | `3600` | how often partitions are created ahead and retention applied |
+//! Aggregator configuration: [`AggregatorArgs`] lists every setting, with its variable and
+//! default (`wellbeing-aggregator --help` shows them; docs/OPERATIONS.md too).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use wellbeing_common::config::{self, ConfigError, Source};
-use wellbeing_common::internal_tls::Transport;
+use clap::value_parser;
+use wellbeing_common::config::{self, ConfigError};
+use wellbeing_common::grpc::AdminPorts;
+use wellbeing_common::internal_tls::{TlsArgs, Transport};
+use wellbeing_common::telemetry::{RUST_LOG_HELP, TelemetryArgs};
+
+/// The aggregation worker: recomputes marked days, checks samples, keeps the partitions. Every
+/// setting is an environment variable (or the flag of the same name).
+#[derive(clap::Parser, Clone)]
+#[command(name = "wellbeing-aggregator", version, after_help = RUST_LOG_HELP)]
+pub struct AggregatorArgs {
+    /// gRPC listen address
+    #[arg(long, env = "AGGREGATOR_ADDR", default_value = ":50053", value_parser = config::listen_addr)]
+    pub aggregator_addr: SocketAddr,
+    #[command(flatten)]
+    pub admin: AdminPorts,
+    /// PostgreSQL (schema owned by analytics)
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/wellbeing",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+    /// Pool size of one worker
+    #[arg(long, env = "AGGREGATOR_DB_MAX_CONNECTIONS", default_value_t = 5, value_parser = value_parser!(u32).range(1..))]
+    pub aggregator_db_max_connections: u32,
+    /// Marked days claimed at once
+    #[arg(long, env = "WORKER_BATCH_SIZE", default_value_t = 100, value_parser = value_parser!(u32).range(1..=10_000))]
+    pub worker_batch_size: u32,
+    /// A claim not completed by then is retried by another worker, milliseconds
+    #[arg(long, env = "WORKER_LEASE_MS", default_value_t = 30_000, value_parser = value_parser!(u64).range(100..))]
+    pub worker_lease_ms: u64,
+    /// Wait between polls of an empty queue, milliseconds
+    #[arg(long, env = "WORKER_IDLE_POLL_MS", default_value_t = 200)]
+    pub worker_idle_poll_ms: u64,
+    /// A rebuild of a user's aggregates not finished by then is retried by another worker,
+    /// seconds
+    #[arg(long, env = "WORKER_REBUILD_LEASE_SECS", default_value_t = 600)]
+    pub worker_rebuild_lease_secs: u64,
+    /// How often the sweep checks sampled day aggregates against raw records, seconds
+    #[arg(long, env = "SWEEP_INTERVAL_SECS", default_value_t = 60)]
+    pub sweep_interval_secs: u64,
+    /// Day aggregates the sweep checks each time (0: none)
+    #[arg(long, env = "SWEEP_SAMPLE", default_value_t = 20)]
+    pub sweep_sample: u32,
+    /// Events older than this many days are removed (whole month partitions are dropped); 0
+    /// keeps everything
+    #[arg(long, env = "RETENTION_DAYS", default_value_t = 0)]
+    pub retention_days: u32,
+    /// Month partitions of the event tables created ahead of the current one
+    #[arg(long, env = "PARTITIONS_AHEAD_MONTHS", default_value_t = 2, value_parser = value_parser!(u32).range(1..=24))]
+    pub partitions_ahead_months: u32,
+    /// How often partitions are created ahead and retention applied, seconds (0 counts as 1, as
+    /// for the other periods)
+    #[arg(long, env = "PARTITION_MAINTENANCE_SECS", default_value_t = 3_600)]
+    pub partition_maintenance_secs: u64,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
 
 #[derive(Debug, Clone)]
 pub struct AggregatorConfig {
@@ -46,87 +89,32 @@ pub struct AggregatorConfig {
 }
 
 impl AggregatorConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_source(&config::Env)
+    /// Settings from `NAME=value` pairs alone (in-process stacks and tests).
+    pub fn from_source(pairs: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        Self::from_args(&config::from_pairs::<AggregatorArgs>(pairs, &[])?)
     }
 
-    pub fn from_source(source: &(impl Source + ?Sized)) -> Result<Self, ConfigError> {
-        let database_url = config::string(
-            source,
-            "DATABASE_URL",
-            "postgres://postgres@127.0.0.1:5432/wellbeing",
-        );
-        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
-            return Err(ConfigError::new(
-                "DATABASE_URL",
-                "<hidden>",
-                "expected a postgres:// URL",
-            ));
-        }
-        let max_connections = config::parsed(source, "AGGREGATOR_DB_MAX_CONNECTIONS", 5u32)?;
-        if max_connections == 0 {
-            return Err(ConfigError::new(
-                "AGGREGATOR_DB_MAX_CONNECTIONS",
-                "0",
-                "must be at least 1",
-            ));
-        }
-        let batch_size = config::parsed(source, "WORKER_BATCH_SIZE", 100u32)?;
-        if !(1..=10_000).contains(&batch_size) {
-            return Err(ConfigError::new(
-                "WORKER_BATCH_SIZE",
-                &batch_size.to_string(),
-                "must be between 1 and 10000",
-            ));
-        }
-        let lease_ms = config::parsed(source, "WORKER_LEASE_MS", 30_000u64)?;
-        if lease_ms < 100 {
-            return Err(ConfigError::new(
-                "WORKER_LEASE_MS",
-                &lease_ms.to_string(),
-                "must be at least 100",
-            ));
-        }
+    /// Checks the settings together and reads what they point to.
+    pub fn from_args(args: &AggregatorArgs) -> Result<Self, ConfigError> {
+        let database_url = config::postgres_url("DATABASE_URL", &args.database_url)?;
         Ok(Self {
-            listen_addr: config::listen_addr(source, "AGGREGATOR_ADDR", ":50053")?,
-            metrics_addr: wellbeing_common::metrics::addr_from(source)?,
-            probe_addr: wellbeing_common::grpc::probe_addr_from(source)?,
-            transport: Transport::from_source(source)?,
+            listen_addr: args.aggregator_addr,
+            metrics_addr: args.admin.metrics_addr,
+            probe_addr: args.admin.probe_addr,
+            transport: Transport::from_args(&args.tls)?,
             database_url,
-            max_connections,
-            batch_size,
-            lease: Duration::from_millis(lease_ms),
-            idle_poll: Duration::from_millis(config::parsed(
-                source,
-                "WORKER_IDLE_POLL_MS",
-                200u64,
-            )?),
-            rebuild_lease: Duration::from_secs(
-                config::parsed(source, "WORKER_REBUILD_LEASE_SECS", 600u64)?.max(1),
-            ),
-            sweep_interval: Duration::from_secs(
-                config::parsed(source, "SWEEP_INTERVAL_SECS", 60u64)?.max(1),
-            ),
-            sweep_sample: i64::from(config::parsed(source, "SWEEP_SAMPLE", 20u32)?),
-            retention_days: config::parsed(source, "RETENTION_DAYS", 0u32)?,
-            partitions_ahead_months: partitions_ahead_months(source)?,
-            partition_maintenance: Duration::from_secs(
-                config::parsed(source, "PARTITION_MAINTENANCE_SECS", 3600u64)?.max(1),
-            ),
+            max_connections: args.aggregator_db_max_connections,
+            batch_size: args.worker_batch_size,
+            lease: Duration::from_millis(args.worker_lease_ms),
+            idle_poll: Duration::from_millis(args.worker_idle_poll_ms),
+            rebuild_lease: Duration::from_secs(args.worker_rebuild_lease_secs.max(1)),
+            sweep_interval: Duration::from_secs(args.sweep_interval_secs.max(1)),
+            sweep_sample: i64::from(args.sweep_sample),
+            retention_days: args.retention_days,
+            partitions_ahead_months: args.partitions_ahead_months,
+            partition_maintenance: Duration::from_secs(args.partition_maintenance_secs.max(1)),
         })
     }
-}
-
-fn partitions_ahead_months(source: &(impl Source + ?Sized)) -> Result<u32, ConfigError> {
-    let months = config::parsed(source, "PARTITIONS_AHEAD_MONTHS", 2u32)?;
-    if !(1..=24).contains(&months) {
-        return Err(ConfigError::new(
-            "PARTITIONS_AHEAD_MONTHS",
-            &months.to_string(),
-            "must be between 1 and 24",
-        ));
-    }
-    Ok(months)
 }
 
 #[cfg(test)]

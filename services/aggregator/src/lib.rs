@@ -30,7 +30,7 @@ use wellbeing_common::internal_tls::Role;
 use wellbeing_common::metrics::{self, GrpcMetrics, Metered, Series};
 use wellbeing_proto::aggregator::v1::aggregator_server::AggregatorServer;
 
-pub use config::AggregatorConfig;
+pub use config::{AggregatorArgs, AggregatorConfig};
 
 use crate::server::AggregatorService;
 use crate::worker::{Worker, WorkerState};

@@ -1,40 +1,129 @@
-//! Analytics configuration, from the environment. Defaults let it run next to a local PostgreSQL.
-//!
-//! | variable | default | meaning |
-//! | --- | --- | --- |
-//! | `ANALYTICS_ADDR` | `:50051` | gRPC listen address |
-//! | `METRICS_ADDR` | unset | Prometheus `/metrics` admin port, e.g. `:9464` (unset: none) |
-//! | `PROBE_ADDR` | unset | the gRPC health service again, in plaintext, for Kubernetes probes, e.g. `:50061` (unset: none) |
-//! | `INTERNAL_TLS`, `TLS_CERT_FILE`, `TLS_KEY_FILE`, `TLS_CA_FILE` | `on`, `/etc/wellbeing/tls/{tls.crt,tls.key,ca.crt}` | mutual TLS: only the gateway may call; the cache service is called as `cache` (see `wellbeing_common::internal_tls`) |
-//! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/wellbeing` | PostgreSQL |
-//! | `DATABASE_READ_URL` | unset | a PostgreSQL read replica for the views' aggregate, event and snapshot reads (unset: the primary) |
-//! | `READ_REPLICA_GRACE_MS` | `5000` | a user who wrote less than this ago reads the primary (keep it above the replica's lag, at most `VIEW_CACHE_TTL_MS`) |
-//! | `CACHE_URL` | `127.0.0.1:50052` | cache service address(es), comma-separated |
-//! | `CACHE_TTL` | `300` | seconds a cached view lives |
-//! | `VIEW_CACHE` | `on` | `off`: every read computes its view (no copies in process, no cache service reads or writes; writes still invalidate other replicas' views; timezones are still kept in process); for benchmarks and diagnosis |
-//! | `VIEW_CACHE_MAX_MB` | `16` | bound on the bytes of views kept in process (0: none kept, single-flight only) |
-//! | `VIEW_CACHE_TTL_MS` | `10000` | bound on the age of a view kept in process |
-//! | `DB_MIN_CONNECTIONS` | `20` | connections kept open |
-//! | `DB_MAX_CONNECTIONS` | `60` | connections under load |
-//! | `DB_ACQUIRE_TIMEOUT_SECS` | `3` | wait for a free connection (or for PostgreSQL to answer), then 503; below the gateway's 5 s upstream deadline |
-//! | `DB_MAX_LIFETIME_SECS` | `3600` | connections are recycled after this |
-//! | `SLOW_QUERY_THRESHOLD_MS` | `100` | statements slower than this are logged |
-//! | `DB_STATEMENT_TIMEOUT_MS` | `5000` | PostgreSQL cuts a statement running longer (its request answers 503), so nothing keeps working, or waiting on a lock, after the gateway's 5 s deadline has answered; 0: no bound. Migrations, erasures and exports are not bound |
-//! | `MIGRATE_AT_START` | `on` | `off`: never change the schema; health stays NOT_SERVING until the migrations this build carries have been applied (by the migration Job, as the schema's owner), so `DATABASE_URL` may name a role without DDL rights |
-//! | `DATABASE_RUNTIME_ROLE` | unset | read by `wellbeing-analytics migrate` only: after migrating, grant this existing role what the services do at run time (rows, sequences, functions) and no DDL |
-//! | `REFRESH_TOKEN_TTL_DAYS` | `30` | lifetime of a refresh token: a session unused this long ends (1 to 365) |
-//! | `SESSION_MAX_LIFETIME_DAYS` | `90` | absolute lifetime of a session, however often it is refreshed (1 to 3650, at least `REFRESH_TOKEN_TTL_DAYS`) |
-//! | `REFRESH_REUSE_GRACE_SECS` | `10` | a rotated refresh token presented again this soon (the answer was lost) gets the same pair; later, it ends the session (0 to 60) |
-//! | `RETENTION_DAYS` | `0` | events older than this many days are refused (the aggregator removes older data); 0 keeps everything |
+//! Analytics configuration: [`AnalyticsArgs`] lists every setting, with its variable and default
+//! (`wellbeing-analytics --help` shows them; docs/OPERATIONS.md too). Defaults let it run next
+//! to a local PostgreSQL.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use wellbeing_common::config::{self, ConfigError, Source};
-use wellbeing_common::internal_tls::Transport;
+use clap::value_parser;
+use wellbeing_common::config::{self, ConfigError, Endpoints};
+use wellbeing_common::grpc::AdminPorts;
+use wellbeing_common::internal_tls::{TlsArgs, Transport};
+use wellbeing_common::telemetry::{RUST_LOG_HELP, TelemetryArgs};
 pub use wellbeing_store::PoolConfig;
 
 use crate::sessions::SessionRules;
+/// The analytics service: ingestion, accounts and the derived views. Every setting is an
+/// environment variable (or the flag of the same name).
+#[derive(clap::Parser, Clone)]
+#[command(name = "wellbeing-analytics", version, after_help = RUST_LOG_HELP)]
+pub struct AnalyticsArgs {
+    #[command(subcommand)]
+    pub command: Option<AnalyticsCommand>,
+    /// gRPC listen address
+    #[arg(long, env = "ANALYTICS_ADDR", default_value = ":50051", value_parser = config::listen_addr)]
+    pub analytics_addr: SocketAddr,
+    #[command(flatten)]
+    pub admin: AdminPorts,
+    /// PostgreSQL
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/wellbeing",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+    /// A PostgreSQL read replica for the views' aggregate, event and snapshot reads (unset: the
+    /// primary)
+    #[arg(long, env = "DATABASE_READ_URL", hide_env_values = true)]
+    pub database_read_url: Option<String>,
+    /// A user who wrote less than this ago reads the primary (keep it above the replica's lag,
+    /// at most VIEW_CACHE_TTL_MS), milliseconds
+    #[arg(long, env = "READ_REPLICA_GRACE_MS", default_value_t = 5_000)]
+    pub read_replica_grace_ms: u64,
+    /// Cache service address(es), comma-separated
+    #[arg(long, env = "CACHE_URL", default_value = "127.0.0.1:50052", value_parser = config::endpoints)]
+    pub cache_url: Endpoints,
+    /// Seconds a cached view lives
+    #[arg(long, env = "CACHE_TTL", default_value_t = 300)]
+    pub cache_ttl: u32,
+    /// `off`: every read computes its view (no copies in process, no cache service reads or
+    /// writes; writes still invalidate other replicas' views); for benchmarks and diagnosis
+    #[arg(long, env = "VIEW_CACHE", default_value = "on", value_parser = config::switch, action = clap::ArgAction::Set)]
+    pub view_cache: bool,
+    /// Bound on the bytes of views kept in process, MiB (0: none kept, single-flight only)
+    #[arg(long, env = "VIEW_CACHE_MAX_MB", default_value_t = 16, value_parser = value_parser!(u64).range(0..=65_536))]
+    pub view_cache_max_mb: u64,
+    /// Bound on the age of a view kept in process, milliseconds
+    #[arg(long, env = "VIEW_CACHE_TTL_MS", default_value_t = 10_000)]
+    pub view_cache_ttl_ms: u64,
+    /// Connections kept open
+    #[arg(long, env = "DB_MIN_CONNECTIONS", default_value_t = 20)]
+    pub db_min_connections: u32,
+    /// Connections under load (at least 1 and at least DB_MIN_CONNECTIONS)
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 60)]
+    pub db_max_connections: u32,
+    /// Wait for a free connection (or for PostgreSQL to answer), then 503; below the gateway's
+    /// 5 s upstream deadline, seconds
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 3)]
+    pub db_acquire_timeout_secs: u64,
+    /// Connections are recycled after this, seconds
+    #[arg(long, env = "DB_MAX_LIFETIME_SECS", default_value_t = 3_600)]
+    pub db_max_lifetime_secs: u64,
+    /// Statements slower than this are logged, milliseconds
+    #[arg(long, env = "SLOW_QUERY_THRESHOLD_MS", default_value_t = 100)]
+    pub slow_query_threshold_ms: u64,
+    /// PostgreSQL cuts a statement running longer (its request answers 503), so nothing keeps
+    /// working after the gateway's deadline has answered; 0: no bound. Migrations, erasures and
+    /// exports are not bound. Milliseconds
+    #[arg(long, env = "DB_STATEMENT_TIMEOUT_MS", default_value_t = 5_000)]
+    pub db_statement_timeout_ms: u64,
+    /// `off`: never change the schema; health stays NOT_SERVING until the migrations this build
+    /// carries have been applied (by the migration Job), so DATABASE_URL may name a role
+    /// without DDL rights
+    #[arg(long, env = "MIGRATE_AT_START", default_value = "on", value_parser = config::switch, action = clap::ArgAction::Set)]
+    pub migrate_at_start: bool,
+    /// Read by `migrate` only: after migrating, grant this existing role what the services do
+    /// at run time (rows, sequences, functions) and no DDL
+    #[arg(long, env = "DATABASE_RUNTIME_ROLE", value_parser = runtime_role)]
+    pub database_runtime_role: Option<String>,
+    /// Lifetime of a refresh token: a session unused this long ends, days
+    #[arg(long, env = "REFRESH_TOKEN_TTL_DAYS", default_value_t = 30, value_parser = value_parser!(i64).range(1..=365))]
+    pub refresh_token_ttl_days: i64,
+    /// Absolute lifetime of a session, however often it is refreshed (at least
+    /// REFRESH_TOKEN_TTL_DAYS), days
+    #[arg(long, env = "SESSION_MAX_LIFETIME_DAYS", default_value_t = 90, value_parser = value_parser!(i64).range(1..=3650))]
+    pub session_max_lifetime_days: i64,
+    /// A rotated refresh token presented again this soon (the answer was lost) gets the same
+    /// pair; later, it ends the session (0: no grace), seconds
+    #[arg(long, env = "REFRESH_REUSE_GRACE_SECS", default_value_t = 10, value_parser = value_parser!(i64).range(0..=60))]
+    pub refresh_reuse_grace_secs: i64,
+    /// Events older than this many days are refused (the aggregator removes older data); 0
+    /// keeps everything, and refuses events older than 400 days
+    #[arg(long, env = "RETENTION_DAYS", default_value_t = 0)]
+    pub retention_days: u32,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
+/// What to do instead of serving.
+#[derive(clap::Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum AnalyticsCommand {
+    /// Apply the schema migrations (and DATABASE_RUNTIME_ROLE's grants), then exit: the
+    /// Kubernetes migration Job runs it
+    Migrate,
+}
+
+fn runtime_role(raw: &str) -> Result<String, String> {
+    let role = raw.trim();
+    if wellbeing_store::runtime_role::is_plain_role_name(role) {
+        Ok(role.to_owned())
+    } else {
+        Err("must be lower-case letters, digits and _ (an existing role)".to_owned())
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct AnalyticsConfig {
@@ -65,38 +154,19 @@ pub struct AnalyticsConfig {
 }
 
 impl AnalyticsConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_source(&config::Env)
+    /// Settings from `NAME=value` pairs alone (in-process stacks and tests).
+    pub fn from_source(pairs: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        Self::from_args(&config::from_pairs::<AnalyticsArgs>(pairs, &[])?)
     }
 
-    pub fn from_source(source: &(impl Source + ?Sized)) -> Result<Self, ConfigError> {
-        let database_url = config::string(
-            source,
-            "DATABASE_URL",
-            "postgres://postgres@127.0.0.1:5432/wellbeing",
-        );
-        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
-            return Err(ConfigError::new(
-                "DATABASE_URL",
-                "<hidden>",
-                "expected a postgres:// URL",
-            ));
-        }
-        let database_read_url = source
-            .get("DATABASE_READ_URL")
-            .map(|raw| raw.trim().to_owned())
-            .filter(|raw| !raw.is_empty());
-        if database_read_url.as_deref().is_some_and(|url| {
-            !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
-        }) {
-            return Err(ConfigError::new(
-                "DATABASE_READ_URL",
-                "<hidden>",
-                "expected a postgres:// URL",
-            ));
-        }
-        let min_connections = config::parsed(source, "DB_MIN_CONNECTIONS", 20u32)?;
-        let max_connections = config::parsed(source, "DB_MAX_CONNECTIONS", 60u32)?;
+    /// Checks the settings together and reads what they point to.
+    pub fn from_args(args: &AnalyticsArgs) -> Result<Self, ConfigError> {
+        let database_url = config::postgres_url("DATABASE_URL", &args.database_url)?;
+        let database_read_url = match &args.database_read_url {
+            Some(url) => Some(config::postgres_url("DATABASE_READ_URL", url)?),
+            None => None,
+        };
+        let (min_connections, max_connections) = (args.db_min_connections, args.db_max_connections);
         if max_connections == 0 || min_connections > max_connections {
             return Err(ConfigError::new(
                 "DB_MAX_CONNECTIONS",
@@ -104,103 +174,44 @@ impl AnalyticsConfig {
                 "must be at least 1 and at least DB_MIN_CONNECTIONS",
             ));
         }
-        let refresh_days = config::parsed(source, "REFRESH_TOKEN_TTL_DAYS", 30i64)?;
-        if !(1..=365).contains(&refresh_days) {
-            return Err(ConfigError::new(
-                "REFRESH_TOKEN_TTL_DAYS",
-                &refresh_days.to_string(),
-                "must be between 1 and 365",
-            ));
-        }
-        let max_lifetime_days = config::parsed(source, "SESSION_MAX_LIFETIME_DAYS", 90i64)?;
-        if !(refresh_days..=3650).contains(&max_lifetime_days) {
+        if args.session_max_lifetime_days < args.refresh_token_ttl_days {
             return Err(ConfigError::new(
                 "SESSION_MAX_LIFETIME_DAYS",
-                &max_lifetime_days.to_string(),
+                &args.session_max_lifetime_days.to_string(),
                 "must be between REFRESH_TOKEN_TTL_DAYS and 3650",
             ));
         }
-        let grace_secs = config::parsed(source, "REFRESH_REUSE_GRACE_SECS", 10i64)?;
-        if !(0..=60).contains(&grace_secs) {
-            return Err(ConfigError::new(
-                "REFRESH_REUSE_GRACE_SECS",
-                &grace_secs.to_string(),
-                "must be between 0 and 60",
-            ));
-        }
-        let view_cache = config::switch(source, "VIEW_CACHE", true)?;
-        let view_cache_mb = config::parsed(source, "VIEW_CACHE_MAX_MB", 16u64)?;
-        if view_cache_mb > 65_536 {
-            return Err(ConfigError::new(
-                "VIEW_CACHE_MAX_MB",
-                &view_cache_mb.to_string(),
-                "must be between 0 and 65536",
-            ));
-        }
-        let runtime_role = source
-            .get("DATABASE_RUNTIME_ROLE")
-            .map(|raw| raw.trim().to_owned())
-            .filter(|raw| !raw.is_empty());
-        if let Some(role) = &runtime_role
-            && !wellbeing_store::runtime_role::is_plain_role_name(role)
-        {
-            return Err(ConfigError::new(
-                "DATABASE_RUNTIME_ROLE",
-                role,
-                "must be lower-case letters, digits and _ (an existing role)",
-            ));
-        }
         Ok(Self {
-            migrate_at_start: config::switch(source, "MIGRATE_AT_START", true)?,
-            runtime_role,
-            listen_addr: config::listen_addr(source, "ANALYTICS_ADDR", ":50051")?,
-            metrics_addr: wellbeing_common::metrics::addr_from(source)?,
-            probe_addr: wellbeing_common::grpc::probe_addr_from(source)?,
-            transport: Transport::from_source(source)?,
-            retention_days: config::parsed(source, "RETENTION_DAYS", 0u32)?,
+            migrate_at_start: args.migrate_at_start,
+            runtime_role: args.database_runtime_role.clone(),
+            listen_addr: args.analytics_addr,
+            metrics_addr: args.admin.metrics_addr,
+            probe_addr: args.admin.probe_addr,
+            transport: Transport::from_args(&args.tls)?,
+            retention_days: args.retention_days,
             database_url,
             database_read_url,
-            read_replica_grace: Duration::from_millis(config::parsed(
-                source,
-                "READ_REPLICA_GRACE_MS",
-                5_000u64,
-            )?),
-            cache_endpoints: config::endpoints(source, "CACHE_URL", "127.0.0.1:50052")?,
-            cache_ttl_seconds: config::parsed(source, "CACHE_TTL", 300u32)?,
-            view_cache,
-            view_cache_max_bytes: view_cache_mb << 20,
-            view_cache_ttl: Duration::from_millis(config::parsed(
-                source,
-                "VIEW_CACHE_TTL_MS",
-                10_000u64,
-            )?),
+            read_replica_grace: Duration::from_millis(args.read_replica_grace_ms),
+            cache_endpoints: args.cache_url.0.clone(),
+            cache_ttl_seconds: args.cache_ttl,
+            view_cache: args.view_cache,
+            view_cache_max_bytes: args.view_cache_max_mb << 20,
+            view_cache_ttl: Duration::from_millis(args.view_cache_ttl_ms),
             pool: PoolConfig {
                 min_connections,
                 max_connections,
-                acquire_timeout: Duration::from_secs(config::parsed(
-                    source,
-                    "DB_ACQUIRE_TIMEOUT_SECS",
-                    3u64,
-                )?),
-                max_lifetime: Duration::from_secs(config::parsed(
-                    source,
-                    "DB_MAX_LIFETIME_SECS",
-                    3600u64,
-                )?),
-                slow_query_threshold_ms: config::parsed(source, "SLOW_QUERY_THRESHOLD_MS", 100u64)?,
-                statement_timeout: match config::parsed(
-                    source,
-                    "DB_STATEMENT_TIMEOUT_MS",
-                    5_000u64,
-                )? {
+                acquire_timeout: Duration::from_secs(args.db_acquire_timeout_secs),
+                max_lifetime: Duration::from_secs(args.db_max_lifetime_secs),
+                slow_query_threshold_ms: args.slow_query_threshold_ms,
+                statement_timeout: match args.db_statement_timeout_ms {
                     0 => None,
                     millis => Some(Duration::from_millis(millis)),
                 },
             },
             sessions: SessionRules {
-                idle_ttl: chrono::Duration::days(refresh_days),
-                max_lifetime: chrono::Duration::days(max_lifetime_days),
-                grace: chrono::Duration::seconds(grace_secs),
+                idle_ttl: chrono::Duration::days(args.refresh_token_ttl_days),
+                max_lifetime: chrono::Duration::days(args.session_max_lifetime_days),
+                grace: chrono::Duration::seconds(args.refresh_reuse_grace_secs),
             },
         })
     }

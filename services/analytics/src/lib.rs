@@ -39,7 +39,7 @@ use tokio::net::TcpListener;
 use wellbeing_proto::analytics::v1::analytics_server::AnalyticsServer;
 use wellbeing_store as store;
 
-pub use config::AnalyticsConfig;
+pub use config::{AnalyticsArgs, AnalyticsCommand, AnalyticsConfig};
 
 use crate::accounts::Accounts;
 use crate::goals::Goals;

@@ -1,21 +1,54 @@
-//! Cache service configuration, from the environment.
-//!
-//! | variable | default | meaning |
-//! | --- | --- | --- |
-//! | `CACHE_ADDR` | `:50052` | gRPC listen address |
-//! | `METRICS_ADDR` | unset | Prometheus `/metrics` admin port, e.g. `:9464` (unset: none) |
-//! | `PROBE_ADDR` | unset | the gRPC health service again, in plaintext, for Kubernetes probes, e.g. `:50062` (unset: none) |
-//! | `INTERNAL_TLS`, `TLS_CERT_FILE`, `TLS_KEY_FILE`, `TLS_CA_FILE` | `on`, `/etc/wellbeing/tls/{tls.crt,tls.key,ca.crt}` | mutual TLS: only the gateway and analytics may call (see `wellbeing_common::internal_tls`) |
-//! | `REDIS_URL` | `redis://127.0.0.1:6379` | Redis; empty runs on the in-process store. A password goes in it (`redis://:PASSWORD@host:6379`, or `USER:PASSWORD` for an ACL user) and is never echoed |
-//! | `REDIS_TLS_CA_FILE` | unset | with a `rediss://` URL (TLS): the authority (PEM) Redis's certificate must come from; unset: the system's roots |
-//! | `CACHE_NAMESPACE` | `wb` | first segment of every key (`wb:v1:...`) |
-//! | `CACHE_TTL` | `300` | seconds, when a caller gives none |
-//! | `CACHE_MEMORY_MAX_MB` | `64` | bound of the in-process store, in bytes of keys and values (and 128 bytes per entry) |
+//! Cache service configuration: [`CacheArgs`] lists every setting, with its variable and
+//! default (`wellbeing-cache --help` shows them; docs/OPERATIONS.md too).
 
 use std::net::SocketAddr;
 
-use wellbeing_common::config::{self, ConfigError, Source};
-use wellbeing_common::internal_tls::Transport;
+use clap::value_parser;
+use wellbeing_common::config::{self, ConfigError};
+use wellbeing_common::grpc::AdminPorts;
+use wellbeing_common::internal_tls::{TlsArgs, Transport};
+use wellbeing_common::telemetry::{RUST_LOG_HELP, TelemetryArgs};
+
+/// The cache service: views shared by the analytics replicas, in Redis or in process. Every
+/// setting is an environment variable (or the flag of the same name).
+#[derive(clap::Parser, Clone)]
+#[command(name = "wellbeing-cache", version, after_help = RUST_LOG_HELP)]
+pub struct CacheArgs {
+    /// gRPC listen address
+    #[arg(long, env = "CACHE_ADDR", default_value = ":50052", value_parser = config::listen_addr)]
+    pub cache_addr: SocketAddr,
+    #[command(flatten)]
+    pub admin: AdminPorts,
+    /// Redis; empty runs on the in-process store. A password goes in it
+    /// (`redis://:PASSWORD@host:6379`, or `USER:PASSWORD` for an ACL user) and is never shown
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        default_value = "redis://127.0.0.1:6379",
+        hide_env_values = true
+    )]
+    pub redis_url: String,
+    /// With a `rediss://` URL (TLS): the authority (PEM) Redis's certificate must come from
+    /// (unset: the system's roots)
+    #[arg(long, env = "REDIS_TLS_CA_FILE")]
+    pub redis_tls_ca_file: Option<String>,
+    /// First segment of every key (`wb:v1:...`)
+    #[arg(long, env = "CACHE_NAMESPACE", default_value = "wb")]
+    pub cache_namespace: String,
+    /// Seconds an entry lives when a caller gives none
+    #[arg(long, env = "CACHE_TTL", default_value_t = 300, value_parser = value_parser!(u32).range(1..))]
+    pub cache_ttl: u32,
+    /// Bound of the in-process store, MiB of keys and values (and 128 bytes per entry)
+    #[arg(long, env = "CACHE_MEMORY_MAX_MB", default_value_t = 64)]
+    pub cache_memory_max_mb: u64,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
+/// Variables whose empty value is not "unset": `REDIS_URL=` runs on the in-process store.
+pub const EMPTY_IS_A_VALUE: &[&str] = &["REDIS_URL"];
 
 /// A Redis URL as it may be shown: the user and password, if any, replaced by `***`.
 pub fn without_credentials(url: &str) -> String {
@@ -61,12 +94,14 @@ pub struct CacheConfig {
 }
 
 impl CacheConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_source(&config::Env)
+    /// Settings from `NAME=value` pairs alone (in-process stacks and tests).
+    pub fn from_source(pairs: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        Self::from_args(&config::from_pairs::<CacheArgs>(pairs, EMPTY_IS_A_VALUE)?)
     }
 
-    pub fn from_source(source: &(impl Source + ?Sized)) -> Result<Self, ConfigError> {
-        let redis_url = config::string(source, "REDIS_URL", "redis://127.0.0.1:6379");
+    /// Checks the settings together and reads what they point to.
+    pub fn from_args(args: &CacheArgs) -> Result<Self, ConfigError> {
+        let redis_url = &args.redis_url;
         let redis_url = match redis_url.trim() {
             "" => None,
             url => {
@@ -91,24 +126,24 @@ impl CacheConfig {
                 Some(url.to_owned())
             }
         };
-        let redis_tls_authority = match source.get("REDIS_TLS_CA_FILE") {
-            Some(path) if !path.trim().is_empty() => {
+        let redis_tls_authority = match &args.redis_tls_ca_file {
+            Some(path) => {
                 if !redis_url
                     .as_deref()
                     .is_some_and(|url| url.starts_with("rediss"))
                 {
                     return Err(ConfigError::new(
                         "REDIS_TLS_CA_FILE",
-                        &path,
+                        path,
                         "an authority for TLS, but REDIS_URL is not rediss:// (TLS)",
                     ));
                 }
                 let pem = std::fs::read(path.trim())
-                    .map_err(|error| ConfigError::new("REDIS_TLS_CA_FILE", &path, error))?;
+                    .map_err(|error| ConfigError::new("REDIS_TLS_CA_FILE", path, error))?;
                 if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
                     return Err(ConfigError::new(
                         "REDIS_TLS_CA_FILE",
-                        &path,
+                        path,
                         "the file holds no PEM certificate",
                     ));
                 }
@@ -116,7 +151,7 @@ impl CacheConfig {
             }
             _ => None,
         };
-        let namespace = config::string(source, "CACHE_NAMESPACE", "wb");
+        let namespace = args.cache_namespace.clone();
         if namespace.is_empty() || namespace.contains(['{', '}', ' ']) {
             return Err(ConfigError::new(
                 "CACHE_NAMESPACE",
@@ -124,25 +159,16 @@ impl CacheConfig {
                 "must be non-empty, without braces or spaces",
             ));
         }
-        let default_ttl_seconds = config::parsed(source, "CACHE_TTL", 300u32)?;
-        if default_ttl_seconds == 0 {
-            return Err(ConfigError::new(
-                "CACHE_TTL",
-                "0",
-                "must be at least 1 second",
-            ));
-        }
         Ok(Self {
-            listen_addr: config::listen_addr(source, "CACHE_ADDR", ":50052")?,
-            metrics_addr: wellbeing_common::metrics::addr_from(source)?,
-            probe_addr: wellbeing_common::grpc::probe_addr_from(source)?,
-            transport: Transport::from_source(source)?,
+            listen_addr: args.cache_addr,
+            metrics_addr: args.admin.metrics_addr,
+            probe_addr: args.admin.probe_addr,
+            transport: Transport::from_args(&args.tls)?,
             redis_url,
             redis_tls_authority,
             namespace,
-            default_ttl_seconds,
-            memory_max_bytes: config::parsed(source, "CACHE_MEMORY_MAX_MB", 64u64)?
-                .saturating_mul(1024 * 1024),
+            default_ttl_seconds: args.cache_ttl,
+            memory_max_bytes: args.cache_memory_max_mb.saturating_mul(1024 * 1024),
         })
     }
 }

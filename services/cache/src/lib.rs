@@ -21,7 +21,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use wellbeing_proto::cache::v1::cache_server::CacheServer;
 
-pub use config::CacheConfig;
+pub use config::{CacheArgs, CacheConfig};
 
 use crate::backend::Backend;
 use crate::backend::memory::MemoryBackend;

@@ -1,19 +1,25 @@
-//! Starts the cache service. Configuration: see `config.rs` or docs/OPERATIONS.md.
+//! Starts the cache service. Settings: `wellbeing-cache --help`, `config.rs` or
+//! docs/OPERATIONS.md.
 
-use wellbeing_cache::{Application, CacheConfig};
-use wellbeing_common::{shutdown::shutdown_signal, telemetry};
+use std::process::ExitCode;
+
+use wellbeing_cache::{Application, CacheArgs, CacheConfig};
+use wellbeing_common::{config, process, shutdown::shutdown_signal};
 
 /// mimalloc rather than glibc malloc: allocation was 14 % of a cached read (docs/PERFORMANCE.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let log_format = telemetry::log_format_from_env()?;
-    let _tracing = telemetry::init_with_tracing("cache", log_format)?;
-    wellbeing_common::process::disable_transparent_huge_pages();
-    let config = CacheConfig::from_env()?;
-    Application::build(config)
+async fn main() -> ExitCode {
+    let args = config::parse_or_exit::<CacheArgs>(wellbeing_cache::config::EMPTY_IS_A_VALUE);
+    process::exit_code(run(args).await)
+}
+
+async fn run(args: CacheArgs) -> anyhow::Result<()> {
+    let _tracing = args.telemetry.init("cache")?;
+    process::disable_transparent_huge_pages();
+    Application::build(CacheConfig::from_args(&args)?)
         .await?
         .run_until_stopped(shutdown_signal())
         .await

@@ -39,13 +39,17 @@ pub fn server(
 /// A router built from [`server`].
 pub type ServiceRouter = Router<Stack<AllowedCallersLayer, Identity>>;
 
-/// `PROBE_ADDR`: where the health service is also served in plaintext, for Kubernetes' gRPC
-/// probes, which cannot present a certificate (`host:port`, `:port` for all interfaces); unset
-/// or empty: nowhere. That port tells whether the service is serving, nothing else.
-pub fn probe_addr_from(
-    source: &(impl crate::config::Source + ?Sized),
-) -> Result<Option<SocketAddr>, crate::config::ConfigError> {
-    crate::config::optional_listen_addr(source, "PROBE_ADDR")
+/// The admin ports a gRPC service may open besides its own: part of its settings.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AdminPorts {
+    /// Prometheus `/metrics` admin port, e.g. `:9464` (unset: none)
+    #[arg(long, env = "METRICS_ADDR", value_parser = crate::config::listen_addr)]
+    pub metrics_addr: Option<SocketAddr>,
+    /// The gRPC health service again, in plaintext, for Kubernetes' gRPC probes (which cannot
+    /// present a certificate), e.g. `:50061`; it tells whether the service is serving, nothing
+    /// else (unset: none)
+    #[arg(long, env = "PROBE_ADDR", value_parser = crate::config::listen_addr)]
+    pub probe_addr: Option<SocketAddr>,
 }
 
 /// Serves `health` alone, in plaintext, on `listener` (if any) in the background until the

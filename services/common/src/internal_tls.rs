@@ -6,21 +6,41 @@
 //! what a client checks the server against (whatever address it dialled: balanced endpoints
 //! are IP addresses) and what a server reads the caller's role from ([`crate::callers`]).
 //!
-//! | Variable | Default | Meaning |
-//! | --- | --- | --- |
-//! | `INTERNAL_TLS` | `on` | `off` only for tests and benchmarks on one machine: plaintext, any caller |
-//! | `TLS_CERT_FILE` | `/etc/wellbeing/tls/tls.crt` | this service's certificate (PEM) |
-//! | `TLS_KEY_FILE` | `/etc/wellbeing/tls/tls.key` | its private key (PEM) |
-//! | `TLS_CA_FILE` | `/etc/wellbeing/tls/ca.crt` | the authority the peers' certificates must come from |
-//!
-//! The defaults are where a cert-manager Secret mounted at `/etc/wellbeing/tls` puts them.
+//! Its settings are [`TlsArgs`] (`INTERNAL_TLS`, `TLS_CERT_FILE`, `TLS_KEY_FILE`, `TLS_CA_FILE`),
+//! whose defaults are where a cert-manager Secret mounted at `/etc/wellbeing/tls` puts them.
 
 use std::fmt;
 use std::sync::Arc;
 
 use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 
-use crate::config::{self, ConfigError, Source};
+use crate::config::{self, ConfigError};
+
+/// Mutual TLS between the services: part of every service's settings.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TlsArgs {
+    /// `off` only for tests and benchmarks on one machine: plaintext, any caller
+    #[arg(long, env = "INTERNAL_TLS", default_value = "on", value_parser = config::switch,
+          action = clap::ArgAction::Set)]
+    pub internal_tls: bool,
+    /// This service's certificate (PEM)
+    #[arg(
+        long,
+        env = "TLS_CERT_FILE",
+        default_value = "/etc/wellbeing/tls/tls.crt"
+    )]
+    pub tls_cert_file: String,
+    /// Its private key (PEM)
+    #[arg(
+        long,
+        env = "TLS_KEY_FILE",
+        default_value = "/etc/wellbeing/tls/tls.key"
+    )]
+    pub tls_key_file: String,
+    /// The authority the peers' certificates must come from (PEM)
+    #[arg(long, env = "TLS_CA_FILE", default_value = "/etc/wellbeing/tls/ca.crt")]
+    pub tls_ca_file: String,
+}
 
 /// What a service is to the others: the name its certificate carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,18 +77,17 @@ pub struct Credentials {
 }
 
 impl Transport {
-    /// Reads `INTERNAL_TLS` and the three files; a missing or unusable file stops the service at
-    /// start with the variable's name.
-    pub fn from_source(source: &(impl Source + ?Sized)) -> Result<Self, ConfigError> {
-        if !config::switch(source, "INTERNAL_TLS", true)? {
+    /// Reads the three files unless `INTERNAL_TLS` is off; a missing or unusable file stops the
+    /// service at start with the variable's name.
+    pub fn from_args(args: &TlsArgs) -> Result<Self, ConfigError> {
+        if !args.internal_tls {
             return Ok(Self::Plaintext);
         }
-        let cert_file = config::string(source, "TLS_CERT_FILE", "/etc/wellbeing/tls/tls.crt");
-        let cert = read_pem(&cert_file, "TLS_CERT_FILE", "CERTIFICATE-----")?;
-        let key_file = config::string(source, "TLS_KEY_FILE", "/etc/wellbeing/tls/tls.key");
-        let key = read_pem(&key_file, "TLS_KEY_FILE", "PRIVATE KEY-----")?;
-        let ca_file = config::string(source, "TLS_CA_FILE", "/etc/wellbeing/tls/ca.crt");
-        let authority = read_pem(&ca_file, "TLS_CA_FILE", "CERTIFICATE-----")?;
+        let cert = read_pem(&args.tls_cert_file, "TLS_CERT_FILE", "CERTIFICATE-----")?;
+        let key_file = &args.tls_key_file;
+        let key = read_pem(key_file, "TLS_KEY_FILE", "PRIVATE KEY-----")?;
+        let authority = read_pem(&args.tls_ca_file, "TLS_CA_FILE", "CERTIFICATE-----")?;
+        let cert_file = args.tls_cert_file.clone();
         let credentials = Credentials {
             identity: Identity::from_pem(cert, key),
             authority: Certificate::from_pem(authority),
@@ -78,7 +97,7 @@ impl Transport {
         // service now rather than at its first connection.
         tonic::transport::Server::builder()
             .tls_config(credentials.server_config())
-            .map_err(|error| ConfigError::new("TLS_KEY_FILE", &key_file, error))?;
+            .map_err(|error| ConfigError::new("TLS_KEY_FILE", key_file, error))?;
         Ok(Self::MutualTls(Arc::new(credentials)))
     }
 
@@ -151,13 +170,26 @@ fn read_pem(path: &str, name: &str, marker: &str) -> Result<Vec<u8>, ConfigError
 mod tests {
     use super::*;
 
+    /// [`TlsArgs`] alone, as a binary would read them.
+    #[derive(clap::Parser)]
+    struct Settings {
+        #[command(flatten)]
+        tls: TlsArgs,
+    }
+
+    fn transport(pairs: &[(&str, &str)]) -> Result<Transport, ConfigError> {
+        Transport::from_args(&config::from_pairs::<Settings>(pairs, &[])?.tls)
+    }
+
     #[test]
     fn plaintext_only_when_told() {
-        let plain = Transport::from_source(&[("INTERNAL_TLS", "off")][..]).expect("valid");
+        let plain = transport(&[("INTERNAL_TLS", "off")]).expect("valid");
         assert!(!plain.is_tls());
-        let missing = Transport::from_source(&[("TLS_CERT_FILE", "/nonexistent/tls.crt")][..])
+        let missing = transport(&[("TLS_CERT_FILE", "/nonexistent/tls.crt")])
             .expect_err("TLS is the default and the file is missing");
         assert_eq!(missing.name, "TLS_CERT_FILE");
+        let wrong = transport(&[("INTERNAL_TLS", "maybe")]).expect_err("not a switch");
+        assert_eq!(wrong.name, "INTERNAL_TLS");
     }
 
     #[test]
@@ -165,8 +197,7 @@ mod tests {
         let path = std::env::temp_dir().join(format!("not-pem-{}", std::process::id()));
         std::fs::write(&path, "hello").expect("written");
         let path = path.to_string_lossy().into_owned();
-        let error = Transport::from_source(&[("TLS_CERT_FILE", path.as_str())][..])
-            .expect_err("not a certificate");
+        let error = transport(&[("TLS_CERT_FILE", path.as_str())]).expect_err("not a certificate");
         assert_eq!(error.name, "TLS_CERT_FILE");
         let _ = std::fs::remove_file(&path);
     }

@@ -245,14 +245,6 @@ pub fn spawn(
     })))
 }
 
-/// `METRICS_ADDR`: where the metrics are served (`host:port`, `:port` for all interfaces); unset
-/// or empty: nowhere.
-pub fn addr_from(
-    source: &(impl crate::config::Source + ?Sized),
-) -> Result<Option<SocketAddr>, crate::config::ConfigError> {
-    crate::config::optional_listen_addr(source, "METRICS_ADDR")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,20 @@
-//! Process-wide settings a service applies first thing in `main`.
+//! Process-wide settings a service applies first thing in `main`, and how `main` ends.
+
+use std::process::ExitCode;
+
+use crate::config::ConfigError;
+
+/// How `main` ends: 0, or the error on one line (its causes joined by `: `) and never a
+/// backtrace; exit code 2 for a setting that cannot be used, 1 for anything else.
+pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(if error.is::<ConfigError>() { 2 } else { 1 })
+        }
+    }
+}
 
 /// Turns transparent huge pages off for this process (Linux; elsewhere it does nothing).
 ///

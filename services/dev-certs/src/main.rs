@@ -4,23 +4,24 @@
 
 use std::path::PathBuf;
 
-use anyhow::bail;
+use clap::Parser;
+
+/// Issues a development certificate authority and one certificate per service role under DIR,
+/// unless they are there and current. For development only: Kubernetes takes the certificates
+/// from Secrets.
+#[derive(Parser)]
+#[command(name = "wellbeing-dev-certs", version,
+          after_help = format!("Roles: {}. Reads no environment variable.",
+                               wellbeing_dev_certs::ROLES.join(", ")))]
+struct Args {
+    /// Where the certificates are kept: DIR/ca.crt and DIR/<role>/tls.{crt,key}
+    dir: PathBuf,
+}
 
 fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let (Some(dir), None) = (args.next(), args.next()) else {
-        bail!("usage: wellbeing-dev-certs DIR (issues DIR/ca.crt and DIR/<role>/tls.{{crt,key}})");
-    };
-    if dir == "--help" || dir == "-h" {
-        println!(
-            "usage: wellbeing-dev-certs DIR\n\nIssues a development CA and one certificate per role ({}) under DIR, unless they are there and current.",
-            wellbeing_dev_certs::ROLES.join(", ")
-        );
-        return Ok(());
-    }
-    let dir = PathBuf::from(dir);
-    if wellbeing_dev_certs::ensure(&dir)? {
-        println!("issued development certificates in {}", dir.display());
+    let args = Args::parse();
+    if wellbeing_dev_certs::ensure(&args.dir)? {
+        println!("issued development certificates in {}", args.dir.display());
     }
     Ok(())
 }

@@ -52,8 +52,40 @@ fn latest_allowed(now: DateTime<Utc>) -> DateTime<Utc> {
     now + Duration::minutes(MAX_CLOCK_SKEW_MINUTES)
 }
 
-/// The earliest instant an event may have: nothing a phone records is older, and a year-1
-/// timestamp would only make the user's history, export and partitions reach back 2,000 years.
+/// How old an event may be when no retention period is set (`RETENTION_DAYS=0`): a phone sends
+/// what it recorded, perhaps after weeks offline, not years of history (the contract's figure).
+pub const MAX_EVENT_AGE_DAYS: u32 = 400;
+
+/// An event's time `at` (from `field`) is within the retention period when one is set
+/// (`retention_days` > 0), else within [`MAX_EVENT_AGE_DAYS`] of `now`.
+pub fn validate_event_age(
+    field: &'static str,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    retention_days: u32,
+) -> Checked {
+    let days = if retention_days > 0 {
+        retention_days
+    } else {
+        MAX_EVENT_AGE_DAYS
+    };
+    // A retention of millions of days reaches past chrono's first date: then nothing is too old.
+    let oldest = now
+        .checked_sub_signed(Duration::days(i64::from(days)))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    if at >= oldest {
+        return Ok(());
+    }
+    let detail = if retention_days > 0 {
+        format!("{field} is older than the retention period ({days} days): such data is not kept")
+    } else {
+        format!("{field} must not be more than {days} days ago")
+    };
+    Err(FieldError::new(field, detail))
+}
+
+/// A floor under every event time whatever the retention: a year-1 timestamp would only make the
+/// user's history, export and partitions reach back 2,000 years.
 pub fn earliest_allowed() -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp(946_684_800, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }

@@ -2,14 +2,21 @@
 //! (`services/cache/src/main.rs`), for the fault test that kills it with SIGKILL: a server running
 //! inside the test process can be stopped, but not killed.
 
-use wellbeing_cache::{Application, CacheConfig};
-use wellbeing_common::{shutdown::shutdown_signal, telemetry};
+use std::process::ExitCode;
+
+use wellbeing_cache::{Application, CacheArgs, CacheConfig};
+use wellbeing_common::{config, process, shutdown::shutdown_signal};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    telemetry::init("cache", telemetry::log_format_from_env()?);
-    wellbeing_common::process::disable_transparent_huge_pages();
-    Application::build(CacheConfig::from_env()?)
+async fn main() -> ExitCode {
+    let args = config::parse_or_exit::<CacheArgs>(wellbeing_cache::config::EMPTY_IS_A_VALUE);
+    process::exit_code(run(args).await)
+}
+
+async fn run(args: CacheArgs) -> anyhow::Result<()> {
+    wellbeing_common::telemetry::init("cache", args.telemetry.log_format);
+    process::disable_transparent_huge_pages();
+    Application::build(CacheConfig::from_args(&args)?)
         .await?
         .run_until_stopped(shutdown_signal())
         .await

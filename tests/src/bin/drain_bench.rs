@@ -20,18 +20,30 @@ use wellbeing_proto::aggregator::v1::StatusRequest;
 use wellbeing_proto::aggregator::v1::aggregator_client::AggregatorClient;
 use wellbeing_tests::{StackOptions, TestStack};
 
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
+/// Seeds history, then times the aggregator draining every day marked dirty, with 1 and with 2
+/// workers (a benchmark; see the file's header).
+#[derive(clap::Parser)]
+#[command(name = "drain_bench", version)]
+struct Args {
+    /// Users seeded
+    #[arg(long, env = "USERS", default_value_t = 40)]
+    users: usize,
+    /// Events per user
+    #[arg(long, env = "EVENTS", default_value_t = 1000)]
+    events: usize,
+    /// Days the events are spread over, ending now (at most a year: older events are refused)
+    #[arg(long, env = "DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(i64).range(1..=365))]
+    days: i64,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let users = env_number("USERS", 40);
-    let events_per_user = env_number("EVENTS", 1000);
-    let days = env_number("DAYS", 30) as i64;
+    let Args {
+        users,
+        events: events_per_user,
+        days,
+    } = wellbeing_common::config::parse_or_exit(&[]);
     let mut stack = TestStack::start_with(StackOptions {
         // The sweep's checks are not part of the drain.
         aggregator_env: vec![("SWEEP_SAMPLE".into(), "0".into())],

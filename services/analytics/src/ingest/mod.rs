@@ -15,7 +15,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 use wellbeing_common::error::ItemError;
 use wellbeing_common::{ErrorCode, ServiceError};
-use wellbeing_domain::validation::FieldError;
+use wellbeing_domain::validation::{self, FieldError};
 use wellbeing_proto::analytics::v1::track_event::Kind;
 
 use crate::accounts::{account_gone, field_error};
@@ -51,8 +51,9 @@ pub struct Ingest {
     cache: ViewCache,
     /// Single events, written in groups.
     queue: group::Queue,
-    /// `RETENTION_DAYS`: events older than this are refused (they would be removed anyway).
-    retention: Option<chrono::Duration>,
+    /// `RETENTION_DAYS`: events older than this are refused (they would be removed anyway); 0:
+    /// the domain's fixed bound applies instead.
+    retention_days: u32,
 }
 
 impl Ingest {
@@ -62,12 +63,12 @@ impl Ingest {
             queue: group::Queue::start(pool.clone(), cache.clone()),
             pool,
             cache,
-            retention: (retention_days > 0)
-                .then(|| chrono::Duration::days(i64::from(retention_days))),
+            retention_days,
         }
     }
 
-    /// Fills, checks and stamps one event, refusing one older than the retention period.
+    /// Fills, checks and stamps one event, refusing one older than the retention period (or the
+    /// domain's bound when everything is kept).
     fn prepare(
         &self,
         user_id: Uuid,
@@ -75,17 +76,12 @@ impl Ingest {
         now: DateTime<Utc>,
     ) -> Result<EventRow, FieldError> {
         let row = prepare(user_id, event, now)?;
-        if let Some(retention) = self.retention
-            && row.occurred_at() < now - retention
-        {
-            return Err(FieldError {
-                field: row.time_field(),
-                detail: format!(
-                    "older than the retention period ({} days): such data is not kept",
-                    retention.num_days()
-                ),
-            });
-        }
+        validation::validate_event_age(
+            row.time_field(),
+            row.occurred_at(),
+            now,
+            self.retention_days,
+        )?;
         Ok(row)
     }
 

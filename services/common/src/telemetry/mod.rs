@@ -1,7 +1,7 @@
 //! Logging set-up shared by every binary: `RUST_LOG` filter (default `info`), human-readable
-//! lines by default and JSON lines with `LOG_FORMAT=json`.
+//! lines by default and JSON lines with `LOG_FORMAT=json`; the settings are [`TelemetryArgs`].
 //!
-//! Tracing: [`init_with_tracing`] also exports spans over OTLP/gRPC when
+//! Tracing: [`TelemetryArgs::init`] also exports spans over OTLP/gRPC when
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set (service name from `OTEL_SERVICE_NAME`, parent-based
 //! ratio sampling from `OTEL_TRACES_SAMPLER_ARG`, default 1.0). Without the endpoint no
 //! OpenTelemetry layer is added and nothing is exported. The W3C TraceContext propagator is
@@ -86,7 +86,7 @@ impl Drop for TracingGuard {
     }
 }
 
-/// Tracing settings read from the environment.
+/// Tracing settings (see [`TelemetryArgs`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TracingConfig {
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`, e.g. `http://otel-collector:4317`. None: no export.
@@ -97,45 +97,67 @@ pub struct TracingConfig {
     pub sample_ratio: f64,
 }
 
-impl TracingConfig {
-    pub fn from_source(
-        source: &(impl crate::config::Source + ?Sized),
-        default_service: &str,
-    ) -> Result<Self, crate::config::ConfigError> {
-        let endpoint = source
-            .get("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .map(|raw| raw.trim().to_owned())
-            .filter(|raw| !raw.is_empty());
-        let service_name = source
-            .get("OTEL_SERVICE_NAME")
-            .map(|raw| raw.trim().to_owned())
-            .filter(|raw| !raw.is_empty())
-            .unwrap_or_else(|| default_service.to_owned());
-        let sample_ratio: f64 = crate::config::parsed(source, "OTEL_TRACES_SAMPLER_ARG", 1.0_f64)?;
-        Ok(Self {
-            endpoint,
-            service_name,
-            sample_ratio: if sample_ratio.is_finite() {
-                sample_ratio.clamp(0.0, 1.0)
+/// What `RUST_LOG` is when unset: `info`, with the chatty dependencies at `warn`.
+macro_rules! default_log_filter {
+    () => {
+        "info,sqlx=warn,fred=warn,h2=warn,tower=warn,hyper=warn"
+    };
+}
+const DEFAULT_LOG_FILTER: &str = default_log_filter!();
+
+/// The logging and tracing settings every binary shares. `RUST_LOG` is read by the log filter
+/// itself (tracing-subscriber's syntax), so it is only described, in [`RUST_LOG_HELP`].
+#[derive(clap::Args, Debug, Clone)]
+pub struct TelemetryArgs {
+    /// Log lines: `human` or `json`
+    #[arg(long, env = "LOG_FORMAT", default_value = "human")]
+    pub log_format: LogFormat,
+    /// OTLP/gRPC collector that spans are exported to, e.g. `http://otel-collector:4317` (unset:
+    /// no export)
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otel_exporter_otlp_endpoint: Option<String>,
+    /// Service name of the exported spans [default: the binary's role]
+    #[arg(long, env = "OTEL_SERVICE_NAME")]
+    pub otel_service_name: Option<String>,
+    /// Ratio of root traces kept (parent-based sampling), 0.0 to 1.0
+    #[arg(long, env = "OTEL_TRACES_SAMPLER_ARG", default_value_t = 1.0)]
+    pub otel_traces_sampler_arg: f64,
+}
+
+/// `RUST_LOG` for a binary's `--help` (its `after_help`).
+pub const RUST_LOG_HELP: &str = concat!(
+    "Also read: RUST_LOG, the log filter (tracing-subscriber's EnvFilter syntax) [default: ",
+    default_log_filter!(),
+    "]"
+);
+
+impl TelemetryArgs {
+    /// The tracing settings, `default_service` naming the spans unless `OTEL_SERVICE_NAME` does.
+    pub fn tracing(&self, default_service: &str) -> TracingConfig {
+        let ratio = self.otel_traces_sampler_arg;
+        TracingConfig {
+            endpoint: self.otel_exporter_otlp_endpoint.clone(),
+            service_name: self
+                .otel_service_name
+                .clone()
+                .unwrap_or_else(|| default_service.to_owned()),
+            sample_ratio: if ratio.is_finite() {
+                ratio.clamp(0.0, 1.0)
             } else {
                 1.0
             },
-        })
+        }
+    }
+
+    /// Installs logging, and span export when an endpoint is set (see [`init_with_config`]).
+    pub fn init(&self, default_service: &str) -> Result<TracingGuard, anyhow::Error> {
+        init_with_config(&self.tracing(default_service), self.log_format)
     }
 }
 
-/// Installs the global subscriber and, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, an
-/// OpenTelemetry layer exporting spans over OTLP/gRPC with a batch exporter. Must be called inside
-/// a Tokio runtime. Keep the returned guard alive: dropping it flushes the pending spans.
-pub fn init_with_tracing(
-    default_service: &str,
-    format: LogFormat,
-) -> Result<TracingGuard, anyhow::Error> {
-    let config = TracingConfig::from_source(&crate::config::Env, default_service)?;
-    init_with_config(&config, format)
-}
-
-/// [`init_with_tracing`] with settings given rather than read from the environment.
+/// Installs the global subscriber and, when `config.endpoint` is set, an OpenTelemetry layer
+/// exporting spans over OTLP/gRPC with a batch exporter. Must be called inside a Tokio runtime.
+/// Keep the returned guard alive: dropping it flushes the pending spans.
 pub fn init_with_config(
     config: &TracingConfig,
     format: LogFormat,
@@ -261,12 +283,5 @@ fn install(
 
 /// `RUST_LOG`, or `info` with the chatty dependencies at `warn`.
 fn level_filter() -> EnvFilter {
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new("info,sqlx=warn,fred=warn,h2=warn,tower=warn,hyper=warn")
-    })
-}
-
-/// Reads `LOG_FORMAT` from the environment.
-pub fn log_format_from_env() -> Result<LogFormat, crate::config::ConfigError> {
-    crate::config::parsed(&crate::config::Env, "LOG_FORMAT", LogFormat::Human)
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER))
 }

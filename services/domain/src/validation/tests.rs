@@ -484,3 +484,30 @@ fn a_device_label_is_the_apps_name_else_the_user_agent() {
         assert_eq!(error.field, "device_name", "{wrong:?}");
     }
 }
+
+#[test]
+fn events_are_at_most_400_days_old_unless_a_retention_period_says_otherwise() {
+    let days_ago = |days: i64| now() - Duration::days(days);
+    assert_eq!(
+        validate_event_age("timestamp", days_ago(399), now(), 0),
+        Ok(())
+    );
+    assert_eq!(
+        field(validate_event_age("timestamp", days_ago(401), now(), 0)),
+        Some("timestamp")
+    );
+    // A retention period replaces the bound, longer or shorter.
+    assert_eq!(
+        validate_event_age("start_time", days_ago(700), now(), 730),
+        Ok(())
+    );
+    assert_eq!(
+        field(validate_event_age("start_time", days_ago(61), now(), 60)),
+        Some("start_time")
+    );
+    // A period reaching past the calendar's start bounds nothing, without overflowing.
+    assert_eq!(
+        validate_event_age("timestamp", earliest_allowed(), now(), u32::MAX),
+        Ok(())
+    );
+}

@@ -9,7 +9,7 @@ use clap::Parser;
 /// normal stack, plus a second analytics and gateway on the same database with the view cache
 /// off (`VIEW_CACHE=off`) for the uncached scenarios.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "load")]
+#[command(name = "load", version)]
 pub struct Args {
     /// Gateway to drive (e.g. http://127.0.0.1:8080). Its rate limit must allow the load
     /// (RATE_LIMIT_PER_MINUTE=1000000) and its tokens should live long (ACCESS_TOKEN_TTL_SECS).
@@ -30,12 +30,13 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     pub large_events: u64,
 
-    /// Local days of history per user of the first size.
-    #[arg(long, default_value_t = 14)]
+    /// Local days of history per user of the first size (at most a year: the gateway refuses
+    /// events older than 400 days).
+    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=365))]
     pub days: u32,
 
     /// Local days of history per user added for the second size.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=365))]
     pub large_days: u32,
 
     /// Measured seconds per scenario.

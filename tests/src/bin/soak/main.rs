@@ -51,7 +51,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Runs the stack as four processes under mixed traffic at a fraction of its maximum and reports
 /// the rate held and each service's memory over time.
 #[derive(Debug, Parser)]
-#[command(name = "soak")]
+#[command(name = "soak", version)]
 struct Args {
     /// Length of the soak (the open loop), in minutes.
     #[arg(long, default_value_t = 10.0)]
@@ -62,8 +62,9 @@ struct Args {
     /// Users (registered at start, in 7 zones).
     #[arg(long, default_value_t = 3000)]
     users: usize,
-    /// Local days of history seeded per user before calibrating (about 150 events a day).
-    #[arg(long, default_value_t = 7)]
+    /// Local days of history seeded per user before calibrating (about 150 events a day; at most
+    /// a year: the gateway refuses events older than 400 days).
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=365))]
     history_days: u32,
     /// The soak's rate as a fraction of the calibrated maximum.
     #[arg(long, default_value_t = 0.7)]
