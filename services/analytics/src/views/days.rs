@@ -5,8 +5,9 @@
 //! aggregates are being rebuilt after a timezone change, or when the zone this process knew is
 //! no longer the user's. A day computed from raw records goes through the same domain
 //! functions, so both paths give the same numbers to the last bit. The recent week (what the
-//! home-screen views show) is read with everything once per generation of the user and shared
-//! by the views composed from it ([`crate::view_cache::ViewCache::recent_days`]).
+//! home-screen views show) is read with everything once per generation of the user
+//! ([`crate::view_cache::ViewCache::recent_days`]), composed once ([`Views::recent_week`]), and
+//! shared by the views composed from it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use wellbeing_store::goals::GoalRow;
 use wellbeing_store::ingest::DayChanges;
 use wellbeing_store::privacy_states::PrivacyStateRow;
 
+use super::summaries::WeekData;
 use super::{Viewer, Views};
 use crate::accounts::account_gone;
 use crate::view_cache::ViewCache;
@@ -47,7 +49,7 @@ pub const EVERYTHING: Needs = Needs {
 };
 
 /// The local days `first..=last` of one user, oldest first, and what else the view asked for.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Days {
     pub summaries: Vec<DailySummary>,
     /// Per-app use of each day, aligned with `summaries`.
@@ -59,6 +61,19 @@ pub struct Days {
 }
 
 impl Days {
+    /// The days `first..=last` of these days, which begin on `start`.
+    fn slice(&self, start: NaiveDate, first: NaiveDate, last: NaiveDate) -> Days {
+        let index = |day: NaiveDate| usize::try_from((day - start).num_days()).unwrap_or(0);
+        let range = index(first)..index(last) + 1;
+        Days {
+            summaries: self.summaries[range.clone()].to_vec(),
+            apps: self.apps[range].to_vec(),
+            goals: self.goals.clone(),
+            privacy: self.privacy.clone(),
+            focus: self.focus.clone(),
+        }
+    }
+
     /// Minutes per app on the last day (today for the views that use it).
     pub fn last_day_app_minutes(&self) -> BTreeMap<String, f64> {
         self.apps
@@ -119,6 +134,8 @@ impl Views {
         self.period(viewer, first, last, Needs::default()).await
     }
 
+    /// The local days `first..=last` with what `needs` names. Days within the recent week come
+    /// from that week as composed once per generation ([`Views::recent_week`]).
     pub async fn period(
         &self,
         viewer: &Viewer,
@@ -127,18 +144,47 @@ impl Views {
         needs: Needs,
     ) -> Result<Days, ServiceError> {
         let week = RecentWeek::of(viewer.timezone, viewer.today);
-        let period = if first >= week.first && last <= week.last {
-            // Within the recent week: that week with everything, shared by the views.
-            let user_id = viewer.user_id.to_string();
-            self.cache
-                .recent_days(&user_id, &week.params, || {
-                    self.read(viewer, week.first, week.last, EVERYTHING)
-                })
-                .await?
-        } else {
-            Arc::new(self.read(viewer, first, last, needs).await?)
-        };
+        if first >= week.first && last <= week.last {
+            let recent = self.recent_week(viewer).await?;
+            return Ok(recent.days.slice(week.first, first, last));
+        }
+        let period = self.read(viewer, first, last, needs).await?;
+        self.compose(viewer, &period, first, last).await
+    }
 
+    /// The week ending today with everything, composed once per generation of the user and
+    /// shared by the views composed from it: after a write, the dashboard, quick stats, daily
+    /// and weekly views each miss, and each would read and compose the same days.
+    pub async fn recent_week(&self, viewer: &Viewer) -> Result<Arc<WeekData>, ServiceError> {
+        let week = RecentWeek::of(viewer.timezone, viewer.today);
+        let user_id = viewer.user_id.to_string();
+        let kept = self
+            .cache
+            .recent_days(&user_id, &week.params, || {
+                self.read(viewer, week.first, week.last, EVERYTHING)
+            })
+            .await?;
+        let composed = kept
+            .composed
+            .get_or_try_init(|| async {
+                let days = self
+                    .compose(viewer, &kept.period, week.first, week.last)
+                    .await?;
+                Ok::<_, ServiceError>(Arc::new(WeekData::new(week.last, days)))
+            })
+            .await?;
+        Ok(composed.clone())
+    }
+
+    /// The days `first..=last` of `period` as views show them: from the aggregates where they
+    /// are exact, else computed from raw records.
+    async fn compose(
+        &self,
+        viewer: &Viewer,
+        period: &Period,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<Days, ServiceError> {
         let all_days: Vec<NaiveDate> = first.iter_days().take_while(|day| *day <= last).collect();
         let trusted = period.complete && period.timezone == viewer.timezone.name();
         let from_raw: Vec<NaiveDate> = all_days

@@ -65,11 +65,10 @@ impl Views {
     pub async fn comparison(&self, user_id: Uuid) -> Result<View, ServiceError> {
         let viewer = self.viewer(user_id).await?;
         self.cached(&viewer, "comparison", "", || async move {
-            let week = self
+            let data = self
                 .week_ending(&viewer, viewer.today, Needs::default())
-                .await?
-                .week;
-            Ok(comparison(&week.weekly_averages))
+                .await?;
+            Ok(comparison(&data.week.weekly_averages))
         })
         .await
     }

@@ -1,6 +1,8 @@
 //! Daily, weekly and apps-usage views, quick stats and the dashboard.
 
-use chrono::Duration;
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDate};
 use uuid::Uuid;
 use wellbeing_common::ServiceError;
 use wellbeing_domain::answers::summaries::{Dashboard, DashboardWeek, QuickStats};
@@ -23,6 +25,12 @@ pub struct WeekData {
 }
 
 impl WeekData {
+    /// The week ending `end`, from its seven days.
+    pub fn new(end: NaiveDate, days: Days) -> Self {
+        let week = weekly_summary(end, days.summaries.clone());
+        Self { days, week }
+    }
+
     pub fn today(&self) -> &DailySummary {
         self.week
             .daily_summaries
@@ -56,7 +64,7 @@ impl Views {
         let end = date_param("end_date", end_date, viewer.today)?;
         let params = format!("end={end}");
         self.cached(&viewer, "weekly", &params, || async move {
-            Ok(self.week_ending(&viewer, end, Needs::default()).await?.week)
+            Ok(self.week_ending(&viewer, end, Needs::default()).await?.week.clone())
         })
         .await
     }
@@ -130,16 +138,19 @@ impl Views {
         .await
     }
 
-    /// The week ending `end`, with what else the view needs (one statement).
+    /// The week ending `end`, with what else the view needs (one statement); the week ending
+    /// today is the one composed once per generation of the user.
     pub async fn week_ending(
         &self,
         viewer: &Viewer,
-        end: chrono::NaiveDate,
+        end: NaiveDate,
         needs: Needs,
-    ) -> Result<WeekData, ServiceError> {
+    ) -> Result<Arc<WeekData>, ServiceError> {
+        if end == viewer.today {
+            return self.recent_week(viewer).await;
+        }
         let start = end - Duration::days(6);
         let days = self.period(viewer, start, end, needs).await?;
-        let week = weekly_summary(end, days.summaries.clone());
-        Ok(WeekData { days, week })
+        Ok(Arc::new(WeekData::new(end, days)))
     }
 }
