@@ -77,8 +77,8 @@ pub struct GatewayArgs {
     /// off the internet), e.g. `:9464` (unset: none)
     #[arg(long, env = "METRICS_ADDR", value_parser = config::listen_addr)]
     pub metrics_addr: Option<SocketAddr>,
-    /// How often the upstreams' figures shown by `/metrics` are gathered (in the background,
-    /// never per scrape), milliseconds
+    /// How often the upstreams' figures shown by `/metrics?format=json` are gathered (in the
+    /// background, never per request), milliseconds
     #[arg(long, env = "METRICS_REFRESH_MS", default_value_t = 5_000, value_parser = value_parser!(u64).range(100..=600_000))]
     pub metrics_refresh_ms: u64,
     /// Networks or addresses of the proxies in front (comma-separated): from those peers only,
