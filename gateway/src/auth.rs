@@ -241,7 +241,10 @@ mod tests {
         let token = keys.issue(&user.to_string(), session, now() - 870).unwrap();
         assert!(keys.verify(&token).is_ok());
         assert!(keys.verified.get(token.as_str()).is_some(), "remembered");
-        assert!(keys.verify_at(&token, now() + 30).is_ok(), "within the leeway");
+        assert!(
+            keys.verify_at(&token, now() + 30).is_ok(),
+            "within the leeway"
+        );
         assert!(keys.verify_at(&token, now() + 40).is_err(), "past it");
     }
 

@@ -64,7 +64,11 @@ impl Views {
         let end = date_param("end_date", end_date, viewer.today)?;
         let params = format!("end={end}");
         self.cached(&viewer, "weekly", &params, || async move {
-            Ok(self.week_ending(&viewer, end, Needs::default()).await?.week.clone())
+            Ok(self
+                .week_ending(&viewer, end, Needs::default())
+                .await?
+                .week
+                .clone())
         })
         .await
     }
