@@ -160,8 +160,9 @@ async fn dst_days_keep_twenty_four_wall_clock_hours() -> anyhow::Result<()> {
     let api = &stack.api;
     let user = api.register_and_login("America/Los_Angeles").await?;
     let token = user.access_token.as_str();
-    // 2025-11-02: clocks go back at 02:00 PDT to 01:00 PST, so 01:00-02:00 happens twice.
-    let fall_back = NaiveDate::from_ymd_opt(2025, 11, 2).expect("a date");
+    // The last fall-back day: clocks go back at 02:00 PDT to 01:00 PST, so 01:00-02:00 happens
+    // twice.
+    let fall_back = last_los_angeles_day_of(25);
     // 01:30 PDT (08:30Z) + 60 min = 09:30Z = 01:30 PST: all 60 minutes in wall-clock hour 1.
     track(api, token, "screen-time", json!({"app_name": "Video", "duration_minutes": 60, "timestamp": at(fall_back, "01:30", "-07:00")})).await?;
     // 23:30-23:50 PST: 20 minutes in hour 23.
@@ -176,8 +177,9 @@ async fn dst_days_keep_twenty_four_wall_clock_hours() -> anyhow::Result<()> {
     assert_eq!(day["total_screen_time_minutes"], 80.0);
     assert_eq!(busy_hours(&day), vec![(1, 60.0), (23, 20.0)]);
 
-    // 2025-03-09: clocks go forward at 02:00 PST to 03:00 PDT; hour 2 does not exist.
-    let spring_forward = NaiveDate::from_ymd_opt(2025, 3, 9).expect("a date");
+    // The last spring-forward day: clocks go forward at 02:00 PST to 03:00 PDT; hour 2 does
+    // not exist.
+    let spring_forward = last_los_angeles_day_of(23);
     // 01:30 PST (09:30Z) + 60 min = 10:30Z = 03:30 PDT: 30 minutes in hour 1, 0 in 2, 30 in 3.
     track(api, token, "screen-time", json!({"app_name": "Video", "duration_minutes": 60, "timestamp": at(spring_forward, "01:30", "-08:00")})).await?;
     let day = data(
@@ -189,4 +191,19 @@ async fn dst_days_keep_twenty_four_wall_clock_hours() -> anyhow::Result<()> {
     assert_eq!(day["total_screen_time_minutes"], 60.0);
     assert_eq!(busy_hours(&day), vec![(1, 30.0), (3, 30.0)]);
     stack.stop().await
+}
+
+/// The latest day before today in Los Angeles that lasts `hours` hours (25: clocks go back, 23:
+/// forward). Both happen every year, so the day is within the last year: events on it stay inside
+/// the contract's 400-day bound whenever the test runs.
+fn last_los_angeles_day_of(hours: i64) -> NaiveDate {
+    let zone: chrono_tz::Tz = "America/Los_Angeles".parse().expect("a zone");
+    let today = wellbeing_domain::time::local_date(chrono::Utc::now(), zone);
+    (1..=366)
+        .map(|back| today - Duration::days(back))
+        .find(|day| {
+            let (start, end) = wellbeing_domain::time::day_range(*day, zone);
+            (end - start).num_hours() == hours
+        })
+        .expect("a DST change within a year")
 }
