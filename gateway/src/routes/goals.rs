@@ -1,14 +1,13 @@
 //! `/api/v1/analytics/goals`: goals and their progress. Goal types, aliases and progress are
 //! analytics' business; here only shapes are checked (a real `deadline`, a known `status`).
 
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
-use wellbeing_common::ServiceError;
 use wellbeing_proto::analytics::v1::{
     CreateGoalRequest, DeleteGoalRequest, ListGoalsRequest, UpdateGoalRequest,
 };
@@ -19,7 +18,7 @@ use crate::json::ApiJson;
 use crate::openapi::schemas::{Envelope, GoalTypeInput};
 use crate::openapi::{ClaimedUser, GoalIdParam, GoalStatusParam, NotFound, NotModified};
 use crate::respond::{derived_view, envelope, json_bytes};
-use crate::routes::parse::parse_date;
+use crate::routes::parse::{owned_id, parse_date};
 use crate::routes::query::ApiQuery;
 use crate::state::AppState;
 use crate::upstream::timed;
@@ -76,18 +75,11 @@ impl<S: Send + Sync> FromRequestParts<S> for GoalId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| no_such_goal())?;
-        Uuid::parse_str(raw.trim())
-            .map(GoalId)
-            .map_err(|_| no_such_goal())
+        owned_id(parts, state, NO_SUCH_GOAL).await.map(GoalId)
     }
 }
 
-fn no_such_goal() -> ApiError {
-    ApiError(ServiceError::not_found("no such goal"))
-}
+const NO_SUCH_GOAL: &str = "no such goal";
 
 #[utoipa::path(
     post,

@@ -48,6 +48,22 @@ pub fn parse_date(field: &str, text: &str) -> Result<String, ApiError> {
     }
 }
 
+/// The UUID `{id}` of a route over one of the caller's own things (a goal, a session): anything
+/// that is not a UUID cannot be one of them, so it is the same 404 (`missing`) as one they do
+/// not own, checked before the body.
+pub async fn owned_id<S: Send + Sync>(
+    parts: &mut axum::http::request::Parts,
+    state: &S,
+    missing: &'static str,
+) -> Result<uuid::Uuid, ApiError> {
+    use axum::extract::{FromRequestParts, Path};
+    let no_such = || ApiError(wellbeing_common::ServiceError::not_found(missing));
+    let Path(raw) = Path::<String>::from_request_parts(parts, state)
+        .await
+        .map_err(|_| no_such())?;
+    uuid::Uuid::parse_str(raw.trim()).map_err(|_| no_such())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

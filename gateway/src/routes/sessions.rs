@@ -5,14 +5,13 @@
 //! replicas learn within `SESSION_POLL_MS`.
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
-use wellbeing_common::ServiceError;
 use wellbeing_proto::analytics::v1::{
     ChangePasswordRequest, EndSessionRequest, ListSessionsRequest, LogoutAllRequest, LogoutRequest,
     SessionsEndedResponse,
@@ -23,6 +22,7 @@ use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::openapi::{ClaimedUser, NotFound, SessionIdParam, Unauthorized};
 use crate::routes::auth::{IssuedSession, TokenPair, not_stored, rfc3339, token_pair};
+use crate::routes::parse::owned_id;
 use crate::routes::query::ApiQuery;
 use crate::state::AppState;
 use crate::upstream::timed;
@@ -235,12 +235,8 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let no_such_session = || ApiError(ServiceError::not_found("no such session"));
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+        owned_id(parts, state, "no such session")
             .await
-            .map_err(|_| no_such_session())?;
-        Uuid::parse_str(raw.trim())
             .map(SessionId)
-            .map_err(|_| no_such_session())
     }
 }
