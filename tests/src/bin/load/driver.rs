@@ -74,6 +74,8 @@ pub struct Measured {
     pub errors: u64,
     pub seconds: f64,
     pub first_error: Option<String>,
+    /// This machine's CPU counters at the start and the end of the measured window.
+    pub cpu: (crate::cpu::Sample, crate::cpu::Sample),
 }
 
 impl Measured {
@@ -93,6 +95,11 @@ impl Measured {
     /// A quantile of the gateway's `X-Response-Time` in milliseconds, if the answers had it.
     pub fn gateway_ms(&self, quantile: f64) -> Option<f64> {
         (!self.gateway.is_empty()).then(|| self.gateway.value_at_quantile(quantile) as f64 / 1000.0)
+    }
+
+    /// The CPU each successful request cost, by process (a stack on this machine).
+    pub fn cpu_per_request(&self) -> Option<crate::cpu::PerRequest> {
+        crate::cpu::per_request(&self.cpu.0, &self.cpu.1, self.requests)
     }
 }
 
@@ -189,6 +196,12 @@ pub async fn run(
     let started = Instant::now();
     let measure_from = started + warmup;
     let until = measure_from + seconds;
+    let cpu = tokio::spawn(async move {
+        tokio::time::sleep_until(measure_from.into()).await;
+        let first = crate::cpu::sample();
+        tokio::time::sleep_until(until.into()).await;
+        (first, crate::cpu::sample())
+    });
     let mut tasks = Vec::with_capacity(connections);
     for index in 0..connections {
         let base = base.to_owned();
@@ -277,6 +290,7 @@ pub async fn run(
         errors,
         seconds: seconds.as_secs_f64(),
         first_error,
+        cpu: cpu.await?,
     })
 }
 

@@ -30,6 +30,8 @@ pub struct Row {
     /// Median and p99 of the gateway's own `X-Response-Time` (phone scenarios).
     pub gateway_p50_ms: Option<f64>,
     pub gateway_p99_ms: Option<f64>,
+    /// Microseconds of CPU per request by process, when the stack runs on this machine.
+    pub cpu_micros_per_request: Option<crate::cpu::PerRequest>,
     pub first_error: Option<String>,
 }
 
@@ -52,6 +54,7 @@ impl Row {
             hit_rate_percent: None,
             gateway_p50_ms: None,
             gateway_p99_ms: None,
+            cpu_micros_per_request: measured.cpu_per_request(),
             first_error: measured.first_error.clone(),
         }
     }

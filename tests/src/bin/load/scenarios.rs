@@ -130,6 +130,9 @@ impl<'a> Bench<'a> {
         row.percent_of_trivial = self.baseline.0.map(|base| rps * 100.0 / base);
         row.percent_of_one_hop = self.baseline.1.map(|base| rps * 100.0 / base);
         println!("{}", crate::report::line(&row));
+        if let Some(cpu) = &row.cpu_micros_per_request {
+            println!("    CPU µs per request: {}", cpu.summary());
+        }
         if let Some(error) = &row.first_error
             && row.errors > 0
         {
@@ -370,6 +373,7 @@ impl<'a> Bench<'a> {
             seconds: self.seconds().as_secs_f64(),
             first_error: None,
             histogram: merged,
+            cpu: Default::default(),
         };
         let mut row = Row::new(&self.size, "freshness", users.len(), &measured);
         // Not a throughput figure: the errors column counts reads that were not fresh yet.
