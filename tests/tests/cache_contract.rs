@@ -113,6 +113,7 @@ async fn set(
             key: key(user, view, "p"),
             value: Bytes::from_static(value),
             ttl_seconds: ttl,
+            version: None,
         })
         .await?;
     Ok(())
@@ -223,6 +224,49 @@ async fn contract(redis_url: &str, backend: &str) -> anyhow::Result<()> {
         (times(&alice), times(&carol), times(&dave), times(&bob)),
         (1, 1, 1, 0),
         "each invalidation reached the watcher once"
+    );
+
+    // A view is stored under the version its lookup returned: computed before a write of the
+    // user, it is never taken for the generation that write made.
+    let erin = uuid::Uuid::new_v4().to_string();
+    let lookup = client
+        .get(GetRequest {
+            key: key(&erin, "daily", "p"),
+        })
+        .await?
+        .into_inner();
+    let before_write = lookup.version.expect("a lookup names its version");
+    assert!(!lookup.found);
+    client
+        .invalidate_users(InvalidateUsersRequest {
+            user_ids: vec![erin.clone()],
+        })
+        .await?;
+    let store_under = |version: Version, value: &'static [u8]| SetRequest {
+        key: key(&erin, "daily", "p"),
+        value: Bytes::from_static(value),
+        ttl_seconds: 60,
+        version: Some(version),
+    };
+    client.set(store_under(before_write, b"old")).await?;
+    assert_eq!(
+        get(&mut client, &erin, "daily").await?,
+        None,
+        "older view hidden"
+    );
+    let after_write = client
+        .get(GetRequest {
+            key: key(&erin, "daily", "p"),
+        })
+        .await?
+        .into_inner()
+        .version
+        .expect("a lookup names its version");
+    assert_eq!(after_write.generation, before_write.generation + 1);
+    client.set(store_under(after_write, b"new")).await?;
+    assert_eq!(
+        get(&mut client, &erin, "daily").await?,
+        Some(Bytes::from_static(b"new"))
     );
 
     // Delete removes one view.

@@ -38,13 +38,23 @@ pub struct CacheService {
 }
 
 impl CacheService {
-    /// The current key of a view (reads the user's generation).
-    async fn view_key(&self, key: &ViewKey) -> String {
+    /// The user's current version (reads the generation).
+    async fn current_version(&self, user_id: &str) -> Version {
         let epoch = self.backend.epoch();
-        let generation_key = self.keys.generation(&key.user_id, epoch);
+        let generation_key = self.keys.generation(user_id, epoch);
         let generation = self.backend.counters(&[generation_key]).await[0];
-        self.keys
-            .view(&key.user_id, epoch, generation, &key.view, &key.params)
+        Version { epoch, generation }
+    }
+
+    /// The storage key of a view under a version.
+    fn view_key(&self, key: &ViewKey, version: Version) -> String {
+        self.keys.view(
+            &key.user_id,
+            version.epoch,
+            version.generation,
+            &key.view,
+            &key.params,
+        )
     }
 
     /// Bumps the users' generations and tells every process that keeps copies of views.
@@ -135,15 +145,24 @@ impl Cache for CacheService {
     async fn get(&self, request: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
         let _timer = self.timer("get");
         let key = required_key(request.into_inner().key)?;
-        let storage_key = self.view_key(&key).await;
-        match self.backend.get(&storage_key).await {
+        let version = self.current_version(&key.user_id).await;
+        let found = self.backend.get(&self.view_key(&key, version)).await;
+        let version = Some(version);
+        match found {
             Some(value) => {
                 self.stats.hit();
-                Ok(Response::new(GetResponse { found: true, value }))
+                Ok(Response::new(GetResponse {
+                    found: true,
+                    value,
+                    version,
+                }))
             }
             None => {
                 self.stats.miss();
-                Ok(Response::new(GetResponse::default()))
+                Ok(Response::new(GetResponse {
+                    version,
+                    ..GetResponse::default()
+                }))
             }
         }
     }
@@ -156,7 +175,13 @@ impl Cache for CacheService {
             0 => self.default_ttl_seconds,
             ttl => ttl,
         };
-        let storage_key = self.view_key(&key).await;
+        // Under the version the view was computed for: if the user wrote since, the key is
+        // already unreachable, rather than the older view being taken for the newer generation.
+        let version = match request.version {
+            Some(version) => version,
+            None => self.current_version(&key.user_id).await,
+        };
+        let storage_key = self.view_key(&key, version);
         self.backend.set(&storage_key, request.value, ttl).await;
         self.stats.set();
         Ok(Response::new(SetResponse {}))
@@ -168,7 +193,8 @@ impl Cache for CacheService {
     ) -> Result<Response<DeleteResponse>, Status> {
         let _timer = self.timer("delete");
         let key = required_key(request.into_inner().key)?;
-        let storage_key = self.view_key(&key).await;
+        let version = self.current_version(&key.user_id).await;
+        let storage_key = self.view_key(&key, version);
         let deleted = self.backend.delete(&storage_key).await;
         Ok(Response::new(DeleteResponse { deleted }))
     }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The operations whose latency is tracked.
-pub const OPERATIONS: [&str; 5] = ["get", "set", "delete", "invalidate_user", "erase_user"];
+pub const OPERATIONS: [&str; 5] = ["get", "set", "delete", "invalidate_users", "erase_user"];
 
 /// Count, total and maximum duration of one operation, in microseconds.
 #[derive(Default)]

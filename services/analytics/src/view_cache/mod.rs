@@ -41,8 +41,8 @@ use remote::RemoteCache;
 
 /// How often pending counters and failed invalidations are sent again.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
-/// Timezones kept at most (a few dozen bytes each).
-const MAX_ZONES: u64 = 100_000;
+/// Users whose timezone, or whose last write here, is kept at most (a few dozen bytes each).
+const MAX_USERS_KEPT: u64 = 100_000;
 /// The name of the recent days among a user's keys.
 const RECENT_DAYS: &str = "recent-days";
 
@@ -75,6 +75,8 @@ struct Inner {
     enabled: bool,
     remote: RemoteCache,
     local: LocalViews,
+    /// Per user: the stamp of the generation this process's last write of the user made.
+    own_writes: Cache<String, Stamp>,
     /// Per user: the timezone, and the stamp under which it was read.
     zones: Cache<String, (Tz, Stamp)>,
     /// Per user and stamp: the recent days every home-screen view is composed from, and when
@@ -135,8 +137,12 @@ impl ViewCache {
             inner: Arc::new(Inner {
                 enabled: settings.enabled,
                 remote: RemoteCache::new(channel, settings.ttl_seconds),
+                own_writes: Cache::builder()
+                    .max_capacity(MAX_USERS_KEPT)
+                    .time_to_live(local.ttl())
+                    .build(),
                 zones: Cache::builder()
-                    .max_capacity(MAX_ZONES)
+                    .max_capacity(MAX_USERS_KEPT)
                     .time_to_live(local.ttl())
                     .build(),
                 recent: Cache::builder()
@@ -218,17 +224,23 @@ impl ViewCache {
             });
         }
         let user_id = key.user_id.clone();
-        let trust_remote = !lock(&inner.unconfirmed_invalidations).contains(&user_id);
+        // A generation this process made by its own write is served from here alone: no
+        // other process can have stored a view of it yet (so a lookup is a sure miss), and a
+        // lookup made before the cache service has counted the write would find the views
+        // from before it.
+        let own_generation = inner.own_writes.get(&user_id).await == Some(stamp);
+        let trust_remote =
+            !own_generation && !lock(&inner.unconfirmed_invalidations).contains(&user_id);
         let from_remote = AtomicBool::new(false);
         let entry = inner
             .local
             .entries()
             .entry(local_key.clone())
             .or_try_insert_with(async {
-                let remote = if trust_remote {
+                let (remote, version) = if trust_remote {
                     inner.remote.get(&key).await
                 } else {
-                    None
+                    (None, None)
                 };
                 let json = match remote {
                     Some(json) => {
@@ -237,10 +249,13 @@ impl ViewCache {
                     }
                     None => {
                         let json = compute().await?;
-                        // A write of the user while computing may or may not be in these
-                        // bytes: they must not be stored under the generation that write made.
-                        if trust_remote && inner.local.stamp(&key.user_id) == stamp {
-                            inner.remote.set(key, json.clone()).await;
+                        // Stored under the version the lookup saw, so a write of the user
+                        // meanwhile (whose effect these bytes may lack) only makes it
+                        // unreachable; and not at all if this process already knows of one.
+                        if let Some(version) = version
+                            && inner.local.stamp(&key.user_id) == stamp
+                        {
+                            inner.remote.set(key, json.clone(), version).await;
                         }
                         json
                     }
@@ -435,6 +450,8 @@ impl ViewCache {
         }
         for user_id in user_ids {
             self.inner.local.invalidate_expecting_echo(user_id);
+            let made = self.inner.local.stamp(user_id);
+            self.inner.own_writes.insert(user_id.clone(), made).await;
         }
         if !self.inner.remote.invalidate_users(user_ids).await {
             let mut unconfirmed = lock(&self.inner.unconfirmed_invalidations);

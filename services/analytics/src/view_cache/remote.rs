@@ -55,9 +55,11 @@ impl RemoteCache {
         }
     }
 
-    pub async fn get(&self, key: &ViewKey) -> Option<Bytes> {
+    /// The view if cached, and the version the lookup used (`None` when the cache service could
+    /// not be asked): a view computed after this answer is stored under that version.
+    pub async fn get(&self, key: &ViewKey) -> (Option<Bytes>, Option<Version>) {
         if !self.breaker.allows() {
-            return None;
+            return (None, None);
         }
         let message = GetRequest {
             key: Some(key.clone()),
@@ -67,11 +69,16 @@ impl RemoteCache {
             .clone()
             .get(request(message, CALL_DEADLINE))
             .await;
-        let response = self.outcome("get", result)?.into_inner();
-        response.found.then_some(response.value)
+        let Some(response) = self.outcome("get", result) else {
+            return (None, None);
+        };
+        let response = response.into_inner();
+        (response.found.then_some(response.value), response.version)
     }
 
-    pub async fn set(&self, key: ViewKey, value: Bytes) {
+    /// Stores a view under the version its lookup returned (a write since then makes it
+    /// unreachable instead of passing it off as newer).
+    pub async fn set(&self, key: ViewKey, value: Bytes, version: Version) {
         if !self.breaker.allows() {
             return;
         }
@@ -79,6 +86,7 @@ impl RemoteCache {
             key: Some(key),
             value,
             ttl_seconds: self.ttl_seconds,
+            version: Some(version),
         };
         let result = self
             .client

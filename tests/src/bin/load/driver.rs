@@ -75,7 +75,7 @@ pub struct Measured {
     pub seconds: f64,
     pub first_error: Option<String>,
     /// This machine's CPU counters at the start and the end of the measured window.
-    pub cpu: (crate::cpu::Sample, crate::cpu::Sample),
+    pub cpu: (crate::cpu_split::Sample, crate::cpu_split::Sample),
 }
 
 impl Measured {
@@ -98,8 +98,8 @@ impl Measured {
     }
 
     /// The CPU each successful request cost, by process (a stack on this machine).
-    pub fn cpu_per_request(&self) -> Option<crate::cpu::PerRequest> {
-        crate::cpu::per_request(&self.cpu.0, &self.cpu.1, self.requests)
+    pub fn cpu_per_request(&self) -> Option<crate::cpu_split::PerRequest> {
+        crate::cpu_split::per_request(&self.cpu.0, &self.cpu.1, self.requests)
     }
 }
 
@@ -198,9 +198,9 @@ pub async fn run(
     let until = measure_from + seconds;
     let cpu = tokio::spawn(async move {
         tokio::time::sleep_until(measure_from.into()).await;
-        let first = crate::cpu::sample();
+        let first = crate::cpu_split::sample();
         tokio::time::sleep_until(until.into()).await;
-        (first, crate::cpu::sample())
+        (first, crate::cpu_split::sample())
     });
     let mut tasks = Vec::with_capacity(connections);
     for index in 0..connections {

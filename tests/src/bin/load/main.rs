@@ -12,7 +12,7 @@
 //! See docs/PERFORMANCE.md for the figures and what each scenario does.
 
 mod args;
-mod cpu;
+mod cpu_split;
 mod driver;
 mod plan;
 mod report;

@@ -31,7 +31,7 @@ pub struct Row {
     pub gateway_p50_ms: Option<f64>,
     pub gateway_p99_ms: Option<f64>,
     /// Microseconds of CPU per request by process, when the stack runs on this machine.
-    pub cpu_micros_per_request: Option<crate::cpu::PerRequest>,
+    pub cpu_micros_per_request: Option<crate::cpu_split::PerRequest>,
     pub first_error: Option<String>,
 }
 

@@ -9,21 +9,7 @@ const TICKS_PER_SECOND: f64 = 100.0;
 
 /// User + system ticks of a process (0 when it is gone).
 fn process_ticks(pid: &str) -> u64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0;
-    };
-    // Fields after the command's closing parenthesis: state is the first, utime the 12th.
-    let Some((_, rest)) = stat.rsplit_once(')') else {
-        return 0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |index: usize| {
-        fields
-            .get(index)
-            .and_then(|value| value.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    field(11) + field(12)
+    crate::cpu_split::process_stat(pid).map_or(0, |(_, ticks)| ticks)
 }
 
 /// Ticks and number of the PostgreSQL backends serving `database` (their command line names
@@ -49,18 +35,7 @@ fn postgres_backends(database: &str) -> (u64, usize) {
 
 /// Busy ticks of the whole machine (every core).
 fn machine_ticks() -> u64 {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let Some(line) = stat.lines().next() else {
-        return 0;
-    };
-    let values: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|value| value.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal ...: busy is all but idle and iowait.
-    let total: u64 = values.iter().take(8).sum();
-    total - values.get(3).copied().unwrap_or(0) - values.get(4).copied().unwrap_or(0)
+    crate::cpu_split::machine_ticks().map_or(0, |(busy, _)| busy)
 }
 
 #[derive(Clone, Debug, Default)]

@@ -24,6 +24,9 @@
 mod calibrate;
 mod cpu;
 #[allow(dead_code)]
+#[path = "../load/cpu_split.rs"]
+mod cpu_split;
+#[allow(dead_code)]
 #[path = "../load/driver.rs"]
 mod driver;
 mod mix;

@@ -53,13 +53,13 @@ pub fn sample() -> Sample {
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else {
+            let Some(pid) = name
+                .to_str()
+                .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            else {
                 continue;
             };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                continue;
-            };
-            let Some((comm, ticks)) = parse_stat(&stat) else {
+            let Some((comm, ticks)) = process_stat(pid) else {
                 continue;
             };
             let group = if pid == own {
@@ -75,14 +75,22 @@ pub fn sample() -> Sample {
             }
         }
     }
-    if let Some((busy, total)) = std::fs::read_to_string("/proc/stat")
-        .ok()
-        .and_then(|text| machine_ticks(&text))
-    {
+    if let Some((busy, total)) = machine_ticks() {
         sample.machine_busy = busy;
         sample.machine_total = total;
     }
     sample
+}
+
+/// The command name and user + system ticks of a process (`None` when it is gone).
+pub fn process_stat(pid: &str) -> Option<(String, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&stat).map(|(comm, ticks)| (comm.to_owned(), ticks))
+}
+
+/// Busy and total ticks of the whole machine (every core).
+pub fn machine_ticks() -> Option<(u64, u64)> {
+    parse_machine(&std::fs::read_to_string("/proc/stat").ok()?)
 }
 
 /// The command name and utime + stime of one `/proc/<pid>/stat` line.
@@ -98,7 +106,7 @@ fn parse_stat(stat: &str) -> Option<(&str, u64)> {
 }
 
 /// Busy and total ticks of all CPUs from `/proc/stat`'s first line.
-fn machine_ticks(text: &str) -> Option<(u64, u64)> {
+fn parse_machine(text: &str) -> Option<(u64, u64)> {
     let line = text.lines().next()?.strip_prefix("cpu ")?;
     let values: Vec<u64> = line
         .split_whitespace()
@@ -132,7 +140,7 @@ pub fn per_request(before: &Sample, after: &Sample, requests: u64) -> Option<Per
 
 #[cfg(test)]
 mod tests {
-    use super::{machine_ticks, parse_stat};
+    use super::{parse_machine, parse_stat};
 
     #[test]
     fn reads_a_process_line_with_spaces_in_its_name() {
@@ -143,6 +151,6 @@ mod tests {
     #[test]
     fn reads_the_machine_line() {
         let text = "cpu  100 5 50 1000 20 1 4 0 0 0\ncpu0 1 2 3 4\n";
-        assert_eq!(machine_ticks(text), Some((160, 1180)));
+        assert_eq!(parse_machine(text), Some((160, 1180)));
     }
 }
