@@ -1,6 +1,7 @@
 //! Day aggregates maintained by deltas are exact: random event streams for users in DST and
 //! half-hour zones (cross-midnight intervals, repeated `event_id`s, late events for old days,
-//! concurrent batches, the single-event endpoints, a timezone change, an erasure) leave the stored
+//! concurrent batches, the single-event endpoints, a timezone change, a write assuming the zone
+//! from before a change, an erasure) leave the stored
 //! aggregates equal to the aggregation of the raw records, and every view served through REST
 //! equal to the view computed from raw, both before and after the aggregator's queues drain.
 
@@ -315,6 +316,44 @@ async fn aggregates_and_views_equal_the_raw_computation_through_random_streams()
         .await?
         .expect("the user");
     assert_eq!(zones.aggregates_timezone.as_deref(), Some("Asia/Kathmandu"));
+    assert_all_exact(&stack, &pool, &users).await?;
+
+    // Round 3b: a write that assumes the zone from before a change whose rebuild is already
+    // done (a write takes any zone seen for the user as its guess, and this one was changed
+    // with no write since): the days its events fall on in the stored zone are marked, so the
+    // aggregates and views stay exact before the aggregator recomputes anything.
+    let answer = stack
+        .api
+        .patch(
+            "/api/v1/auth/me",
+            &json!({"timezone": "Europe/London"}),
+            Some(&changed.access_token),
+        )
+        .await?;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    users[0].1 = time::parse_timezone("Europe/London").expect("a zone");
+    exact::drain(&stack).await?;
+    let zones = aggregates::zones(&pool, changed_id)
+        .await?
+        .expect("the user");
+    assert_eq!(zones.aggregates_timezone.as_deref(), Some("Europe/London"));
+    // Evenings in London: the next day in Kathmandu (5:45 ahead), so the days the statement
+    // marks in the guessed zone are not the days the events are on.
+    let evenings: Vec<Value> = [2, 4, 6]
+        .iter()
+        .map(|back| {
+            let day = time::local_date(Utc::now(), users[0].1) - chrono::Duration::days(*back);
+            let at = time::day_range(day, users[0].1).0 + chrono::Duration::hours(21);
+            json!({"type": "notification", "app_name": "Chat", "priority": 10,
+                   "was_interacted": true, "timestamp": stamp(at)})
+        })
+        .collect();
+    stack
+        .api
+        .track_batch(&changed.access_token, &evenings)
+        .await?;
+    assert_all_exact(&stack, &pool, &users).await?;
+    exact::drain(&stack).await?;
     assert_all_exact(&stack, &pool, &users).await?;
 
     // Round 4: an erasure leaves no aggregate, mark or rebuild of the user.

@@ -30,6 +30,24 @@ pub async fn mark_range(
     Ok(result.rows_affected())
 }
 
+/// Marks the given (user, local day) pairs.
+pub async fn mark(
+    connection: &mut PgConnection,
+    days: &[(Uuid, NaiveDate)],
+) -> Result<(), StoreError> {
+    let (users, days): (Vec<Uuid>, Vec<NaiveDate>) = days.iter().copied().unzip();
+    sqlx::query(
+        "INSERT INTO dirty_days (user_id, day)
+         SELECT * FROM UNNEST($1::uuid[], $2::date[]) ORDER BY 1, 2
+         ON CONFLICT (user_id, day) DO UPDATE SET version = dirty_days.version + 1, marked_at = now()",
+    )
+    .bind(users)
+    .bind(days)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
 /// A dirty day held by a worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct Claim {

@@ -214,11 +214,11 @@ impl Ingest {
         Ok(accepted)
     }
 
-    /// The user's zone as this process knows it (kept until an invalidation of the user); the
-    /// write checks it against the stored one.
+    /// The zone a write assumes for the user ([`ViewCache::zone_for_write`]); the write's
+    /// statement checks it against the stored one.
     async fn zone_of(&self, user_id: Uuid) -> Result<chrono_tz::Tz, ServiceError> {
         self.cache
-            .timezone(&user_id.to_string(), || {
+            .zone_for_write(&user_id.to_string(), || {
                 crate::accounts::timezone_of(&self.pool, user_id)
             })
             .await

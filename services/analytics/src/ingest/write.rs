@@ -34,8 +34,8 @@ impl Written {
 
 /// Stores the events whose event id is still free (the first of repeats wins) with their
 /// contributions to the day aggregates. `assumed` holds the zone of every user of `events` as
-/// this process knows it; a zone that changed meanwhile costs only exactness work later (the
-/// store marks those days to be recomputed), never a wrong aggregate.
+/// this process knows it; a zone that changed meanwhile (or a wrong guess) costs only exactness
+/// work later (the days are marked to be recomputed), never a wrong aggregate.
 pub async fn write(
     connection: &mut PgConnection,
     events: &[&EventRow],
@@ -88,11 +88,11 @@ pub async fn write(
     }
     let stored = store::ingest::store(connection, &new).await?;
     // Record ids are new for every event, so only the first of repeats can have been stored.
-    let created = events
+    let created: Vec<bool> = events
         .iter()
         .map(|event| stored.created.contains(&event.id()))
         .collect();
-    let zones = stored
+    let zones: HashMap<Uuid, Tz> = stored
         .zones
         .into_iter()
         .map(|(user, name)| {
@@ -100,9 +100,46 @@ pub async fn write(
             (user, zone)
         })
         .collect();
+    let mut changes = stored.changes;
+    mark_days_in_stored_zones(connection, events, &created, assumed, &zones, &mut changes).await?;
     Ok(Written {
         created,
         zones,
-        changes: stored.changes,
+        changes,
     })
+}
+
+/// A user whose stored zone is not the one assumed (it changed, or the caller's was only a
+/// guess) had the days of the assumed zone marked for recomputation, and no delta added: the
+/// local days the new events fall on in the stored zone are marked too, before the write is
+/// answered, so no aggregate lacks them (they are read from raw records until recomputed). What
+/// the statement did to that user's days is then not what a copy of them should be brought
+/// over, so it is not told.
+async fn mark_days_in_stored_zones(
+    connection: &mut PgConnection,
+    events: &[&EventRow],
+    created: &[bool],
+    assumed: &HashMap<Uuid, Tz>,
+    stored: &HashMap<Uuid, Tz>,
+    changes: &mut HashMap<Uuid, DayChanges>,
+) -> Result<(), StoreError> {
+    let mut days_to_mark = Vec::new();
+    for (event, _) in events.iter().zip(created).filter(|(_, created)| **created) {
+        let user_id = event.user_id();
+        let (Some(zone), Some(guess)) = (stored.get(&user_id), assumed.get(&user_id)) else {
+            continue;
+        };
+        if zone != guess {
+            let mut days = Days::new();
+            event.contribute(*zone, &mut days);
+            days_to_mark.extend(days.into_keys().map(|day| (user_id, day)));
+            changes.remove(&user_id);
+        }
+    }
+    if !days_to_mark.is_empty() {
+        days_to_mark.sort_unstable();
+        days_to_mark.dedup();
+        store::dirty_days::mark(connection, &days_to_mark).await?;
+    }
+    Ok(())
 }

@@ -9,7 +9,9 @@
 //! the user's stamp when it was read and is used only while that stamp is current, so any
 //! invalidation of the user (a profile change, an erasure, a write on another replica) makes the
 //! next read ask PostgreSQL again; a write through this process keeps the zone its own
-//! statement read. A cached read then needs no database. So does each user's recent week, from
+//! statement read. A write may assume any zone seen for the user (its statement checks it under
+//! the user's row lock and only marks the days for recomputation if it was wrong), so writes
+//! look the zone up only for a user not seen for a while. A cached read then needs no database. So does each user's recent week, from
 //! which the home-screen views are composed ([`ViewCache::recent_days`]), which a write through
 //! this process brings up to date rather than drops ([`ViewCache::carry_recent_days`]). Keys
 //! carry the user's stamp, so every write leaves the old ones unread: these caches evict the
@@ -77,8 +79,9 @@ struct Inner {
     local: LocalViews,
     /// Per user: the stamp of the generation this process's last write of the user made.
     own_writes: Cache<String, Stamp>,
-    /// Per user: the timezone, and the stamp under which it was read.
-    zones: Cache<String, (Tz, Stamp)>,
+    /// Per user: the timezone, and the stamp under which it is known to be current (`None`:
+    /// only a write's assumption, see [`ViewCache::zone_for_write`]).
+    zones: Cache<String, (Tz, Option<Stamp>)>,
     /// Per user and stamp: the recent days every home-screen view is composed from, and when
     /// their read returned.
     recent: Cache<String, RecentDays>,
@@ -389,21 +392,46 @@ impl ViewCache {
         // Kept even with `VIEW_CACHE=off`: a timezone is not a view, and the uncached figures
         // should measure computing views, not this lookup.
         let local = &self.inner.local;
-        if let Some((zone, stamp)) = self.inner.zones.get(user_id).await
+        if let Some((zone, Some(stamp))) = self.inner.zones.get(user_id).await
             && local.is_coherent()
             && stamp == local.stamp(user_id)
         {
             return Ok(zone);
         }
+        self.load_zone(user_id, load).await
+    }
+
+    /// The zone a write of the user assumes: any zone seen for them, even under an older stamp
+    /// (the ingestion statement compares it with the stored zone under the user's row lock; a
+    /// wrong one only marks the days for recomputation, and the statement's answer corrects
+    /// it), else `load`ed. Under constant writes the stamp moves between a write's start and
+    /// end often enough that requiring it made most writes look the zone up again.
+    pub async fn zone_for_write<F, Fut>(&self, user_id: &str, load: F) -> Result<Tz, ServiceError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Tz, ServiceError>>,
+    {
+        if let Some((zone, _)) = self.inner.zones.get(user_id).await {
+            return Ok(zone);
+        }
+        self.load_zone(user_id, load).await
+    }
+
+    /// Reads the zone and keeps it, as current if no invalidation came meanwhile.
+    async fn load_zone<F, Fut>(&self, user_id: &str, load: F) -> Result<Tz, ServiceError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Tz, ServiceError>>,
+    {
+        let local = &self.inner.local;
         let stamp = local.stamp(user_id);
         let zone = load().await?;
-        // Only while coherent: an invalidation missed meanwhile could not be noticed.
-        if local.is_coherent() && stamp == local.stamp(user_id) {
-            self.inner
-                .zones
-                .insert(user_id.to_owned(), (zone, stamp))
-                .await;
-        }
+        // Current only while coherent: an invalidation missed meanwhile could not be noticed.
+        let current = (local.is_coherent() && stamp == local.stamp(user_id)).then_some(stamp);
+        self.inner
+            .zones
+            .insert(user_id.to_owned(), (zone, current))
+            .await;
         Ok(zone)
     }
 
@@ -414,10 +442,10 @@ impl ViewCache {
 
     /// Keeps the zone a write's own statement read (under the user's row lock), so that the
     /// user's next write or read needs no lookup: without this, every write's invalidation
-    /// made the next write and the next read ask PostgreSQL for the zone again. Kept only if
-    /// the stamp moved by exactly the write's own invalidation (`invalidated`) since `before`:
-    /// any other invalidation meanwhile, a profile change among them, may mean the zone read
-    /// is already old.
+    /// made the next write and the next read ask PostgreSQL for the zone again. Kept as current
+    /// (for reads) only if the stamp moved by exactly the write's own invalidation
+    /// (`invalidated`) since `before`: any other invalidation meanwhile, a profile change among
+    /// them, may mean the zone read is already old.
     pub async fn keep_zone_read_by_write(
         &self,
         user_id: &str,
@@ -428,12 +456,12 @@ impl ViewCache {
         let local = &self.inner.local;
         let expected = (before.0 + u64::from(invalidated), before.1);
         let now = local.stamp(user_id);
-        if local.is_coherent() && now == expected {
-            self.inner
-                .zones
-                .insert(user_id.to_owned(), (zone, now))
-                .await;
-        }
+        // Otherwise kept as what the next write assumes.
+        let current = (local.is_coherent() && now == expected).then_some(now);
+        self.inner
+            .zones
+            .insert(user_id.to_owned(), (zone, current))
+            .await;
     }
 
     /// Makes every cached view of the user unreachable, here at once and everywhere through the
