@@ -33,8 +33,11 @@ const MAX_UNIT_EVENTS: usize = 32;
 /// The most units one group takes.
 const MAX_GROUP: usize = 128;
 /// Groups being written at once: while one waits for its WAL flush, the next is written (their
-/// flushes then often share one fsync) and the queue fills with the group after.
-const WRITERS: usize = 3;
+/// flushes then often share one fsync) and the queue fills with the group after. Two, not more:
+/// concurrent groups often touch the same users' day rows and wait for each other's commit, and
+/// smaller groups cost more per write (writes only, 64 connections: 1 writer 3.5k req/s, 2
+/// writers 4.5k, 3 writers 2.4-2.9k, 6 writers 2.5k; docs/PERFORMANCE.md).
+const WRITERS: usize = 2;
 /// Units waiting for a writer; beyond this, callers wait to be queued.
 const QUEUE: usize = 4096;
 
