@@ -22,6 +22,7 @@ async fn main() -> ExitCode {
 
 async fn run(args: AnalyticsArgs) -> anyhow::Result<()> {
     let _tracing = args.telemetry.init("analytics")?;
+    process::disable_transparent_huge_pages();
     let config = AnalyticsConfig::from_args(&args)?;
     match args.command {
         None => {

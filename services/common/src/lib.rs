@@ -10,7 +10,7 @@
 //! - [`internal_tls`]: mutual TLS between the services (certificates, roles).
 //! - [`callers`]: which roles may call a service, read from the caller's certificate.
 //! - [`metrics`]: a service's Prometheus series on its admin port.
-//! - [`process`]: process-wide settings (transparent huge pages off, for the cache service) and
+//! - [`process`]: process-wide settings (transparent huge pages off, for the cache service and analytics) and
 //!   how `main` ends (one line on error, no backtrace).
 //! - [`trace_context`]: W3C trace context across HTTP headers and gRPC metadata.
 //! - [`traced_channel`]: a client span around every outgoing gRPC call.

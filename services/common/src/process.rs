@@ -26,10 +26,12 @@ pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
 /// minutes after start (docs/RELIABILITY.md, soak). Without them the resident size follows the
 /// memory in use, which is what a Kubernetes memory limit should be set against.
 ///
-/// It has a price in CPU (4 KiB pages: more TLB misses and page faults): with all four services
-/// without huge pages the soak's stack used about 20 % more CPU a request. So only the cache
-/// service, where huge pages are most of the resident size, calls it; the others have heaps of
-/// 20 to 140 MiB that a few 2 MiB pages do not move by 10 %.
+/// It may have a price in CPU (4 KiB pages: more TLB misses and page faults): with all four
+/// services without huge pages the soak's stack once used about 20 % more CPU a request. So the
+/// services call it where huge pages are much of the resident size: the cache service, and
+/// analytics, where they were 40-60 MiB of 110-125 MiB under the phone mixes (60-65 MiB without
+/// them, and no CPU cost measured against huge pages in the same sitting: docs/PERFORMANCE.md).
+/// The gateway and the aggregator keep them.
 pub fn disable_transparent_huge_pages() {
     #[cfg(target_os = "linux")]
     {
