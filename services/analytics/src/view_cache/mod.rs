@@ -11,7 +11,8 @@
 //! next read ask PostgreSQL again; a write through this process keeps the zone its own
 //! statement read. A write may assume any zone seen for the user (its statement checks it under
 //! the user's row lock and only marks the days for recomputation if it was wrong), so writes
-//! look the zone up only for a user not seen for a while. A cached read then needs no database. So does each user's recent week, from
+//! look the zone up only for a user not seen for a while. A cached read then needs no
+//! database. So does each user's recent week, from
 //! which the home-screen views are composed ([`ViewCache::recent_days`]), which a write through
 //! this process brings up to date rather than drops ([`ViewCache::carry_recent_days`]). Keys
 //! carry the user's stamp, so every write leaves the old ones unread: these caches evict the
