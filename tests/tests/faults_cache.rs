@@ -348,11 +348,13 @@ async fn an_erasure_while_the_cache_service_is_down_removes_every_key_once_it_is
     cache.kill();
     let erased = stack.api.delete("/api/v1/me", token).await?;
     assert_eq!(erased.status, 204, "{erased:?}");
-    assert_eq!(
-        redis_keys_of(&redis_url, &user.user_id).await?,
-        held,
-        "nothing could remove them while the cache service is down"
+    // At least as many (the read counters, sent once a second, may have landed since).
+    let after_erasure = redis_keys_of(&redis_url, &user.user_id).await?;
+    assert!(
+        after_erasure >= held,
+        "nothing could remove them while the cache service is down: {after_erasure} < {held}"
     );
+    let held = after_erasure;
 
     // Back: the erasure recorded with the deletion is done by analytics' retry.
     let _cache = CacheProcess::start(&stack)?;

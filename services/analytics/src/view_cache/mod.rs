@@ -94,6 +94,10 @@ struct Inner {
     /// Users whose invalidation did not reach the cache service: their remote views may be
     /// stale, so they are neither read from nor written to it until the retry succeeds.
     unconfirmed_invalidations: Mutex<HashSet<String>>,
+    /// Held by a flush and by an erasure: a flush that took a user's counters or retries
+    /// before the erasure must not put them back or send them after it (that re-created keys
+    /// of an erased user in Redis).
+    flushing: tokio::sync::Mutex<()>,
 }
 
 /// A user's recent days as kept: `read_at` tells which writes they may already hold (those sent
@@ -164,6 +168,7 @@ impl ViewCache {
                 local,
                 pending_stats: Mutex::new(HashMap::new()),
                 unconfirmed_invalidations: Mutex::new(HashSet::new()),
+                flushing: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -501,13 +506,13 @@ impl ViewCache {
     /// Deletes every cached view and counter of an erased user; true once the cache service
     /// confirmed it (otherwise the caller retries: `store::cache_erasures`).
     pub async fn erase_user(&self, user_id: &str) -> bool {
+        let _no_flush = self.inner.flushing.lock().await;
         self.inner.local.invalidate(user_id);
         lock(&self.inner.pending_stats).remove(user_id);
-        let erased = self.inner.remote.erase_user(user_id).await;
-        if !erased {
-            lock(&self.inner.unconfirmed_invalidations).insert(user_id.to_owned());
-        }
-        erased
+        // The erasure removes the generation too; an invalidation sent after it would make
+        // a key of the erased user again. Nothing of the user is read any more.
+        lock(&self.inner.unconfirmed_invalidations).remove(user_id);
+        self.inner.remote.erase_user(user_id).await
     }
 
     /// The user's read counters, including the reads not yet sent.
@@ -536,6 +541,7 @@ impl ViewCache {
     /// Sends pending counters and retries failed invalidations.
     async fn flush(&self) {
         let inner = &self.inner;
+        let _no_erasure = inner.flushing.lock().await;
         let pending = std::mem::take(&mut *lock(&inner.pending_stats));
         if !pending.is_empty() && !inner.remote.record_stats(&pending).await {
             // Put them back for the next try.
