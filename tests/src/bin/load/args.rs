@@ -69,7 +69,8 @@ pub struct Args {
     pub phone_users: usize,
 
     /// Only these scenarios (comma-separated name prefixes as printed; default all). `phone`
-    /// runs the phone phase alone: its baselines, its seeding and the four phone mixes.
+    /// runs the phone phase alone: its baselines, its seeding, reads only, the three mixes
+    /// and the idle write, and the services' memory.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
 

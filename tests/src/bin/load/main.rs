@@ -14,6 +14,7 @@
 mod args;
 mod cpu_split;
 mod driver;
+mod memory;
 mod plan;
 mod report;
 mod scenarios;

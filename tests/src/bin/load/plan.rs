@@ -8,7 +8,8 @@ use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 
 use crate::args::Args;
-use crate::report;
+use crate::memory;
+use crate::report::{self, Target};
 use crate::scenarios::{BASELINES, Bench, PHONE, READS};
 use crate::seed::{self, EVENTS_PER_DAY, User};
 use crate::stacks::Targets;
@@ -100,8 +101,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     // The phone mixes, on users of their own.
+    let mut memory_targets = Vec::new();
     if PHONE.iter().any(|(name, ..)| args.wants(name)) {
-        stored = phase_phone(&mut bench, &targets, stored, &mut seeding, &mut sizes).await?;
+        (stored, memory_targets) =
+            phase_phone(&mut bench, &targets, stored, &mut seeding, &mut sizes).await?;
     }
 
     // Second data size: more users, each with a longer history.
@@ -152,7 +155,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         println!("{}", report::line(row));
     }
     println!();
-    let checked = report::targets(&bench.rows, &small, large.as_deref());
+    let mut checked = report::targets(&bench.rows, &small, large.as_deref());
+    checked.extend(memory_targets);
     report::print_targets(&checked);
     let document = json!({
         "machine": report::machine(),
@@ -186,14 +190,15 @@ fn wants_first_size(args: &Args) -> bool {
 /// The phone mixes: `--phone-users` users in the 7 zones, each seeded with `--days` local days
 /// of about 150 events through `/track/batch`; once the aggregator has caught up, the baselines
 /// (so that each row's ratio to `/livez` is of this very moment), the mixes, their targets.
-/// Returns the events stored after its seeding.
+/// Returns the events stored after its seeding and the memory targets (services on this
+/// machine only: their peak while seeding, then their peak under the mixes).
 async fn phase_phone(
     bench: &mut Bench<'_>,
     targets: &Targets,
     stored: u64,
     seeding: &mut Vec<Value>,
     sizes: &mut Vec<Value>,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<(u64, Vec<Target>)> {
     let args = bench.args;
     let count = args.phone_users.max(1);
     eprintln!(
@@ -220,13 +225,18 @@ async fn phase_phone(
         .unwrap_or((stored + seeded.events) as i64) as u64;
     bench.size = size_label(stored);
     sizes.push(json!({"label": bench.size, "events_stored": stored, "phase": "phone"}));
+    let after_seeding = memory::read();
+    let reset = memory::reset_peaks(&after_seeding);
     println!("{}", report::header());
     bench.baselines(&targets.cached).await?;
     bench.phone(&targets.cached, &users).await?;
     println!();
-    report::print_targets(&report::phone_targets(&bench.rows));
+    let memory_targets = memory::targets(&after_seeding, &memory::read(), args.batch_size, reset);
+    let mut phone_targets = report::phone_targets(&bench.rows);
+    phone_targets.extend_from_slice(&memory_targets);
+    report::print_targets(&phone_targets);
     println!();
-    Ok(stored)
+    Ok((stored, memory_targets))
 }
 
 /// Baselines, then the read views on the cached and the uncached gateway.

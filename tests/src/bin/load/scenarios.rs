@@ -33,7 +33,8 @@ pub const BASELINES: [(&str, &str); 2] = [
 
 /// The phone mixes (`--only phone`): name, connections (`None`: `--connections`), percent of
 /// requests that write, events per write.
-pub const PHONE: [(&str, Option<usize>, u32, usize); 4] = [
+pub const PHONE: [(&str, Option<usize>, u32, usize); 5] = [
+    ("phone reads", None, 0, 1),
     ("phone 90/10", None, 10, 1),
     ("phone 60/40", None, 40, 10),
     ("phone writes", None, 100, 1),
