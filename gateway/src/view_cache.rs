@@ -97,11 +97,7 @@ impl ViewCache {
         self.misses.fetch_add(1, Ordering::Relaxed);
         let fetched = fetch().await?;
         if let Some(expires) = self.expiry(fetched.fresh_until_unix_ms) {
-            let copy = LocalView {
-                json: fetched.json.clone(),
-                etag: fetched.etag.clone(),
-                expires,
-            };
+            let copy = LocalView::owning(&fetched.json, fetched.etag.clone(), expires);
             self.local.keep(key, user_id, stamp, copy).await;
         }
         Ok(fetched)

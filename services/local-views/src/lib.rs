@@ -41,6 +41,20 @@ pub struct LocalView {
     pub expires: Instant,
 }
 
+impl LocalView {
+    /// A copy that owns exactly its bytes. Bytes decoded from a gRPC answer are a slice of the
+    /// whole receive buffer, and a serialized view has its vector's spare capacity: kept as
+    /// they are, each copy pinned several times its size (the gateway grew to 100 MiB with a
+    /// 16 MiB bound; docs/PERFORMANCE.md). One copy of a few KiB per miss costs little.
+    pub fn owning(json: &[u8], etag: String, expires: Instant) -> Self {
+        Self {
+            json: Bytes::copy_from_slice(json),
+            etag,
+            expires,
+        }
+    }
+}
+
 pub struct LocalViews {
     /// Where this level sits, for logs ("gateway", "analytics").
     level: &'static str,

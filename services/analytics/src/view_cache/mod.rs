@@ -269,11 +269,11 @@ impl ViewCache {
                         json
                     }
                 };
-                Ok::<_, ServiceError>(LocalView {
-                    etag: etag_of(&json),
-                    json,
-                    expires: Instant::now() + inner.local.ttl(),
-                })
+                Ok::<_, ServiceError>(LocalView::owning(
+                    &json,
+                    etag_of(&json),
+                    Instant::now() + inner.local.ttl(),
+                ))
             })
             .await
             .map_err(|error: Arc<ServiceError>| (*error).clone())?;
