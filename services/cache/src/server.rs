@@ -4,7 +4,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use futures_util::future::join_all;
+use prost::Message as _;
 use tokio::sync::broadcast;
 use tokio_stream::Stream;
 use tokio_stream::StreamExt;
@@ -59,35 +59,34 @@ impl CacheService {
 
     /// Bumps the users' generations and tells every process that keeps copies of views.
     async fn invalidate(&self, user_ids: &[String]) -> Vec<u64> {
+        if user_ids.is_empty() {
+            return Vec::new();
+        }
         let epoch = self.backend.epoch();
         let increments: Vec<(String, u64)> = user_ids
             .iter()
             .map(|user_id| (self.keys.generation(user_id, epoch), 1))
             .collect();
-        let generations = self
+        // Every replica's watchers hear it through Redis, this replica's too, through its own
+        // subscriber: one message for all the users of the call, published in the same round
+        // trip as the new generations. Only when that subscriber will not hear it is it told
+        // to them directly: each message once, because a second one would drop again the
+        // copies made just after the write, and the writer expects one echo of its own
+        // invalidation.
+        let users = Users {
+            user_ids: user_ids.to_vec(),
+        };
+        let (generations, heard_here) = self
             .backend
-            .increment(&increments, GENERATION_TTL_SECONDS, true)
+            .invalidate(
+                &increments,
+                GENERATION_TTL_SECONDS,
+                &self.keys.invalidation_channel(),
+                &users.encode_to_vec(),
+            )
             .await;
-        // Every replica's watchers hear it through Redis (the publishes share the connection's
-        // pipeline), this replica's too, through its own subscriber. Only what that subscriber
-        // will not hear is told to them directly: each message once, because a second one
-        // would drop again the copies made just after the write, and the writer expects one
-        // echo of its own invalidation.
-        let channel = self.keys.invalidation_channel();
-        let published = join_all(
-            user_ids
-                .iter()
-                .map(|user_id| self.backend.publish(&channel, user_id)),
-        )
-        .await;
-        for (user_id, published) in user_ids.iter().zip(published) {
-            let heard_here = published.unwrap_or_else(|error| {
-                tracing::debug!(%error, "invalidation not published to other replicas");
-                false
-            });
-            if !heard_here {
-                let _ = self.invalidations.send(Scope::UserId(user_id.clone()));
-            }
+        if !heard_here {
+            let _ = self.invalidations.send(Scope::Users(users));
         }
         generations
     }
@@ -281,7 +280,7 @@ impl Cache for CacheService {
         }
         if !increments.is_empty() {
             self.backend
-                .increment(&increments, USER_STATS_TTL_SECONDS, false)
+                .increment(&increments, USER_STATS_TTL_SECONDS)
                 .await;
         }
         Ok(Response::new(RecordUserStatsResponse {}))

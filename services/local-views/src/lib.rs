@@ -201,9 +201,11 @@ impl LocalViews {
     /// One message of the stream.
     fn apply(&self, scope: Option<Scope>) {
         match scope {
-            Some(Scope::UserId(user_id)) => {
-                if !self.take_echo(&user_id) {
-                    self.generations.bump(&user_id);
+            Some(Scope::Users(users)) => {
+                for user_id in &users.user_ids {
+                    if !self.take_echo(user_id) {
+                        self.generations.bump(user_id);
+                    }
                 }
             }
             // "Everything", or a message this version does not know: drop everything.
@@ -259,9 +261,12 @@ impl LocalViews {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wellbeing_proto::cache::v1::Users;
 
     fn user(id: &str) -> Option<Scope> {
-        Some(Scope::UserId(id.to_owned()))
+        Some(Scope::Users(Users {
+            user_ids: vec![id.to_owned()],
+        }))
     }
 
     #[test]
@@ -291,6 +296,25 @@ mod tests {
         let before = local.stamp("u3");
         local.apply(Some(Scope::Everything(true)));
         assert_ne!(before, local.stamp("u3"), "everything drops every user");
+    }
+
+    #[test]
+    fn one_message_names_several_users_each_with_its_own_echo() {
+        let local = LocalViews::new("test", 1 << 20, Duration::from_secs(10));
+        local.set_coherent(true);
+        local.invalidate_expecting_echo("mine");
+        let (mine, other, untouched) =
+            (local.stamp("mine"), local.stamp("other"), local.stamp("x"));
+        local.apply(Some(Scope::Users(Users {
+            user_ids: vec!["mine".to_owned(), "other".to_owned()],
+        })));
+        assert_eq!(
+            local.stamp("mine"),
+            mine,
+            "the echo of an own write applies once"
+        );
+        assert_ne!(local.stamp("other"), other, "the other user's views drop");
+        assert_eq!(local.stamp("x"), untouched);
     }
 
     #[tokio::test]

@@ -198,24 +198,43 @@ impl Backend {
     }
 
     /// Adds to counters, keeps them `ttl_seconds` more, and returns their new values.
-    /// `invalidates` says the counters are generations (their loss during an outage matters).
-    pub async fn increment(
-        &self,
-        increments: &[(String, u64)],
-        ttl_seconds: u32,
-        invalidates: bool,
-    ) -> Vec<u64> {
+    pub async fn increment(&self, increments: &[(String, u64)], ttl_seconds: u32) -> Vec<u64> {
         if let Active::Redis(redis) = self.active() {
             match redis.increment(increments, ttl_seconds).await {
                 Ok(values) => return values,
                 Err(error) => self.fail_over(&error),
             }
         }
-        if invalidates && self.redis.is_some() {
+        self.memory.increment(increments)
+    }
+
+    /// Bumps generations (`increments`, kept `ttl_seconds` more) and tells every replica's
+    /// subscribers with `users` (an encoded [`Users`](wellbeing_proto::cache::v1::Users)), in
+    /// one Redis round trip. Returns the new generations and whether this replica's own
+    /// subscriber will hear the message; when it will not (memory serves, not subscribed yet),
+    /// the caller tells its watchers itself. Generations bumped in memory while Redis is
+    /// configured make the switch back take a new epoch.
+    pub async fn invalidate(
+        &self,
+        increments: &[(String, u64)],
+        ttl_seconds: u32,
+        channel: &str,
+        users: &[u8],
+    ) -> (Vec<u64>, bool) {
+        if let Active::Redis(redis) = self.active() {
+            match redis
+                .increment_and_publish(increments, ttl_seconds, channel, users)
+                .await
+            {
+                Ok(done) => return done,
+                Err(error) => self.fail_over(&error),
+            }
+        }
+        if self.redis.is_some() {
             self.invalidated_during_outage
                 .store(true, Ordering::Release);
         }
-        self.memory.increment(increments)
+        (self.memory.increment(increments), false)
     }
 
     /// Deletes every key matching a `*`-terminated pattern, in Redis and in memory. Scans: rare
@@ -237,15 +256,6 @@ impl Backend {
             }
         }
         self.memory.key_count()
-    }
-
-    /// Tells every replica's subscribers (through Redis pub/sub) that a user's views changed;
-    /// true when this replica's own subscriber will hear it too.
-    pub async fn publish(&self, channel: &str, user_id: &str) -> Result<bool, BackendError> {
-        match self.active() {
-            Active::Redis(redis) => redis.publish(channel, user_id).await,
-            Active::Memory => Err(BackendError("no redis to publish through".to_owned())),
-        }
     }
 }
 

@@ -8,8 +8,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use fred::prelude::*;
 use fred::types::config::TlsConnector;
+use prost::Message as _;
 use tokio::sync::broadcast;
 use tracing::Instrument as _;
+use wellbeing_proto::cache::v1::Users;
 use wellbeing_proto::cache::v1::invalidation::Scope;
 
 use super::BackendError;
@@ -69,6 +71,34 @@ fn tls_connector(authority: &[u8]) -> Result<TlsConnector, BackendError> {
     .with_root_certificates(roots)
     .with_no_client_auth();
     Ok(TlsConnector::from(config))
+}
+
+/// Queues `INCRBY` and `EXPIRE` of each counter on a pipeline.
+async fn queue_increments(
+    pipeline: &fred::clients::Pipeline<Client>,
+    increments: &[(String, u64)],
+    ttl_seconds: u32,
+) -> Result<(), BackendError> {
+    for (key, by) in increments {
+        pipeline
+            .incr_by::<(), _>(key.as_str(), i64::try_from(*by).unwrap_or(i64::MAX))
+            .await?;
+        pipeline
+            .expire::<(), _>(key.as_str(), i64::from(ttl_seconds), None)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The counters' new values among a pipeline's replies (each `INCRBY` is followed by its
+/// `EXPIRE`; anything queued after them is ignored).
+fn increments_of(replies: Vec<Value>, counters: usize) -> Vec<u64> {
+    replies
+        .into_iter()
+        .step_by(2)
+        .take(counters)
+        .map(|value| value.as_u64().unwrap_or(0))
+        .collect()
 }
 
 /// The client span of one Redis command (or pipeline), named by the command, never the key.
@@ -153,23 +183,37 @@ impl RedisBackend {
         ttl_seconds: u32,
     ) -> Result<Vec<u64>, BackendError> {
         let pipeline = self.client.pipeline();
-        for (key, by) in increments {
-            pipeline
-                .incr_by::<(), _>(key.as_str(), i64::try_from(*by).unwrap_or(i64::MAX))
-                .await?;
-            pipeline
-                .expire::<(), _>(key.as_str(), i64::from(ttl_seconds), None)
-                .await?;
-        }
+        queue_increments(&pipeline, increments, ttl_seconds).await?;
         let replies: Vec<Value> = pipeline
             .all()
             .instrument(command_span("INCRBY EXPIRE"))
             .await?;
-        Ok(replies
-            .into_iter()
-            .step_by(2)
-            .map(|value| value.as_u64().unwrap_or(0))
-            .collect())
+        Ok(increments_of(replies, increments.len()))
+    }
+
+    /// [`RedisBackend::increment`], then publishes `message` on `channel`, in the same round
+    /// trip (an invalidation: the new generations, then the message that announces them).
+    /// Returns the new values and whether this replica's own subscriber will hear the message.
+    pub async fn increment_and_publish(
+        &self,
+        increments: &[(String, u64)],
+        ttl_seconds: u32,
+        channel: &str,
+        message: &[u8],
+    ) -> Result<(Vec<u64>, bool), BackendError> {
+        let pipeline = self.client.pipeline();
+        queue_increments(&pipeline, increments, ttl_seconds).await?;
+        pipeline
+            .publish::<(), _, _>(channel, Bytes::copy_from_slice(message))
+            .await?;
+        let replies: Vec<Value> = pipeline
+            .all()
+            .instrument(command_span("INCRBY EXPIRE PUBLISH"))
+            .await?;
+        Ok((
+            increments_of(replies, increments.len()),
+            self.listening.load(Ordering::Acquire),
+        ))
     }
 
     /// Deletes every key matching `pattern`. Scans, so only for rare operations.
@@ -233,15 +277,6 @@ impl RedisBackend {
         Ok(())
     }
 
-    /// Publishes `message`; true when this replica's own subscriber will hear it too.
-    pub async fn publish(&self, channel: &str, message: &str) -> Result<bool, BackendError> {
-        self.client
-            .publish::<(), _, _>(channel, message)
-            .instrument(command_span("PUBLISH"))
-            .await?;
-        Ok(self.listening.load(Ordering::Acquire))
-    }
-
     /// Forwards every message of `channel` to `sender`, resubscribing after each reconnect.
     /// Runs until the process stops.
     pub fn forward_channel(&self, channel: String, sender: broadcast::Sender<Scope>) {
@@ -263,10 +298,17 @@ impl RedisBackend {
                 loop {
                     tokio::select! {
                         message = messages.recv() => match message {
+                            // The users of one invalidation (never none); anything else,
+                            // e.g. from a replica of another version, drops everything
+                            // rather than miss a user.
                             Ok(message) => {
-                                if let Some(user_id) = message.value.as_string() {
-                                    let _ = sender.send(Scope::UserId(user_id));
-                                }
+                                let scope = message
+                                    .value
+                                    .as_bytes()
+                                    .and_then(|bytes| Users::decode(bytes).ok())
+                                    .filter(|users| !users.user_ids.is_empty())
+                                    .map_or(Scope::Everything(true), Scope::Users);
+                                let _ = sender.send(scope);
                             }
                             // Fell behind: some users' invalidations are lost.
                             Err(broadcast::error::RecvError::Lagged(_)) => {
