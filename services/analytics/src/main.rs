@@ -16,6 +16,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    process::return_freed_memory_at_once();
     let args = config::parse_or_exit::<AnalyticsArgs>(&[]);
     process::exit_code(run(args).await)
 }

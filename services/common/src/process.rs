@@ -43,6 +43,21 @@ pub fn disable_transparent_huge_pages() {
     }
 }
 
+/// mimalloc's option index of `purge_delay` (`mi_option_e` in its v2 and v3 headers; the Rust
+/// bindings name no constant for it, and the test below checks it by its default).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Makes the allocator give memory it no longer uses back to the system at once rather than
+/// up to a second later (mimalloc v3's default delay). Under the phone mixes, memory freed in
+/// bursts (the views of a write's generation, a batch's rows) stayed resident meanwhile: the
+/// peaks were analytics 81 -> 62 MiB while seeding 1000-event batches and 118 -> 108 MiB under
+/// the mixes, the gateway 68 -> 63-66 MiB, with no CPU cost measured (docs/PERFORMANCE.md).
+/// Every service calls it first thing.
+pub fn return_freed_memory_at_once() {
+    // SAFETY: sets one of mimalloc's options, a plain integer it reads on each purge.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     #[test]
@@ -51,5 +66,18 @@ mod tests {
         // SAFETY: PR_GET_THP_DISABLE reads a flag of this process.
         let disabled = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
         assert_eq!(disabled, 1);
+    }
+
+    #[test]
+    fn freed_memory_goes_back_at_once() {
+        // SAFETY: reads one of mimalloc's options.
+        let delay = || unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
+        assert_eq!(
+            delay(),
+            1000,
+            "the option is purge_delay, 1 s by default in mimalloc v3"
+        );
+        super::return_freed_memory_at_once();
+        assert_eq!(delay(), 0);
     }
 }
