@@ -53,7 +53,7 @@ use crate::ended_sessions::EndedSessions;
 use crate::error::ApiError;
 use crate::middleware::rate_limit::RateLimits;
 use crate::routes::metrics::MetricsAccess;
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use crate::stats::GatewayStats;
 use crate::upstream::Upstreams;
 use crate::upstream_figures::LatestFigures;
@@ -104,7 +104,7 @@ pub async fn method_not_allowed() -> ApiError {
 pub fn state(config: &GatewayConfig) -> anyhow::Result<AppState> {
     let tokens = Arc::new(TokenKeys::new(&config.jwt_secret, config.access_token_ttl));
     let limits = RateLimits::new(config, tokens.clone());
-    Ok(AppState {
+    Ok(AppState::new(Shared {
         upstreams: Upstreams::connect(config).context("failed to configure upstream channels")?,
         upstream_figures: LatestFigures::default(),
         metrics_access: Arc::new(MetricsAccess {
@@ -122,7 +122,7 @@ pub fn state(config: &GatewayConfig) -> anyhow::Result<AppState> {
         exports: Arc::default(),
         slow_request_threshold: config.slow_request_threshold,
         request_timeout: config.request_timeout,
-    })
+    }))
 }
 
 /// How often limiter tables are pruned and latencies folded into histograms.

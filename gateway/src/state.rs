@@ -17,8 +17,28 @@ use crate::upstream::Upstreams;
 use crate::upstream_figures::LatestFigures;
 use crate::view_cache::ViewCache;
 
+/// Cloned for every request (each extractor and middleware with state takes its own copy), so
+/// it is one reference count: cloning and dropping the fields one by one (three upstream
+/// channels, the limiters, a dozen `Arc`s) was about 4 % of the gateway's CPU under the
+/// phone mixes (docs/PERFORMANCE.md).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub upstreams: Upstreams,
     /// The upstreams' figures for `/metrics`, as last gathered in the background.
     pub upstream_figures: LatestFigures,
