@@ -51,8 +51,9 @@ pub struct AnalyticsArgs {
     /// writes; writes still invalidate other replicas' views); for benchmarks and diagnosis
     #[arg(long, env = "VIEW_CACHE", default_value = "on", value_parser = config::switch, action = clap::ArgAction::Set)]
     pub view_cache: bool,
-    /// Bound on the bytes of views kept in process, MiB (0: none kept, single-flight only)
-    #[arg(long, env = "VIEW_CACHE_MAX_MB", default_value_t = 16, value_parser = value_parser!(u64).range(0..=65_536))]
+    /// Bound on the bytes of view data kept in process, MiB: two thirds for the recent weeks
+    /// views are composed from, one third for copies of views (0: none kept, single-flight only)
+    #[arg(long, env = "VIEW_CACHE_MAX_MB", default_value_t = 12, value_parser = value_parser!(u64).range(0..=65_536))]
     pub view_cache_max_mb: u64,
     /// Bound on the age of a view kept in process, milliseconds
     #[arg(long, env = "VIEW_CACHE_TTL_MS", default_value_t = 10_000)]
@@ -257,7 +258,7 @@ mod tests {
             AnalyticsConfig::from_source(none)
                 .unwrap()
                 .view_cache_max_bytes,
-            16 << 20
+            12 << 20
         );
         let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), ("VIEW_CACHE_MAX_MB", "0")];
         assert_eq!(
