@@ -18,9 +18,9 @@ use crate::upstream_figures::LatestFigures;
 use crate::view_cache::ViewCache;
 
 /// Cloned for every request (each extractor and middleware with state takes its own copy), so
-/// it is one reference count: cloning and dropping the fields one by one (three upstream
-/// channels, the limiters, a dozen `Arc`s) was about 4 % of the gateway's CPU under the
-/// phone mixes (docs/PERFORMANCE.md).
+/// it is one reference count: moving, cloning and dropping the fields one by one (three
+/// upstream channels, the limiters, a dozen `Arc`s) was about a sixth of the gateway's CPU
+/// during the writes mix (docs/PERFORMANCE.md).
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
 

@@ -7,15 +7,16 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-/// The processes of a local stack, by the name the kernel gives them (`comm`, 15 bytes).
-const GROUPS: [(&str, &str); 6] = [
+/// The services of a local stack, by the name the kernel gives them (`comm`, 15 bytes).
+pub const SERVICES: [(&str, &str); 4] = [
     ("wellbeing-gatew", "gateway"),
     ("wellbeing-analy", "analytics"),
     ("wellbeing-cache", "cache"),
     ("wellbeing-aggre", "aggregator"),
-    ("postgres", "postgres"),
-    ("redis-server", "redis"),
 ];
+
+/// The stores the stack uses, likewise.
+const STORES: [(&str, &str); 2] = [("postgres", "postgres"), ("redis-server", "redis")];
 
 /// Clock ticks of each group of processes, of this load tool, and of the whole machine.
 #[derive(Debug, Clone, Default)]
@@ -65,8 +66,9 @@ pub fn sample() -> Sample {
             let group = if pid == own {
                 Some("load tool")
             } else {
-                GROUPS
+                SERVICES
                     .iter()
+                    .chain(&STORES)
                     .find(|(prefix, _)| comm.starts_with(prefix))
                     .map(|(_, group)| *group)
             };

@@ -2,15 +2,8 @@
 //! `--batch-size` batches and the peak under the phone mixes (the kernel's high-water mark,
 //! reset between the two by writing `5` to `/proc/<pid>/clear_refs`).
 
+use crate::cpu_split::SERVICES;
 use crate::report::Target;
-
-/// The services, by the name the kernel gives them (`comm`, 15 bytes).
-const SERVICES: [(&str, &str); 4] = [
-    ("wellbeing-gatew", "gateway"),
-    ("wellbeing-analy", "analytics"),
-    ("wellbeing-cache", "cache"),
-    ("wellbeing-aggre", "aggregator"),
-];
 
 /// One service process and its peak resident memory, in MiB.
 #[derive(Debug, Clone)]
