@@ -34,9 +34,10 @@ const MAX_UNIT_EVENTS: usize = 32;
 const MAX_GROUP: usize = 128;
 /// Groups being written at once: while one waits for its WAL flush, the next is written (their
 /// flushes then often share one fsync) and the queue fills with the group after. Two, not more:
-/// concurrent groups often touch the same users' day rows and wait for each other's commit, and
 /// smaller groups cost more per write (writes only, 64 connections: 1 writer 3.5k req/s, 2
-/// writers 4.5k, 3 writers 2.4-2.9k, 6 writers 2.5k; docs/PERFORMANCE.md).
+/// writers 4.5k, 3 writers 2.4-2.9k, 6 writers 2.5k; docs/PERFORMANCE.md). Each writer has a
+/// lane of its own and a user always goes to the same lane, so two groups in flight never hold
+/// the same user's day rows and never wait for each other's commit.
 const WRITERS: usize = 2;
 /// Units waiting for a writer; beyond this, callers wait to be queued.
 const QUEUE: usize = 4096;
@@ -58,18 +59,29 @@ struct Pending {
     reply: oneshot::Sender<Result<Committed, ServiceError>>,
 }
 
-/// The queue of units waiting to be written.
+/// The queues of units waiting to be written, one lane per writer.
 #[derive(Clone)]
 pub struct Queue {
-    sender: mpsc::Sender<Pending>,
+    lanes: Arc<[mpsc::Sender<Pending>]>,
 }
 
 impl Queue {
-    /// Starts the task that writes groups; it ends when every handle is dropped.
+    /// Starts the tasks that write groups, one per lane; they end when every handle is dropped.
     pub fn start(pool: PgPool, cache: ViewCache) -> Self {
-        let (sender, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(gather(pool, cache, receiver));
-        Self { sender }
+        let lanes = (0..WRITERS)
+            .map(|_| {
+                let (sender, receiver) = mpsc::channel(QUEUE / WRITERS);
+                tokio::spawn(gather(pool.clone(), cache.clone(), receiver));
+                sender
+            })
+            .collect();
+        Self { lanes }
+    }
+
+    /// The lane of a user: always the same one.
+    fn lane(&self, user_id: Uuid) -> &mpsc::Sender<Pending> {
+        let index = (user_id.as_u128() % self.lanes.len() as u128) as usize;
+        &self.lanes[index]
     }
 
     /// Whether a unit of `events` events goes through the queue: a large batch is its own
@@ -94,15 +106,18 @@ impl Queue {
             zone,
             reply,
         };
-        self.sender.send(pending).await.map_err(|_| stopped())?;
+        self.lane(user_id)
+            .send(pending)
+            .await
+            .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
 
-/// Takes a writer, then every unit waiting (at least one, at most [`MAX_GROUP`]), and writes
-/// them as one group in the background.
+/// One lane: takes its writer, then every unit waiting (at least one, at most [`MAX_GROUP`]),
+/// and writes them as one group in the background, while the next group gathers.
 async fn gather(pool: PgPool, cache: ViewCache, mut receiver: mpsc::Receiver<Pending>) {
-    let writers = Arc::new(Semaphore::new(WRITERS));
+    let writers = Arc::new(Semaphore::new(1));
     loop {
         let Ok(permit) = writers.clone().acquire_owned().await else {
             return;
