@@ -99,7 +99,7 @@ pub struct GatewayArgs {
     #[arg(long, env = "VIEW_CACHE_TTL_MS", default_value_t = 10_000, value_parser = value_parser!(u64).range(1..=3_600_000))]
     pub view_cache_ttl_ms: u64,
     /// Bound on the bytes of views kept in the gateway, MiB (12: the peak under the phone mixes
-    /// stays within 64 MiB at the same throughput as 16; docs/PERFORMANCE.md)
+    /// is 62-66 MiB against 66-73 with 16, at the same throughput; docs/PERFORMANCE.md)
     #[arg(long, env = "VIEW_CACHE_MAX_MB", default_value_t = 12, value_parser = value_parser!(u64).range(1..=65_536))]
     pub view_cache_max_mb: u64,
     /// Origins (`https://app.example.com`, comma-separated, exact) whose pages may call the API
