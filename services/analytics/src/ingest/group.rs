@@ -117,9 +117,9 @@ impl Queue {
 /// One lane: takes its writer, then every unit waiting (at least one, at most [`MAX_GROUP`]),
 /// and writes them as one group in the background, while the next group gathers.
 async fn gather(pool: PgPool, cache: ViewCache, mut receiver: mpsc::Receiver<Pending>) {
-    let writers = Arc::new(Semaphore::new(1));
+    let writer = Arc::new(Semaphore::new(1));
     loop {
-        let Ok(permit) = writers.clone().acquire_owned().await else {
+        let Ok(permit) = writer.clone().acquire_owned().await else {
             return;
         };
         let mut group = Vec::with_capacity(MAX_GROUP);
