@@ -178,6 +178,20 @@ async fn assert_views_exact(
     Ok(())
 }
 
+/// Changes the user's timezone through the API; returns the new zone.
+async fn change_zone(stack: &TestStack, user: &Session, zone: &str) -> anyhow::Result<Tz> {
+    let answer = stack
+        .api
+        .patch(
+            "/api/v1/auth/me",
+            &json!({ "timezone": zone }),
+            Some(&user.access_token),
+        )
+        .await?;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    Ok(time::parse_timezone(zone).expect("a zone"))
+}
+
 async fn assert_all_exact(
     stack: &TestStack,
     pool: &sqlx::PgPool,
@@ -292,16 +306,7 @@ async fn aggregates_and_views_equal_the_raw_computation_through_random_streams()
     // Round 3: a timezone change. Reads are exact at once (from raw while the rebuild is
     // pending), and the rebuilt aggregates are exact in the new zone.
     let (changed, _) = users[0].clone();
-    let answer = stack
-        .api
-        .patch(
-            "/api/v1/auth/me",
-            &json!({"timezone": "Asia/Kathmandu"}),
-            Some(&changed.access_token),
-        )
-        .await?;
-    assert_eq!(answer.status, 200, "{answer:?}");
-    users[0].1 = time::parse_timezone("Asia/Kathmandu").expect("a zone");
+    users[0].1 = change_zone(&stack, &changed, "Asia/Kathmandu").await?;
     stack
         .api
         .track_batch(
@@ -322,16 +327,7 @@ async fn aggregates_and_views_equal_the_raw_computation_through_random_streams()
     // done (a write takes any zone seen for the user as its guess, and this one was changed
     // with no write since): the days its events fall on in the stored zone are marked, so the
     // aggregates and views stay exact before the aggregator recomputes anything.
-    let answer = stack
-        .api
-        .patch(
-            "/api/v1/auth/me",
-            &json!({"timezone": "Europe/London"}),
-            Some(&changed.access_token),
-        )
-        .await?;
-    assert_eq!(answer.status, 200, "{answer:?}");
-    users[0].1 = time::parse_timezone("Europe/London").expect("a zone");
+    users[0].1 = change_zone(&stack, &changed, "Europe/London").await?;
     exact::drain(&stack).await?;
     let zones = aggregates::zones(&pool, changed_id)
         .await?

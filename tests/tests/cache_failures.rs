@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use tonic::transport::Channel;
 use wellbeing_proto::analytics::v1::DailySummaryRequest;
 use wellbeing_proto::analytics::v1::analytics_client::AnalyticsClient;
 use wellbeing_proto::cache::v1::StatsRequest;
@@ -75,6 +76,38 @@ async fn wait_for_empty_memory(stack: &TestStack) -> anyhow::Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A stack with two analytics replicas, a user who tracked 15 minutes, and a client of each
+/// replica.
+async fn two_replicas_and_a_user()
+-> anyhow::Result<(TestStack, Session, Vec<AnalyticsClient<Channel>>)> {
+    let stack = TestStack::start_with(StackOptions {
+        analytics_replicas: 2,
+        ..Default::default()
+    })
+    .await?;
+    let user = stack.api.register_and_login(&daytime_zone()).await?;
+    track(&stack.api, &user, 15.0, 100).await?;
+    let mut replicas = Vec::new();
+    for addr in &stack.analytics_addrs {
+        replicas.push(AnalyticsClient::connect(format!("http://{addr}")).await?);
+    }
+    Ok((stack, user, replicas))
+}
+
+/// Today's screen-time minutes as one replica serves the user's daily summary.
+async fn daily_total(
+    replica: &mut AnalyticsClient<Channel>,
+    user: &Session,
+) -> anyhow::Result<f64> {
+    let request = DailySummaryRequest {
+        user_id: user.user_id.clone(),
+        date: None,
+    };
+    let view = replica.daily_summary(request).await?.into_inner();
+    let value: serde_json::Value = serde_json::from_slice(&view.json)?;
+    Ok(value["total_screen_time_minutes"].as_f64().unwrap_or(-1.0))
 }
 
 #[tokio::test]
@@ -240,30 +273,11 @@ async fn a_stopped_cache_service_fails_no_read_and_leaves_no_stale_view() -> any
 
 #[tokio::test]
 async fn near_caches_of_two_replicas_stay_coherent() -> anyhow::Result<()> {
-    let stack = TestStack::start_with(StackOptions {
-        analytics_replicas: 2,
-        ..Default::default()
-    })
-    .await?;
-    let user = stack.api.register_and_login(&daytime_zone()).await?;
-    track(&stack.api, &user, 15.0, 100).await?;
-    let mut replicas = Vec::new();
-    for addr in &stack.analytics_addrs {
-        replicas.push(AnalyticsClient::connect(format!("http://{addr}")).await?);
-    }
-    let request = || DailySummaryRequest {
-        user_id: user.user_id.clone(),
-        date: None,
-    };
-    let total = |json: &[u8]| -> anyhow::Result<f64> {
-        let value: serde_json::Value = serde_json::from_slice(json)?;
-        Ok(value["total_screen_time_minutes"].as_f64().unwrap_or(-1.0))
-    };
+    let (stack, user, mut replicas) = two_replicas_and_a_user().await?;
     // Both replicas hold a copy of the view.
     for replica in &mut replicas {
         for _ in 0..3 {
-            let view = replica.daily_summary(request()).await?.into_inner();
-            assert_eq!(total(&view.json)?, 15.0);
+            assert_eq!(daily_total(replica, &user).await?, 15.0);
         }
     }
     // A write through the gateway (either replica); the other replica must drop its copy.
@@ -272,8 +286,7 @@ async fn near_caches_of_two_replicas_stay_coherent() -> anyhow::Result<()> {
     let written = Instant::now();
     for replica in &mut replicas {
         loop {
-            let view = replica.daily_summary(request()).await?.into_inner();
-            if total(&view.json)? == 21.0 {
+            if daily_total(replica, &user).await? == 21.0 {
                 break;
             }
             anyhow::ensure!(
@@ -299,13 +312,7 @@ async fn near_caches_of_two_replicas_stay_coherent() -> anyhow::Result<()> {
 /// write.
 #[tokio::test]
 async fn views_after_a_replicas_own_write_skip_the_cache_service() -> anyhow::Result<()> {
-    let stack = TestStack::start_with(StackOptions {
-        analytics_replicas: 2,
-        ..Default::default()
-    })
-    .await?;
-    let user = stack.api.register_and_login(&daytime_zone()).await?;
-    track(&stack.api, &user, 15.0, 100).await?;
+    let (stack, user, mut replicas) = two_replicas_and_a_user().await?;
     track(&stack.api, &user, 6.0, 50).await?;
     let lookups_and_stores = async || -> anyhow::Result<(u64, u64)> {
         let stats = stack.cache_client().await?.stats(StatsRequest {}).await?;
@@ -315,16 +322,9 @@ async fn views_after_a_replicas_own_write_skip_the_cache_service() -> anyhow::Re
         ))
     };
     let before = lookups_and_stores().await?;
-    let request = || DailySummaryRequest {
-        user_id: user.user_id.clone(),
-        date: None,
-    };
-    for addr in &stack.analytics_addrs {
-        let mut replica = AnalyticsClient::connect(format!("http://{addr}")).await?;
+    for replica in &mut replicas {
         for _ in 0..3 {
-            let view = replica.daily_summary(request()).await?.into_inner();
-            let value: serde_json::Value = serde_json::from_slice(&view.json)?;
-            assert_eq!(value["total_screen_time_minutes"], 21.0);
+            assert_eq!(daily_total(replica, &user).await?, 21.0);
         }
     }
     let after = lookups_and_stores().await?;
@@ -333,6 +333,7 @@ async fn views_after_a_replicas_own_write_skip_the_cache_service() -> anyhow::Re
         (1, 1),
         "one lookup and one store, by the replica that did not make the generation"
     );
+    drop(replicas);
     stack.stop().await
 }
 
