@@ -20,10 +20,12 @@
 //!  distraction     -                              distractions
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
+
+pub use categories::Categories;
 
 use crate::apps::DayAppUsage;
 use crate::records::Session;
@@ -43,7 +45,7 @@ pub struct AppDay {
     /// Records of the app that started that day.
     pub uses: u32,
     /// Categories of the app's records that touched the day.
-    pub categories: BTreeSet<String>,
+    pub categories: Categories,
 }
 
 /// The aggregate of one user's local day.
@@ -322,5 +324,6 @@ fn split_micros(start: i64, end: i64, timezone: Tz) -> Vec<MicroSlice> {
     slices
 }
 
+mod categories;
 #[cfg(test)]
 mod tests;

@@ -13,6 +13,7 @@
 //! Minutes are kept as `f64` while summing and rounded to two decimals in the result; scores
 //! and rates to one decimal. `top_apps` ties are broken by app name so the output is stable.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
@@ -40,8 +41,10 @@ pub struct HourlyMinutes {
     /// Wall-clock hour 0..=23.
     #[cfg_attr(feature = "openapi", schema(maximum = 23))]
     pub hour: u32,
-    /// `"HH:00"`.
-    pub time_label: String,
+    /// `"HH:00"`: one of 24 constant labels, not a string allocated for every hour of every
+    /// summary (a user's kept week holds 336 of them).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub time_label: Cow<'static, str>,
     pub minutes: f64,
 }
 
@@ -77,9 +80,17 @@ impl DailySummary {
     }
 }
 
-/// `"HH:00"` for a wall-clock hour.
-pub fn hour_label(hour: u32) -> String {
-    format!("{hour:02}:00")
+/// `"HH:00"` for a wall-clock hour (0..=23; any other hour is written out).
+pub fn hour_label(hour: u32) -> Cow<'static, str> {
+    const LABELS: [&str; 24] = [
+        "00:00", "01:00", "02:00", "03:00", "04:00", "05:00", "06:00", "07:00", "08:00", "09:00",
+        "10:00", "11:00", "12:00", "13:00", "14:00", "15:00", "16:00", "17:00", "18:00", "19:00",
+        "20:00", "21:00", "22:00", "23:00",
+    ];
+    match LABELS.get(hour as usize) {
+        Some(label) => Cow::Borrowed(label),
+        None => Cow::Owned(format!("{hour:02}:00")),
+    }
 }
 
 /// The summary of local `date` in `timezone`. `events` may hold records of other days too:

@@ -20,6 +20,7 @@
 
 pub mod breaker;
 mod remote;
+mod weight;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -127,12 +128,6 @@ impl KeptWeek {
     }
 }
 
-/// About the bytes a period holds in memory (its days, apps and goals), for the bound.
-fn period_bytes(period: &Period) -> usize {
-    let apps: usize = period.days.values().map(|day| day.apps.len() * 160).sum();
-    512 + period.days.len() * 320 + apps + period.goals.len() * 256 + period.focus.len() * 32
-}
-
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
@@ -161,7 +156,7 @@ impl ViewCache {
                     .build(),
                 recent: Cache::builder()
                     .weigher(|key: &String, recent: &RecentDays| {
-                        u32::try_from(key.len() + period_bytes(&recent.kept.period))
+                        u32::try_from(key.len() + weight::kept_week_bytes(&recent.kept.period))
                             .unwrap_or(u32::MAX)
                     })
                     .max_capacity(settings.local_max_bytes - copies_bytes)

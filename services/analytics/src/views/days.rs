@@ -61,19 +61,6 @@ pub struct Days {
 }
 
 impl Days {
-    /// The days `first..=last` of these days, which begin on `start`.
-    fn slice(&self, start: NaiveDate, first: NaiveDate, last: NaiveDate) -> Days {
-        let index = |day: NaiveDate| usize::try_from((day - start).num_days()).unwrap_or(0);
-        let range = index(first)..index(last) + 1;
-        Days {
-            summaries: self.summaries[range.clone()].to_vec(),
-            apps: self.apps[range].to_vec(),
-            goals: self.goals.clone(),
-            privacy: self.privacy.clone(),
-            focus: self.focus.clone(),
-        }
-    }
-
     /// Minutes per app on the last day (today for the views that use it).
     pub fn last_day_app_minutes(&self) -> BTreeMap<String, f64> {
         self.apps
@@ -146,7 +133,7 @@ impl Views {
         let week = RecentWeek::of(viewer.timezone, viewer.today);
         if first >= week.first && last <= week.last {
             let recent = self.recent_week(viewer).await?;
-            return Ok(recent.days.slice(week.first, first, last));
+            return Ok(recent.slice(week.first, first, last));
         }
         let period = self.read(viewer, first, last, needs).await?;
         self.compose(viewer, &period, first, last).await

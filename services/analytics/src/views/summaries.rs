@@ -20,15 +20,30 @@ use crate::goals::{self, GoalStatusFilter};
 
 /// The 7 days ending with a date, as a weekly summary and as days.
 pub struct WeekData {
+    /// The days' apps, goals, privacy report and focus sessions. Their summaries are kept once,
+    /// in `week` (`days.summaries` is empty): a kept week is held in memory per user.
     pub days: Days,
     pub week: WeeklySummary,
 }
 
 impl WeekData {
     /// The week ending `end`, from its seven days.
-    pub fn new(end: NaiveDate, days: Days) -> Self {
-        let week = weekly_summary(end, days.summaries.clone());
+    pub fn new(end: NaiveDate, mut days: Days) -> Self {
+        let week = weekly_summary(end, std::mem::take(&mut days.summaries));
         Self { days, week }
+    }
+
+    /// The days `first..=last` of this week, which begins on `start`.
+    pub fn slice(&self, start: NaiveDate, first: NaiveDate, last: NaiveDate) -> Days {
+        let index = |day: NaiveDate| usize::try_from((day - start).num_days()).unwrap_or(0);
+        let range = index(first)..index(last) + 1;
+        Days {
+            summaries: self.week.daily_summaries[range.clone()].to_vec(),
+            apps: self.days.apps[range].to_vec(),
+            goals: self.days.goals.clone(),
+            privacy: self.days.privacy.clone(),
+            focus: self.days.focus.clone(),
+        }
     }
 
     pub fn today(&self) -> &DailySummary {

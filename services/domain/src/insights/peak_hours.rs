@@ -103,7 +103,7 @@ pub fn peak_hours(summary: &DailySummary) -> PeakHours {
         .take(PEAK_HOURS)
         .map(|hour| PeakHour {
             hour,
-            time: hour_label(hour),
+            time: hour_label(hour).into_owned(),
             minutes: round2(minutes[hour as usize]),
         })
         .collect();
@@ -112,7 +112,7 @@ pub fn peak_hours(summary: &DailySummary) -> PeakHours {
         .filter(|hour| minutes[*hour as usize] < LOW_ACTIVITY_BELOW_MINUTES)
         .map(|hour| QuietHour {
             hour,
-            time: hour_label(hour),
+            time: hour_label(hour).into_owned(),
         })
         .collect();
 

@@ -179,7 +179,7 @@ mod tests {
         (0..24)
             .map(|hour| HourlyMinutes {
                 hour,
-                time_label: format!("{hour:02}:00"),
+                time_label: crate::summary::hour_label(hour),
                 minutes: minutes_by_hour
                     .iter()
                     .filter(|(h, _)| *h == hour)
