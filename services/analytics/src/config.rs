@@ -51,18 +51,18 @@ pub struct AnalyticsArgs {
     /// writes; writes still invalidate other replicas' views); for benchmarks and diagnosis
     #[arg(long, env = "VIEW_CACHE", default_value = "on", value_parser = config::switch, action = clap::ArgAction::Set)]
     pub view_cache: bool,
-    /// Bound on the bytes of view data kept in process, MiB: two thirds for the recent weeks
-    /// views are composed from, one third for copies of views (0: none kept, single-flight only)
-    #[arg(long, env = "VIEW_CACHE_MAX_MB", default_value_t = 12, value_parser = value_parser!(u64).range(0..=65_536))]
+    /// Bound on the bytes of view data kept in process, MiB: four fifths for the recent weeks
+    /// views are composed from, one fifth for copies of views (0: none kept, single-flight only)
+    #[arg(long, env = "VIEW_CACHE_MAX_MB", default_value_t = 20, value_parser = value_parser!(u64).range(0..=65_536))]
     pub view_cache_max_mb: u64,
     /// Bound on the age of a view kept in process, milliseconds
     #[arg(long, env = "VIEW_CACHE_TTL_MS", default_value_t = 10_000)]
     pub view_cache_ttl_ms: u64,
     /// Connections kept open
-    #[arg(long, env = "DB_MIN_CONNECTIONS", default_value_t = 20)]
+    #[arg(long, env = "DB_MIN_CONNECTIONS", default_value_t = 4)]
     pub db_min_connections: u32,
     /// Connections under load (at least 1 and at least DB_MIN_CONNECTIONS)
-    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 60)]
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
     /// Wait for a free connection (or for PostgreSQL to answer), then 503; below the gateway's
     /// 5 s upstream deadline, seconds
@@ -226,8 +226,8 @@ mod tests {
     fn defaults_match_the_documented_pool() {
         let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off")];
         let config = AnalyticsConfig::from_source(source).unwrap();
-        assert_eq!(config.pool.min_connections, 20);
-        assert_eq!(config.pool.max_connections, 60);
+        assert_eq!(config.pool.min_connections, 4);
+        assert_eq!(config.pool.max_connections, 16);
         assert_eq!(config.pool.acquire_timeout, Duration::from_secs(3));
         assert_eq!(config.pool.max_lifetime, Duration::from_secs(3600));
         assert_eq!(config.pool.slow_query_threshold_ms, 100);
@@ -258,7 +258,7 @@ mod tests {
             AnalyticsConfig::from_source(none)
                 .unwrap()
                 .view_cache_max_bytes,
-            12 << 20
+            20 << 20
         );
         let source: &[(&str, &str)] = &[("INTERNAL_TLS", "off"), ("VIEW_CACHE_MAX_MB", "0")];
         assert_eq!(
