@@ -25,6 +25,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
 
+mod categories;
+
 pub use categories::Categories;
 
 use crate::apps::DayAppUsage;
@@ -324,6 +326,5 @@ fn split_micros(start: i64, end: i64, timezone: Tz) -> Vec<MicroSlice> {
     slices
 }
 
-mod categories;
 #[cfg(test)]
 mod tests;
