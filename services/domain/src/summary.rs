@@ -41,8 +41,8 @@ pub struct HourlyMinutes {
     /// Wall-clock hour 0..=23.
     #[cfg_attr(feature = "openapi", schema(maximum = 23))]
     pub hour: u32,
-    /// `"HH:00"`: one of 24 constant labels, not a string allocated for every hour of every
-    /// summary (a user's kept week holds 336 of them).
+    /// `"HH:00"`.
+    // One of 24 constant labels, not a string allocated for every hour of every summary.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub time_label: Cow<'static, str>,
     pub minutes: f64,
