@@ -131,6 +131,12 @@ pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
     }
 }
 
+/// A pooled connection idle longer than this is pinged before it is handed out (it may have
+/// been closed meanwhile: a database restart, a proxy's idle timeout). One used moments ago is
+/// not: sqlx already pinged it when it came back, and a ping on every take was a third round
+/// trip to PostgreSQL beside the statement and that return ping (docs/PERFORMANCE.md).
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// Opens the pool lazily (the service starts even when PostgreSQL is not up yet; health says so).
 pub fn connect(database_url: &str, pool: &PoolConfig) -> Result<PgPool, sqlx::Error> {
     let mut options: PgConnectOptions = database_url.parse()?;
@@ -151,7 +157,15 @@ pub fn connect(database_url: &str, pool: &PoolConfig) -> Result<PgPool, sqlx::Er
         .max_connections(pool.max_connections)
         .acquire_timeout(pool.acquire_timeout)
         .max_lifetime(pool.max_lifetime)
-        .test_before_acquire(true)
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                    sqlx::Connection::ping(connection).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(options))
 }
 

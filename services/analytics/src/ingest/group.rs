@@ -13,8 +13,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono_tz::Tz;
-use sqlx::{PgConnection, PgPool};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, PgPool, Postgres};
+use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
 use tracing::Instrument;
 use uuid::Uuid;
 use wellbeing_common::ServiceError;
@@ -117,26 +118,67 @@ impl Queue {
 /// One lane: takes its writer, then every unit waiting (at least one, at most [`MAX_GROUP`]),
 /// and writes them as one group in the background, while the next group gathers.
 async fn gather(pool: PgPool, cache: ViewCache, mut receiver: mpsc::Receiver<Pending>) {
-    let writer = Arc::new(Semaphore::new(1));
+    let writer = Arc::new(Mutex::new(LaneConnection::new(pool)));
     loop {
-        let Ok(permit) = writer.clone().acquire_owned().await else {
-            return;
-        };
+        let writer = writer.clone().lock_owned().await;
         let mut group = Vec::with_capacity(MAX_GROUP);
         if receiver.recv_many(&mut group, MAX_GROUP).await == 0 {
             return;
         }
         let events: usize = group.iter().map(|pending| pending.rows.len()).sum();
         let span = tracing::info_span!("ingest.group", units = group.len(), events);
-        tokio::spawn(commit(pool.clone(), cache.clone(), group, permit).instrument(span));
+        tokio::spawn(commit(cache.clone(), group, writer).instrument(span));
+    }
+}
+
+/// The connection a lane's writer keeps between its groups. Taking a connection from the pool
+/// and giving it back cost two more round trips to PostgreSQL besides the group's statement
+/// (sqlx pings a connection when it is given back, and when it is taken after being idle); a
+/// lane writes all day, so it keeps one, counted by the pool as in use. It goes back to the
+/// pool after any failed statement (the next group takes one the pool tested) and once it has
+/// been kept for the pool's `max_lifetime`, so the pool still renews it.
+struct LaneConnection {
+    pool: PgPool,
+    held: Option<(PoolConnection<Postgres>, Instant)>,
+}
+
+impl LaneConnection {
+    fn new(pool: PgPool) -> Self {
+        Self { pool, held: None }
+    }
+
+    /// The kept connection, or a new one from the pool: while the database is down, this is
+    /// where a group waits (up to the pool's acquire timeout).
+    async fn connection(&mut self) -> Result<&mut PgConnection, sqlx::Error> {
+        let lifetime = self.pool.options().get_max_lifetime();
+        if self
+            .held
+            .as_ref()
+            .is_some_and(|(_, since)| lifetime.is_some_and(|lifetime| since.elapsed() >= lifetime))
+        {
+            self.held = None;
+        }
+        let connection = match self.held.take() {
+            Some(held) => held,
+            None => (self.pool.acquire().await?, Instant::now()),
+        };
+        Ok(&mut *self.held.insert(connection).0)
+    }
+
+    /// Gives the connection back to the pool, which tests it before handing it out again.
+    fn give_back(&mut self) {
+        self.held = None;
     }
 }
 
 /// Writes a group, invalidates each user with new events once, and answers everyone.
-async fn commit(pool: PgPool, cache: ViewCache, group: Vec<Pending>, writer: OwnedSemaphorePermit) {
-    // The connection first: while the database is down, this is where a group waits (up to the
-    // pool's acquire timeout).
-    let connection = pool.acquire().await;
+async fn commit(
+    cache: ViewCache,
+    group: Vec<Pending>,
+    mut writer: OwnedMutexGuard<LaneConnection>,
+) {
+    // The connection first (see [`LaneConnection::connection`]).
+    let connection = writer.connection().await;
     // Then, right before the statement, a caller that gave up meanwhile (its deadline passed)
     // has been answered with an error: its events must not be stored behind its back.
     let group: Vec<Pending> = group
@@ -160,13 +202,16 @@ async fn commit(pool: PgPool, cache: ViewCache, group: Vec<Pending>, writer: Own
         .collect();
     let sent_at = Instant::now();
     let (outcomes, changes) = match connection {
-        Ok(mut connection) => write_units(&mut connection, &units, &zones).await,
+        Ok(connection) => write_units(connection, &units, &zones).await,
         Err(error) => {
             let error = ServiceError::from(StoreError::from(error));
             let outcomes = units.iter().map(|_| Err(error.clone())).collect();
             (outcomes, HashMap::new())
         }
     };
+    if outcomes.iter().any(Result::is_err) {
+        writer.give_back();
+    }
     drop(writer);
 
     let mut users: Vec<String> = group
