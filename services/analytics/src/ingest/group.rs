@@ -135,8 +135,9 @@ async fn gather(pool: PgPool, cache: ViewCache, mut receiver: mpsc::Receiver<Pen
 /// and giving it back cost two more round trips to PostgreSQL besides the group's statement
 /// (sqlx pings a connection when it is given back, and when it is taken after being idle); a
 /// lane writes all day, so it keeps one, counted by the pool as in use. It goes back to the
-/// pool after any failed statement (the next group takes one the pool tested) and once it has
-/// been kept for the pool's `max_lifetime`, so the pool still renews it.
+/// pool after a group in which anything failed (the connection may be broken; the next group
+/// takes one the pool tested) and once it has been kept for the pool's `max_lifetime`, so the
+/// pool still renews it.
 struct LaneConnection {
     pool: PgPool,
     held: Option<(PoolConnection<Postgres>, Instant)>,
