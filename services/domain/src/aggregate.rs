@@ -21,6 +21,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
@@ -65,7 +66,10 @@ pub struct DayAggregate {
     pub notifications_received: u32,
     pub notifications_interacted: u32,
     pub distractions: u32,
-    pub apps: BTreeMap<String, AppDay>,
+    /// Shared between copies of the day until one of them changes (`Arc::make_mut`): a week
+    /// brought over a write is a copy of the week before it with one or two days changed, and
+    /// copying every app of all seven days was the largest part of that (docs/PERFORMANCE.md).
+    pub apps: Arc<BTreeMap<String, AppDay>>,
 }
 
 impl DayAggregate {
@@ -83,8 +87,12 @@ impl DayAggregate {
         self.notifications_received += other.notifications_received;
         self.notifications_interacted += other.notifications_interacted;
         self.distractions += other.distractions;
-        for (name, app) in &other.apps {
-            let mine = self.apps.entry(name.clone()).or_default();
+        if other.apps.is_empty() {
+            return;
+        }
+        let apps = Arc::make_mut(&mut self.apps);
+        for (name, app) in other.apps.iter() {
+            let mine = apps.entry(name.clone()).or_default();
             mine.screen_us += app.screen_us;
             mine.uses += app.uses;
             mine.categories.extend(app.categories.iter().cloned());
@@ -132,10 +140,11 @@ impl DayAggregate {
     }
 
     fn on(&mut self, app: &str) -> &mut AppDay {
-        if !self.apps.contains_key(app) {
-            self.apps.insert(app.to_owned(), AppDay::default());
+        let apps = Arc::make_mut(&mut self.apps);
+        if !apps.contains_key(app) {
+            apps.insert(app.to_owned(), AppDay::default());
         }
-        self.apps.get_mut(app).expect("inserted above")
+        apps.get_mut(app).expect("inserted above")
     }
 }
 

@@ -3,7 +3,7 @@
 //! added by the ingestion statement ([`crate::ingest`]). See the migration
 //! `20261205000001_day_aggregates.sql` for the protocol.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
@@ -74,7 +74,7 @@ impl DayColumns {
             days.notifications_interacted
                 .push(count(aggregate.notifications_interacted));
             days.distractions.push(count(aggregate.distractions));
-            for (name, app) in &aggregate.apps {
+            for (name, app) in aggregate.apps.iter() {
                 apps.users.push(user);
                 apps.dates.push(date);
                 apps.names.push(name.clone());
@@ -223,7 +223,7 @@ pub async fn read_period(
     for (date, name, screen_us, uses, categories) in
         serde_json::from_str::<Vec<StoredApp>>(&row.apps).map_err(decode)?
     {
-        days.entry(date).or_default().apps.insert(
+        Arc::make_mut(&mut days.entry(date).or_default().apps).insert(
             name,
             AppDay {
                 screen_us,
@@ -272,7 +272,7 @@ fn day_of(stored: &StoredDay) -> DayAggregate {
         notifications_received: count(stored.8),
         notifications_interacted: count(stored.9),
         distractions: count(stored.10),
-        apps: BTreeMap::new(),
+        apps: Arc::default(),
     }
 }
 

@@ -79,7 +79,8 @@ mod tests {
                         ..AppDay::default()
                     };
                     app.categories.insert("entertainment".to_owned());
-                    aggregate.apps.insert(format!("Application {index}"), app);
+                    std::sync::Arc::make_mut(&mut aggregate.apps)
+                        .insert(format!("Application {index}"), app);
                 }
                 (day, aggregate)
             })
