@@ -6,8 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use fred::clients::WithOptions;
 use fred::prelude::*;
 use fred::types::config::TlsConnector;
+use futures_util::future::{join, try_join_all};
 use prost::Message as _;
 use tokio::sync::broadcast;
 use tracing::Instrument as _;
@@ -73,32 +75,32 @@ fn tls_connector(authority: &[u8]) -> Result<TlsConnector, BackendError> {
     Ok(TlsConnector::from(config))
 }
 
-/// Queues `INCRBY` and `EXPIRE` of each counter on a pipeline.
-async fn queue_increments(
-    pipeline: &fred::clients::Pipeline<Client>,
+/// Adds to counters and (re)sets their lifetime: every `INCRBY`, then every `EXPIRE` (each after
+/// its key's `INCRBY`). Returns the counters' new values.
+async fn increment_counters(
+    client: &WithOptions<Client>,
     increments: &[(String, u64)],
     ttl_seconds: u32,
-) -> Result<(), BackendError> {
-    for (key, by) in increments {
-        pipeline
-            .incr_by::<(), _>(key.as_str(), i64::try_from(*by).unwrap_or(i64::MAX))
-            .await?;
-        pipeline
-            .expire::<(), _>(key.as_str(), i64::from(ttl_seconds), None)
-            .await?;
-    }
-    Ok(())
+) -> Result<Vec<u64>, BackendError> {
+    let counters = increments.iter().map(|(key, by)| {
+        client.incr_by::<u64, _>(key.as_str(), i64::try_from(*by).unwrap_or(i64::MAX))
+    });
+    let lifetimes = increments
+        .iter()
+        .map(|(key, _)| client.expire::<(), _>(key.as_str(), i64::from(ttl_seconds), None));
+    let (values, lifetimes) = join(try_join_all(counters), try_join_all(lifetimes)).await;
+    lifetimes?;
+    Ok(values?)
 }
 
-/// The counters' new values among a pipeline's replies (each `INCRBY` is followed by its
-/// `EXPIRE`; anything queued after them is ignored).
-fn increments_of(replies: Vec<Value>, counters: usize) -> Vec<u64> {
-    replies
-        .into_iter()
-        .step_by(2)
-        .take(counters)
-        .map(|value| value.as_u64().unwrap_or(0))
-        .collect()
+/// `commands` (see [`RedisBackend::batched`]), failed when they take longer than
+/// [`COMMAND_TIMEOUT`] together.
+async fn within_timeout<T>(
+    commands: impl Future<Output = Result<T, BackendError>>,
+) -> Result<T, BackendError> {
+    tokio::time::timeout(COMMAND_TIMEOUT, commands)
+        .await
+        .map_err(|_| BackendError(format!("Redis did not answer within {COMMAND_TIMEOUT:?}")))?
 }
 
 /// The client span of one Redis command (or pipeline), named by the command, never the key.
@@ -148,6 +150,21 @@ impl RedisBackend {
         Ok(())
     }
 
+    /// The client for several commands sent at once, each an `async` call queued before any is
+    /// awaited, so that fred writes them in one `write` (it flushes its socket when no further
+    /// command is queued): with no deadline of their own, since each would start a timer and
+    /// wake the runtime's driver (one `eventfd` write per command), but one for them all (see
+    /// [`within_timeout`]), and failing at once while Redis is not connected. A fred `Pipeline`
+    /// is not used for this: its commands leave the queue as one, so fred flushed after each of
+    /// them (14 writes to Redis per invalidation of 7 users; docs/PERFORMANCE.md).
+    fn batched(&self) -> WithOptions<Client> {
+        self.client.with_options(&Options {
+            timeout: Some(Duration::ZERO),
+            fail_fast: true,
+            ..Options::default()
+        })
+    }
+
     pub async fn delete(&self, key: &str) -> Result<bool, BackendError> {
         let deleted = self
             .client
@@ -182,13 +199,9 @@ impl RedisBackend {
         increments: &[(String, u64)],
         ttl_seconds: u32,
     ) -> Result<Vec<u64>, BackendError> {
-        let pipeline = self.client.pipeline();
-        queue_increments(&pipeline, increments, ttl_seconds).await?;
-        let replies: Vec<Value> = pipeline
-            .all()
+        within_timeout(increment_counters(&self.batched(), increments, ttl_seconds))
             .instrument(command_span("INCRBY EXPIRE"))
-            .await?;
-        Ok(increments_of(replies, increments.len()))
+            .await
     }
 
     /// [`RedisBackend::increment`], then publishes `message` on `channel`, in the same round
@@ -201,19 +214,20 @@ impl RedisBackend {
         channel: &str,
         message: &[u8],
     ) -> Result<(Vec<u64>, bool), BackendError> {
-        let pipeline = self.client.pipeline();
-        queue_increments(&pipeline, increments, ttl_seconds).await?;
-        pipeline
-            .publish::<(), _, _>(channel, Bytes::copy_from_slice(message))
-            .await?;
-        let replies: Vec<Value> = pipeline
-            .all()
-            .instrument(command_span("INCRBY EXPIRE PUBLISH"))
-            .await?;
-        Ok((
-            increments_of(replies, increments.len()),
-            self.listening.load(Ordering::Acquire),
-        ))
+        let client = self.batched();
+        // Polled in order: the counters' commands are queued before the message announcing them.
+        let commands = join(
+            increment_counters(&client, increments, ttl_seconds),
+            client.publish::<(), _, _>(channel, Bytes::copy_from_slice(message)),
+        );
+        let generations = within_timeout(async {
+            let (generations, published) = commands.await;
+            published?;
+            generations
+        })
+        .instrument(command_span("INCRBY EXPIRE PUBLISH"))
+        .await?;
+        Ok((generations, self.listening.load(Ordering::Acquire)))
     }
 
     /// Deletes every key matching `pattern`. Scans, so only for rare operations.
