@@ -27,11 +27,17 @@ pub async fn trace_request(request: Request, next: Next) -> Response {
         http.response.status_code = tracing::field::Empty,
         trace_id = tracing::field::Empty,
     );
-    trace_context::set_parent_from_headers(&span, request.headers());
+    // The parent and the status are for the exported span only; the log lines need the id.
+    let exporting = wellbeing_common::telemetry::exporting_spans();
+    if exporting {
+        trace_context::set_parent_from_headers(&span, request.headers());
+    }
     let ids = trace_context::answer_ids(&span, request.headers());
     span.record("trace_id", ids.trace_id.as_str());
     let mut response = next.run(request).instrument(span.clone()).await;
-    span.record("http.response.status_code", response.status().as_u16());
+    if exporting {
+        span.record("http.response.status_code", response.status().as_u16());
+    }
     trace_context::write_response_headers(&ids, response.headers_mut());
     response
 }

@@ -161,9 +161,13 @@ pub fn grpc_span_name(path: &str) -> String {
     format!("{}.{method}", service.to_ascii_lowercase())
 }
 
-/// The span a gRPC server call runs in, a child of the caller's context from the metadata.
-/// Used with `Server::builder().trace_fn(..)` (see [`crate::grpc::server`]).
+/// The span a gRPC server call runs in, a child of the caller's context from the metadata; none
+/// while spans are not exported ([`crate::telemetry::exporting_spans`]). Used with
+/// `Server::builder().trace_fn(..)` (see [`crate::grpc::server`]).
 pub fn grpc_server_span(request: &http::Request<()>) -> tracing::Span {
+    if !crate::telemetry::exporting_spans() {
+        return tracing::Span::none();
+    }
     let path = request.uri().path();
     let span = tracing::info_span!(
         "grpc",

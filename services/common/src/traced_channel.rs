@@ -1,7 +1,7 @@
 //! The client side of a gRPC call as a span: every call made through a [`TracedChannel`] runs in a
 //! span named like `cache.Get` (`otel.kind = client`, `rpc.*` attributes), and that span's W3C
 //! context is what goes out in the request headers, so the server span is its child. A call made
-//! outside any span goes out as it is.
+//! outside any span, or while spans are not exported, goes out as it is, with no span.
 
 use std::task::{Context, Poll};
 
@@ -49,13 +49,14 @@ impl tower::Service<http::Request<Body>> for TracedChannel {
     }
 
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
-        // Calls made outside any span (periodic background work) start no trace of their own.
-        let span = if tracing::Span::current().is_none() {
+        // Calls made outside any span (periodic background work) start no trace of their own,
+        // and no call has a span when spans are not exported.
+        let span = if !crate::telemetry::exporting_spans() || tracing::Span::current().is_none() {
             tracing::Span::none()
         } else {
             grpc_client_span(request.uri().path())
         };
-        {
+        if !span.is_none() {
             use tracing_opentelemetry::OpenTelemetrySpanExt as _;
             let context = span.context();
             if opentelemetry::trace::TraceContextExt::span(&context)

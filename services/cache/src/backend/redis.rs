@@ -103,8 +103,12 @@ async fn within_timeout<T>(
         .map_err(|_| BackendError(format!("Redis did not answer within {COMMAND_TIMEOUT:?}")))?
 }
 
-/// The client span of one Redis command (or pipeline), named by the command, never the key.
+/// The client span of one Redis command (or of commands sent together), named by the command,
+/// never the key; none while spans are not exported.
 fn command_span(command: &'static str) -> tracing::Span {
+    if !wellbeing_common::telemetry::exporting_spans() {
+        return tracing::Span::none();
+    }
     tracing::info_span!(
         "redis",
         otel.name = command,

@@ -10,6 +10,7 @@
 
 mod sql_spans;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
@@ -19,6 +20,20 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+
+/// Whether this process exports spans: set once, when a subscriber with an OpenTelemetry layer
+/// is installed.
+static EXPORTING_SPANS: AtomicBool = AtomicBool::new(false);
+
+/// Whether spans are exported (`OTEL_EXPORTER_OTLP_ENDPOINT`, or a test's exporter). The spans
+/// that exist only to be exported (each gRPC call's client and server span, each Redis
+/// command's) are not made otherwise: making one and formatting its fields for the log lines,
+/// on every call, was a few per cent of each service's CPU under the phone mixes
+/// (docs/PERFORMANCE.md). The gateway's request span is always made, since its `trace_id` is on
+/// the log lines.
+pub fn exporting_spans() -> bool {
+    EXPORTING_SPANS.load(Ordering::Relaxed)
+}
 
 /// The log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,6 +285,7 @@ fn install(
         tracing::info!(service = service_name, "telemetry ready");
         if let Some(provider) = &provider {
             opentelemetry::global::set_tracer_provider(provider.clone());
+            EXPORTING_SPANS.store(true, Ordering::Relaxed);
         }
         TracingGuard { provider }
     } else {
