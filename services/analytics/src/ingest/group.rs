@@ -151,19 +151,17 @@ impl LaneConnection {
     /// The kept connection, or a new one from the pool: while the database is down, this is
     /// where a group waits (up to the pool's acquire timeout).
     async fn connection(&mut self) -> Result<&mut PgConnection, sqlx::Error> {
-        let lifetime = self.pool.options().get_max_lifetime();
-        if self
-            .held
-            .as_ref()
-            .is_some_and(|(_, since)| lifetime.is_some_and(|lifetime| since.elapsed() >= lifetime))
+        if let (Some((_, since)), Some(lifetime)) =
+            (&self.held, self.pool.options().get_max_lifetime())
+            && since.elapsed() >= lifetime
         {
             self.held = None;
         }
-        let connection = match self.held.take() {
-            Some(held) => held,
-            None => (self.pool.acquire().await?, Instant::now()),
-        };
-        Ok(&mut *self.held.insert(connection).0)
+        if self.held.is_none() {
+            self.held = Some((self.pool.acquire().await?, Instant::now()));
+        }
+        let (connection, _) = self.held.as_mut().expect("kept or taken above");
+        Ok(&mut **connection)
     }
 
     /// Gives the connection back to the pool, which tests it before handing it out again.
