@@ -4,7 +4,7 @@
 //! the sum of its records' contributions, in any order. Ingestion adds a write's contributions to
 //! the stored aggregates in the write's own transaction; the aggregator recomputes a day from raw
 //! records with the same functions; every view is composed from aggregates
-//! ([`DayAggregate::summary`], [`DayAggregate::app_usage`]).
+//! ([`DayAggregate::summary`], [`crate::apps::apps_usage_from_days`]).
 //!
 //! Time is counted in whole microseconds (`i64`) and quality in millionths of a point, so sums
 //! are exact and do not depend on order: deltas added one write at a time give the very same
@@ -25,12 +25,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
+use litemap::LiteMap;
 
 mod categories;
 
 pub use categories::Categories;
 
-use crate::apps::DayAppUsage;
 use crate::records::Session;
 use crate::records::{Break, DayEvents, Distraction, FocusSession, Notification, ScreenTime};
 use crate::time::local_date;
@@ -69,8 +69,16 @@ pub struct DayAggregate {
     /// Shared between copies of the day until one of them changes (`Arc::make_mut`): a week
     /// brought over a write is a copy of the week before it with one or two days changed, and
     /// copying every app of all seven days was the largest part of that (docs/PERFORMANCE.md).
-    pub apps: Arc<BTreeMap<String, AppDay>>,
+    pub apps: DayApps,
 }
+
+/// A day's apps in name order, as a sorted vector: a B-tree allocates nodes of eleven entries and
+/// leaves them about half full when filled in order, and the days of a week kept in analytics
+/// are most of its memory (docs/PERFORMANCE.md).
+pub type AppDays = LiteMap<String, AppDay>;
+
+/// A day's apps, shared between copies of the day (see [`DayAggregate::apps`]).
+pub type DayApps = Arc<AppDays>;
 
 impl DayAggregate {
     /// Adds another aggregate of the same day.
@@ -92,7 +100,7 @@ impl DayAggregate {
         }
         let apps = Arc::make_mut(&mut self.apps);
         for (name, app) in other.apps.iter() {
-            let mine = apps.entry(name.clone()).or_default();
+            let mine = app_entry(apps, name);
             mine.screen_us += app.screen_us;
             mine.uses += app.uses;
             mine.categories.extend(app.categories.iter().cloned());
@@ -117,35 +125,25 @@ impl DayAggregate {
         }
     }
 
-    /// Per-app use of the day, by app name (also apps started that day with no minutes on it).
-    pub fn app_usage(&self) -> Vec<DayAppUsage> {
-        self.apps
-            .iter()
-            .map(|(name, app)| DayAppUsage {
-                app_name: name.clone(),
-                minutes: minutes(app.screen_us),
-                sessions: app.uses,
-                categories: app.categories.iter().cloned().collect(),
-            })
-            .collect()
-    }
-
-    /// Minutes per app on the day, for apps with minutes on it.
-    pub fn app_minutes(&self) -> BTreeMap<String, f64> {
-        self.apps
-            .iter()
-            .filter(|(_, app)| app.screen_us > 0)
-            .map(|(name, app)| (name.clone(), minutes(app.screen_us)))
-            .collect()
-    }
-
     fn on(&mut self, app: &str) -> &mut AppDay {
-        let apps = Arc::make_mut(&mut self.apps);
-        if !apps.contains_key(app) {
-            apps.insert(app.to_owned(), AppDay::default());
-        }
-        apps.get_mut(app).expect("inserted above")
+        app_entry(Arc::make_mut(&mut self.apps), app)
     }
+}
+
+/// `name`'s entry in a day's apps, added if absent.
+fn app_entry<'a>(apps: &'a mut AppDays, name: &str) -> &'a mut AppDay {
+    if !apps.contains_key(name) {
+        apps.insert(name.to_owned(), AppDay::default());
+    }
+    apps.get_mut(name).expect("inserted above")
+}
+
+/// Minutes per app of a day's `apps`, for apps with minutes on it.
+pub fn minutes_by_app(apps: &AppDays) -> BTreeMap<String, f64> {
+    apps.iter()
+        .filter(|(_, app)| app.screen_us > 0)
+        .map(|(name, app)| (name.clone(), minutes(app.screen_us)))
+        .collect()
 }
 
 /// Microseconds as fractional minutes.

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{aggregate, aggregate_day};
+use crate::aggregate::{DayApps, aggregate, minutes};
 use crate::numbers::{round1, round2};
 use crate::records::{DayEvents, ScreenTime};
 
@@ -48,36 +48,11 @@ pub struct AppsUsage {
     pub apps: Vec<AppUsage>,
 }
 
-/// One app's use on one local day: what the day aggregates keep, so that apps usage over many days
-/// needs no raw records of complete days.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DayAppUsage {
-    pub app_name: String,
-    /// Minutes of that day (records split at local midnight).
-    pub minutes: f64,
-    /// Records that started that day.
-    pub sessions: u32,
-    pub categories: Vec<String>,
-}
-
 #[derive(Default)]
 struct Tally {
     minutes: f64,
     sessions: u32,
     categories: BTreeSet<String>,
-}
-
-/// Per-app use of one local day, by app name.
-pub fn day_app_usage(
-    date: NaiveDate,
-    timezone: Tz,
-    screen_time: &[ScreenTime],
-) -> Vec<DayAppUsage> {
-    let events = DayEvents {
-        screen_time: screen_time.to_vec(),
-        ..DayEvents::default()
-    };
-    aggregate_day(date, timezone, &events).app_usage()
 }
 
 /// Apps usage of the local days `start_date..=end_date`, from raw screen-time records.
@@ -92,32 +67,32 @@ pub fn apps_usage(
         ..DayEvents::default()
     };
     let all = aggregate(timezone, &events);
-    let days: Vec<Vec<DayAppUsage>> = start_date
+    let days: Vec<DayApps> = start_date
         .iter_days()
         .take_while(|date| *date <= end_date)
         .map(|date| {
             all.get(&date)
-                .map(|day| day.app_usage())
+                .map(|day| day.apps.clone())
                 .unwrap_or_default()
         })
         .collect();
     apps_usage_from_days(start_date, end_date, &days)
 }
 
-/// Apps usage from per-day tallies (day aggregates and/or [`day_app_usage`]), oldest day first. The
-/// raw path goes through here too, so both give the same numbers to the last bit.
+/// Apps usage from the apps of each day's aggregate, oldest day first. The raw path goes through
+/// here too, so both give the same numbers to the last bit.
 pub fn apps_usage_from_days(
     start_date: NaiveDate,
     end_date: NaiveDate,
-    days: &[Vec<DayAppUsage>],
+    days: &[DayApps],
 ) -> AppsUsage {
     let period_days = u32::try_from((end_date - start_date).num_days() + 1).unwrap_or(0);
     let mut by_app: BTreeMap<&str, Tally> = BTreeMap::new();
     for day in days {
-        for app in day {
-            let tally = by_app.entry(app.app_name.as_str()).or_default();
-            tally.minutes += app.minutes;
-            tally.sessions += app.sessions;
+        for (name, app) in day.iter() {
+            let tally = by_app.entry(name.as_str()).or_default();
+            tally.minutes += minutes(app.screen_us);
+            tally.sessions += app.uses;
             tally.categories.extend(app.categories.iter().cloned());
         }
     }

@@ -20,7 +20,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{DayAggregate, aggregate_day, minutes};
+use crate::aggregate::{DayAggregate, aggregate_day, minutes, minutes_by_app};
 use crate::numbers::{round1, round2};
 use crate::records::{DayEvents, ScreenTime};
 use crate::scores::productivity_score;
@@ -158,7 +158,7 @@ pub fn app_minutes(
         screen_time: screen_time.to_vec(),
         ..DayEvents::default()
     };
-    aggregate_day(date, timezone, &events).app_minutes()
+    minutes_by_app(&aggregate_day(date, timezone, &events).apps)
 }
 
 /// The `limit` apps with most minutes; equal minutes in app-name order.

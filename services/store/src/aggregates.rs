@@ -3,6 +3,7 @@
 //! added by the ingestion statement ([`crate::ingest`]). See the migration
 //! `20261205000001_day_aggregates.sql` for the protocol.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -220,17 +221,20 @@ pub async fn read_period(
     for stored in serde_json::from_str::<Vec<StoredDay>>(&row.days).map_err(decode)? {
         days.insert(stored.0, day_of(&stored));
     }
+    let mut apps_by_day: BTreeMap<NaiveDate, Vec<(String, AppDay)>> = BTreeMap::new();
     for (date, name, screen_us, uses, categories) in
         serde_json::from_str::<Vec<StoredApp>>(&row.apps).map_err(decode)?
     {
-        Arc::make_mut(&mut days.entry(date).or_default().apps).insert(
-            name,
-            AppDay {
-                screen_us,
-                uses: u32::try_from(uses).unwrap_or(0),
-                categories: categories.into_iter().collect(),
-            },
-        );
+        let app = AppDay {
+            screen_us,
+            uses: u32::try_from(uses).unwrap_or(0),
+            categories: categories.into_iter().collect(),
+        };
+        apps_by_day.entry(date).or_default().push((name, app));
+    }
+    for (date, apps) in apps_by_day {
+        // Collected into a new vector of the exact size: a week is kept in memory.
+        days.entry(date).or_default().apps = Arc::new(apps.into_iter().collect());
     }
     let goals = match &row.goals {
         Some(json) => serde_json::from_str(json).map_err(decode)?,

@@ -1,7 +1,7 @@
 //! What a kept recent week weighs, for the bound on analytics' memory: its days as read (with
-//! each app's day) and the week composed from them once read, which is about as large again
-//! (seven summaries, each with 24 hours and its top apps, and each day's apps). Calibrated
-//! against the heap a week really takes (the test below counts allocations), so that
+//! each app's day) and the week composed from them once read (seven summaries, each with 24
+//! hours and its top apps; the days' apps are shared with the days read, not copied).
+//! Calibrated against the heap a week really takes (the test below counts allocations), so that
 //! `VIEW_CACHE_MAX_MB` bounds what it says.
 
 use wellbeing_store::aggregates::Period;
@@ -10,9 +10,8 @@ use wellbeing_store::aggregates::Period;
 const PERIOD_BYTES: usize = 1_024;
 /// Per day: the aggregate in its map node, and its summary in the composed week (24 hours).
 const DAY_BYTES: usize = 1_400;
-/// Per app and day: its entry in the day's map with its name, its categories, and its line in
-/// the composed week's apps of the day.
-const APP_DAY_BYTES: usize = 400;
+/// Per app and day: its entry in the day's sorted apps, with its name and its categories.
+const APP_DAY_BYTES: usize = 136;
 const GOAL_BYTES: usize = 256;
 const FOCUS_BYTES: usize = 32;
 
@@ -72,16 +71,16 @@ mod tests {
             .map(|day| {
                 let mut aggregate = DayAggregate::default();
                 aggregate.screen_us[9] = 3_600_000_000;
-                for index in 0..apps {
-                    let mut app = AppDay {
+                // Collected at once, as a read of the days builds them.
+                let apps = (0..apps).map(|index| {
+                    let app = AppDay {
                         screen_us: 60_000_000 * (index as i64 + 1),
                         uses: 3,
-                        ..AppDay::default()
+                        categories: ["entertainment".to_owned()].into_iter().collect(),
                     };
-                    app.categories.insert("entertainment".to_owned());
-                    std::sync::Arc::make_mut(&mut aggregate.apps)
-                        .insert(format!("Application {index}"), app);
-                }
+                    (format!("Application {index}"), app)
+                });
+                aggregate.apps = std::sync::Arc::new(apps.collect());
                 (day, aggregate)
             })
             .collect();
@@ -106,7 +105,7 @@ mod tests {
                 .iter()
                 .map(|(day, aggregate)| aggregate.summary(*day))
                 .collect(),
-            apps: period.days.values().map(DayAggregate::app_usage).collect(),
+            apps: period.days.values().map(|day| day.apps.clone()).collect(),
             goals: Vec::new(),
             privacy: None,
             focus: Vec::new(),

@@ -17,8 +17,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use uuid::Uuid;
 use wellbeing_common::ServiceError;
-use wellbeing_domain::aggregate::{DayAggregate, aggregate};
-use wellbeing_domain::apps::DayAppUsage;
+use wellbeing_domain::aggregate::{DayAggregate, DayApps, aggregate, minutes_by_app};
 use wellbeing_domain::summary::DailySummary;
 use wellbeing_domain::time;
 use wellbeing_local_views::Stamp;
@@ -52,8 +51,9 @@ pub const EVERYTHING: Needs = Needs {
 #[derive(Default, Clone)]
 pub struct Days {
     pub summaries: Vec<DailySummary>,
-    /// Per-app use of each day, aligned with `summaries`.
-    pub apps: Vec<Vec<DayAppUsage>>,
+    /// Each day's apps, aligned with `summaries`: the aggregates' own maps, shared rather than
+    /// copied (a copy in each kept week was a quarter of its memory, docs/PERFORMANCE.md).
+    pub apps: Vec<DayApps>,
     pub goals: Vec<GoalRow>,
     pub privacy: Option<PrivacyStateRow>,
     /// Focus sessions (start, end) touching the week ending today, when the user has a focus goal.
@@ -65,12 +65,7 @@ impl Days {
     pub fn last_day_app_minutes(&self) -> BTreeMap<String, f64> {
         self.apps
             .last()
-            .map(|apps| {
-                apps.iter()
-                    .filter(|app| app.minutes > 0.0)
-                    .map(|app| (app.app_name.clone(), app.minutes))
-                    .collect()
-            })
+            .map(|apps| minutes_by_app(apps))
             .unwrap_or_default()
     }
 }
@@ -201,7 +196,7 @@ impl Views {
             };
             let aggregate = aggregate.unwrap_or(&empty);
             days.summaries.push(aggregate.summary(day));
-            days.apps.push(aggregate.app_usage());
+            days.apps.push(aggregate.apps.clone());
         }
         Ok(days)
     }

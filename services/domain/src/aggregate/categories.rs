@@ -13,6 +13,8 @@ impl Categories {
     /// Adds a category unless it is already there.
     pub fn insert(&mut self, category: String) {
         if let Err(at) = self.0.binary_search(&category) {
+            // One more, not four for the first (a week's days keep these).
+            self.0.reserve_exact(1);
             self.0.insert(at, category);
         }
     }

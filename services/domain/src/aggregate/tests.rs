@@ -32,8 +32,17 @@ fn a_record_across_kolkata_midnight_adds_minutes_to_both_days_and_the_use_to_the
     let second = &days[&date("2026-03-02")];
     assert_eq!(first.screen_us[23], 10 * MICROS_PER_MINUTE);
     assert_eq!(second.screen_us[0], 20 * MICROS_PER_MINUTE);
-    assert_eq!((first.apps["Chat"].uses, second.apps["Chat"].uses), (1, 0));
-    assert_eq!(second.apps["Chat"].screen_us, 20 * MICROS_PER_MINUTE);
+    assert_eq!(
+        (
+            first.apps.get("Chat").unwrap().uses,
+            second.apps.get("Chat").unwrap().uses
+        ),
+        (1, 0)
+    );
+    assert_eq!(
+        second.apps.get("Chat").unwrap().screen_us,
+        20 * MICROS_PER_MINUTE
+    );
 }
 
 #[test]
@@ -100,7 +109,12 @@ fn sums_do_not_depend_on_the_order_records_are_added_in() {
     assert_eq!(day.focus_count, 1);
     assert_eq!(day.focus_quality_micros, 66_666_667);
     assert_eq!(
-        day.apps["Mail"].categories.iter().collect::<Vec<_>>(),
+        day.apps
+            .get("Mail")
+            .unwrap()
+            .categories
+            .iter()
+            .collect::<Vec<_>>(),
         ["email", "work"]
     );
 }
