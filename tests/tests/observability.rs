@@ -160,6 +160,12 @@ async fn every_grpc_service_counts_its_own_calls() -> anyhow::Result<()> {
         analytics.contains("wellbeing_db_pool_max_connections "),
         "{analytics}"
     );
+    // What the recent weeks take against their bound (the weeks' own figures lag by moka's
+    // upkeep, so only their presence is certain here).
+    for gauge in ["kept", "kept_bytes", "max_bytes"] {
+        let name = format!("wellbeing_analytics_recent_days_{gauge} ");
+        assert!(analytics.contains(&name), "{name} in {analytics}");
+    }
     let cache = &scrapes["cache"];
     assert!(
         cache.contains(r#"grpc_server_handled_total{grpc_service="wellbeing.cache.v1.Cache",grpc_method="Get",grpc_code="OK"}"#),

@@ -276,16 +276,31 @@ fn render_metrics(grpc: &Arc<GrpcMetrics>, pool: &PgPool, cache: &ViewCache) -> 
         let mut text = grpc.render();
         let mut series = Series(&mut text);
         store::write_pool_metrics(&mut series, &pool);
-        let (read, carried) = cache.recent_days_counts();
+        let recent = cache.recent_days_figures();
         series.counter(
             "wellbeing_analytics_recent_days_read_total",
             "Users' recent weeks read from PostgreSQL for the home-screen views",
-            read,
+            recent.read,
         );
         series.counter(
             "wellbeing_analytics_recent_days_carried_total",
             "Users' recent weeks brought over a write of this process instead of read again",
-            carried,
+            recent.carried,
+        );
+        series.gauge(
+            "wellbeing_analytics_recent_days_kept",
+            "Users' recent weeks kept in this process",
+            recent.kept,
+        );
+        series.gauge(
+            "wellbeing_analytics_recent_days_kept_bytes",
+            "Heap the kept recent weeks take, as weighed against their bound",
+            recent.kept_bytes,
+        );
+        series.gauge(
+            "wellbeing_analytics_recent_days_max_bytes",
+            "The bound on the kept recent weeks (four fifths of VIEW_CACHE_MAX_MB)",
+            recent.max_bytes,
         );
         Box::pin(std::future::ready(text))
     })

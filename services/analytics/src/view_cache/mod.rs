@@ -102,6 +102,19 @@ struct Inner {
     flushing: tokio::sync::Mutex<()>,
 }
 
+/// What [`ViewCache::recent_days_figures`] reports.
+pub struct RecentDaysFigures {
+    /// Weeks read from PostgreSQL.
+    pub read: u64,
+    /// Weeks brought over a write of this process instead.
+    pub carried: u64,
+    /// Weeks kept now, and their weight against its bound: kept at the bound while few are
+    /// carried means weeks are evicted before their users' next write (`VIEW_CACHE_MAX_MB`).
+    pub kept: u64,
+    pub kept_bytes: u64,
+    pub max_bytes: u64,
+}
+
 /// A user's recent days as kept: `read_at` tells which writes they may already hold (those sent
 /// before it) and which they cannot (those sent after).
 #[derive(Clone)]
@@ -370,13 +383,16 @@ impl ViewCache {
         inner.recent_carried.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// How many recent weeks were read from PostgreSQL, and how many were brought over a write
-    /// instead (for the metrics).
-    pub fn recent_days_counts(&self) -> (u64, u64) {
-        (
-            self.inner.recent_reads.load(Ordering::Relaxed),
-            self.inner.recent_carried.load(Ordering::Relaxed),
-        )
+    /// How the recent weeks were had and what is kept of them, for the metrics.
+    pub fn recent_days_figures(&self) -> RecentDaysFigures {
+        let inner = &self.inner;
+        RecentDaysFigures {
+            read: inner.recent_reads.load(Ordering::Relaxed),
+            carried: inner.recent_carried.load(Ordering::Relaxed),
+            kept: inner.recent.entry_count(),
+            kept_bytes: inner.recent.weighted_size(),
+            max_bytes: inner.recent.policy().max_capacity().unwrap_or(0),
+        }
     }
 
     /// Adds one read to the user's pending statistics.
