@@ -108,10 +108,12 @@ pub struct RecentDaysFigures {
     pub read: u64,
     /// Weeks brought over a write of this process instead.
     pub carried: u64,
-    /// Weeks kept now, and their weight against its bound: kept at the bound while few are
-    /// carried means weeks are evicted before their users' next write (`VIEW_CACHE_MAX_MB`).
+    /// Weeks kept now.
     pub kept: u64,
+    /// Their weight, as the bound counts it: at the bound while few are carried means weeks
+    /// are evicted before their users' next write (`VIEW_CACHE_MAX_MB` is too small).
     pub kept_bytes: u64,
+    /// The bound.
     pub max_bytes: u64,
 }
 
