@@ -286,9 +286,9 @@ async fn aggregates_and_views_equal_the_raw_computation_through_random_streams()
         "the writes between reads were brought into the kept weeks: {carried}"
     );
 
-    // Round 1c: many writes between two reads. A kept week records the writes brought over it
-    // and the next read adds them: first three, then more than a week keeps pending (16). None
-    // is a focus session (which is not brought over: the next read reads the week again).
+    // Round 1c: many writes between two reads, each brought over the week the one before it
+    // brought over: first three, then twenty. None is a focus session (a week is not brought
+    // over one: the next read reads the week again).
     let carried_before = recent_days_carried(&stack).await?;
     for (user, timezone) in &users {
         for writes in [3, 20] {

@@ -139,46 +139,30 @@ pub struct Period {
     pub focus: Vec<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
-/// What one write did to the days of a period, kept small (a phone's write mostly touches one
-/// day, and a period may hold several such writes until it is next read): a process holding the
-/// period as read before the write adds it later ([`Period::add_write`]).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PeriodWrite {
-    /// The deltas added to the stored days.
-    pub added: Vec<(NaiveDate, DayAggregate)>,
-    /// Days marked in `dirty_days`.
-    pub dirty: Vec<NaiveDate>,
-}
-
-impl DayChanges {
-    /// What the write did to the days `first..=last`; `None` when it also changed what a period
-    /// holds besides the days (focus sessions).
-    pub fn within(&self, first: NaiveDate, last: NaiveDate) -> Option<PeriodWrite> {
-        if self.focus_sessions {
+impl Period {
+    /// The period of days `first..=last` as a write that made `changes` left it, computed from
+    /// this one (read before that write) the way the statement changed the stored rows; `None`
+    /// when the write changed what a period holds besides the days (focus sessions).
+    pub fn after_write(
+        &self,
+        first: NaiveDate,
+        last: NaiveDate,
+        changes: &DayChanges,
+    ) -> Option<Period> {
+        if changes.focus_sessions {
             return None;
         }
-        // Vectors of the exact size: the write may stay pending on a kept week for a while.
-        let mut added = Vec::with_capacity(self.added.range(first..=last).count());
-        added.extend((self.added.range(first..=last)).map(|(day, delta)| (*day, delta.clone())));
+        let mut period = self.clone();
         let within = |day: &NaiveDate| (first..=last).contains(day);
-        let mut dirty = Vec::with_capacity(self.dirty.iter().filter(|day| within(day)).count());
-        dirty.extend(self.dirty.iter().copied().filter(within));
-        Some(PeriodWrite { added, dirty })
-    }
-}
-
-impl Period {
-    /// Adds a write made after this period was read, the way its statement changed the stored
-    /// rows.
-    pub fn add_write(&mut self, write: &PeriodWrite) {
-        for (day, delta) in &write.added {
-            self.days.entry(*day).or_default().add(delta);
+        for (day, delta) in changes.added.iter().filter(|(day, _)| within(day)) {
+            period.days.entry(*day).or_default().add(delta);
         }
-        for day in &write.dirty {
-            if !self.dirty.contains(day) {
-                self.dirty.push(*day);
+        for day in changes.dirty.iter().filter(|day| within(day)) {
+            if !period.dirty.contains(day) {
+                period.dirty.push(*day);
             }
         }
+        Some(period)
     }
 }
 

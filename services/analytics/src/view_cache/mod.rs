@@ -37,7 +37,7 @@ use wellbeing_common::grpc::TracedChannel;
 use wellbeing_domain::answers::cache::CacheStats;
 use wellbeing_local_views::{LocalView, LocalViews, Stamp};
 use wellbeing_proto::cache::v1::ViewKey;
-use wellbeing_store::aggregates::{Period, PeriodWrite};
+use wellbeing_store::aggregates::Period;
 
 use crate::views::summaries::WeekData;
 
@@ -130,70 +130,16 @@ struct RecentDays {
 /// was about a fifth of analytics' time in the write-heavy mixes).
 #[derive(Clone)]
 pub struct KeptWeek {
-    days: Arc<Mutex<KeptDays>>,
+    pub period: Arc<Period>,
     pub composed: Arc<tokio::sync::OnceCell<Arc<WeekData>>>,
 }
 
-/// The days as read, and the writes of this process brought over them since, not added yet:
-/// the first reader adds them, once. A write only records what it changed, because under
-/// constant writes a week is mostly brought over the next write before anybody reads it, and
-/// adding at once copied today's apps each time (docs/PERFORMANCE.md).
-struct KeptDays {
-    period: Arc<Period>,
-    writes: Vec<Arc<PeriodWrite>>,
-}
-
-/// Writes kept pending on a week at most; the one after them is added with them at once.
-const MAX_PENDING_WRITES: usize = 16;
-
 impl KeptWeek {
     fn new(period: Period) -> Self {
-        Self::of(Arc::new(period), Vec::new())
-    }
-
-    fn of(period: Arc<Period>, writes: Vec<Arc<PeriodWrite>>) -> Self {
         Self {
-            days: Arc::new(Mutex::new(KeptDays { period, writes })),
+            period: Arc::new(period),
             composed: Arc::default(),
         }
-    }
-
-    /// The days with every write brought over them added.
-    pub fn period(&self) -> Arc<Period> {
-        let mut days = lock(&self.days);
-        if !days.writes.is_empty() {
-            let mut period = Period::clone(&days.period);
-            for write in days.writes.drain(..) {
-                period.add_write(&write);
-            }
-            days.period = Arc::new(period);
-        }
-        days.period.clone()
-    }
-
-    /// This week after one more write of this process, as a new week (composed anew).
-    fn with_write(&self, write: PeriodWrite) -> Self {
-        let (period, mut writes) = {
-            let days = lock(&self.days);
-            (days.period.clone(), days.writes.clone())
-        };
-        writes.push(Arc::new(write));
-        let carried = Self::of(period, writes);
-        if lock(&carried.days).writes.len() > MAX_PENDING_WRITES {
-            carried.period();
-        }
-        carried
-    }
-
-    /// What it weighs for the bound, pending writes included.
-    fn weight(&self) -> usize {
-        let days = lock(&self.days);
-        weight::kept_week_bytes(&days.period)
-            + days
-                .writes
-                .iter()
-                .map(|write| weight::pending_write_bytes(write))
-                .sum::<usize>()
     }
 }
 
@@ -226,7 +172,8 @@ impl ViewCache {
                     .build(),
                 recent: Cache::builder()
                     .weigher(|key: &String, recent: &RecentDays| {
-                        u32::try_from(key.len() + recent.kept.weight()).unwrap_or(u32::MAX)
+                        u32::try_from(key.len() + weight::kept_week_bytes(&recent.kept.period))
+                            .unwrap_or(u32::MAX)
                     })
                     .max_capacity(settings.local_max_bytes - copies_bytes)
                     .time_to_live(local.ttl())
@@ -399,18 +346,18 @@ impl ViewCache {
     }
 
     /// Brings the user's recent days (`params` as [`ViewCache::recent_days`] takes them) over a
-    /// write of this process that did `write` to them, so that the views read next are composed
-    /// without reading the days again. Done only when it is exact: the stamp moved by the
-    /// write's own invalidation alone since `before` (nothing else changed the user meanwhile),
-    /// and the days kept under `before` were read before the write's statement was sent
-    /// (`sent_at`), so they cannot already hold it.
+    /// write of this process, so that the views read after it are composed without reading the
+    /// days again: `update` makes the days after the write from the days before it. Done only
+    /// when it is exact: the stamp moved by the write's own invalidation alone since `before`
+    /// (nothing else changed the user meanwhile), and the days kept under `before` were read
+    /// before the write's statement was sent (`sent_at`), so they cannot already hold it.
     pub async fn carry_recent_days(
         &self,
         user_id: &str,
         params: &str,
         before: Stamp,
         sent_at: Instant,
-        write: PeriodWrite,
+        update: impl FnOnce(&Period) -> Option<Period>,
     ) {
         let inner = &self.inner;
         let now = inner.local.stamp(user_id);
@@ -424,9 +371,12 @@ impl ViewCache {
         if old.read_at >= sent_at {
             return;
         }
+        let Some(period) = update(&old.kept.period) else {
+            return;
+        };
         let key = LocalViews::key(now, user_id, RECENT_DAYS, params);
         let carried = RecentDays {
-            kept: old.kept.with_write(write),
+            kept: KeptWeek::new(period),
             read_at: old.read_at,
         };
         inner.recent.insert(key, carried).await;

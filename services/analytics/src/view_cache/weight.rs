@@ -4,8 +4,7 @@
 //! Calibrated against the heap a week really takes (the test below counts allocations), so that
 //! `VIEW_CACHE_MAX_MB` bounds what it says.
 
-use wellbeing_domain::aggregate::DayAggregate;
-use wellbeing_store::aggregates::{Period, PeriodWrite};
+use wellbeing_store::aggregates::Period;
 
 /// A period's fixed part, its days map and the composed week's fixed part (summaries, hours).
 const PERIOD_BYTES: usize = 1_024;
@@ -15,8 +14,6 @@ const DAY_BYTES: usize = 1_400;
 const APP_DAY_BYTES: usize = 136;
 const GOAL_BYTES: usize = 256;
 const FOCUS_BYTES: usize = 32;
-/// A pending write's fixed part: its `Arc`, its two vectors, each delta's app map (measured below).
-const PENDING_WRITE_BYTES: usize = 256;
 
 /// About the heap bytes of a kept week made of `period`, once its week is composed.
 pub fn kept_week_bytes(period: &Period) -> usize {
@@ -28,24 +25,13 @@ pub fn kept_week_bytes(period: &Period) -> usize {
         + period.focus.len() * FOCUS_BYTES
 }
 
-/// About the heap bytes of a write kept pending on a week: its vectors, each delta, and the apps
-/// of each (a delta's apps are its own, not shared with the week's).
-pub fn pending_write_bytes(write: &PeriodWrite) -> usize {
-    let apps: usize = write.added.iter().map(|(_, delta)| delta.apps.len()).sum();
-    PENDING_WRITE_BYTES
-        + write.added.len() * std::mem::size_of::<(chrono::NaiveDate, DayAggregate)>()
-        + write.dirty.len() * std::mem::size_of::<chrono::NaiveDate>()
-        + apps * APP_DAY_BYTES
-}
-
 #[cfg(test)]
 mod tests {
     use std::alloc::{GlobalAlloc, Layout, System};
     use std::cell::Cell;
 
     use chrono::NaiveDate;
-    use wellbeing_domain::aggregate::AppDay;
-    use wellbeing_store::ingest::DayChanges;
+    use wellbeing_domain::aggregate::{AppDay, DayAggregate};
 
     use super::*;
     use crate::views::days::Days;
@@ -130,46 +116,6 @@ mod tests {
         let estimate = kept_week_bytes(&period);
         drop((period, week));
         (usize::try_from(bytes).expect("allocated"), estimate)
-    }
-
-    /// The heap a pending write of `apps` apps on one day holds once its statement's changes
-    /// are gone, and its estimate.
-    fn measured_write(apps: usize) -> (usize, usize) {
-        let day = NaiveDate::from_ymd_opt(2026, 3, 8).expect("a date");
-        let before = live();
-        let mut delta = DayAggregate::default();
-        delta.screen_us[9] = 60_000_000;
-        let named = (0..apps).map(|index| {
-            let app = AppDay {
-                screen_us: 60_000_000,
-                uses: 1,
-                categories: ["entertainment".to_owned()].into_iter().collect(),
-            };
-            (format!("Application {index}"), app)
-        });
-        delta.apps = std::sync::Arc::new(named.collect());
-        let changes = DayChanges {
-            added: [(day, delta)].into(),
-            ..DayChanges::default()
-        };
-        let write = std::sync::Arc::new(changes.within(day, day).expect("no focus sessions"));
-        drop(changes);
-        let bytes = live() - before;
-        let estimate = pending_write_bytes(&write);
-        drop(write);
-        (usize::try_from(bytes).expect("allocated"), estimate)
-    }
-
-    #[test]
-    fn a_pending_write_weighs_about_what_it_takes() {
-        let measurements: Vec<_> = [1, 3, 10].map(|apps| (apps, measured_write(apps))).into();
-        eprintln!("{measurements:?}");
-        for (apps, (bytes, estimate)) in measurements {
-            assert!(
-                estimate >= bytes * 8 / 10 && estimate <= bytes * 15 / 10,
-                "{apps} apps: {bytes} bytes, estimated {estimate}"
-            );
-        }
     }
 
     #[test]

@@ -99,11 +99,9 @@ impl RecentWeek {
         changes: &DayChanges,
     ) {
         let week = Self::of(timezone, time::local_date(Utc::now(), timezone));
-        let Some(write) = changes.within(week.first, week.last) else {
-            return;
-        };
+        let update = |period: &Period| period.after_write(week.first, week.last, changes);
         cache
-            .carry_recent_days(&user_id.to_string(), &week.params, before, sent_at, write)
+            .carry_recent_days(&user_id.to_string(), &week.params, before, sent_at, update)
             .await;
     }
 }
@@ -152,7 +150,7 @@ impl Views {
             .composed
             .get_or_try_init(|| async {
                 let days = self
-                    .compose(viewer, &kept.period(), week.first, week.last)
+                    .compose(viewer, &kept.period, week.first, week.last)
                     .await?;
                 Ok::<_, ServiceError>(Arc::new(WeekData::new(week.last, days)))
             })
