@@ -324,10 +324,10 @@ impl ViewCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Period, ServiceError>>,
     {
-        let local = &self.inner.local;
-        if !self.inner.enabled || !local.is_coherent() {
+        if !self.keeps_recent_days() {
             return load().await.map(KeptWeek::new);
         }
+        let local = &self.inner.local;
         let key = LocalViews::key(local.stamp(user_id), user_id, RECENT_DAYS, params);
         let recent = self
             .inner
@@ -343,6 +343,12 @@ impl ViewCache {
             .await
             .map_err(|error: Arc<ServiceError>| (*error).clone())?;
         Ok(recent.kept)
+    }
+
+    /// Whether [`ViewCache::recent_days`] keeps what it reads: not with `VIEW_CACHE=off`, nor
+    /// while the invalidation stream is not followed (each call then reads the week again).
+    pub fn keeps_recent_days(&self) -> bool {
+        self.inner.enabled && self.inner.local.is_coherent()
     }
 
     /// Brings the user's recent days (`params` as [`ViewCache::recent_days`] takes them) over a

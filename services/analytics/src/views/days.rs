@@ -117,7 +117,9 @@ impl Views {
     }
 
     /// The local days `first..=last` with what `needs` names. Days within the recent week come
-    /// from that week as composed once per generation ([`Views::recent_week`]).
+    /// from that week as composed once per generation ([`Views::recent_week`]) when this process
+    /// keeps it; otherwise reading the whole week with everything for a day of it would read
+    /// about seven times the rows the view needs.
     pub async fn period(
         &self,
         viewer: &Viewer,
@@ -126,7 +128,7 @@ impl Views {
         needs: Needs,
     ) -> Result<Days, ServiceError> {
         let week = RecentWeek::of(viewer.timezone, viewer.today);
-        if first >= week.first && last <= week.last {
+        if first >= week.first && last <= week.last && self.cache.keeps_recent_days() {
             let recent = self.recent_week(viewer).await?;
             return Ok(recent.slice(week.first, first, last));
         }

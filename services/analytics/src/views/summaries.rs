@@ -158,14 +158,14 @@ impl Views {
     }
 
     /// The week ending `end`, with what else the view needs (one statement); the week ending
-    /// today is the one composed once per generation of the user.
+    /// today is the one composed once per generation of the user, where this process keeps it.
     pub async fn week_ending(
         &self,
         viewer: &Viewer,
         end: NaiveDate,
         needs: Needs,
     ) -> Result<Arc<WeekData>, ServiceError> {
-        if end == viewer.today {
+        if end == viewer.today && self.cache.keeps_recent_days() {
             return self.recent_week(viewer).await;
         }
         let start = end - Duration::days(6);
