@@ -48,11 +48,14 @@ pub struct AppsUsage {
     pub apps: Vec<AppUsage>,
 }
 
+/// One app's sums over the period; its categories borrowed from the days (owned copies are
+/// made only for the apps listed: copying each app's categories of each day was a quarter of
+/// composing a dashboard, docs/PERFORMANCE.md).
 #[derive(Default)]
-struct Tally {
+struct Tally<'a> {
     minutes: f64,
     sessions: u32,
-    categories: BTreeSet<String>,
+    categories: BTreeSet<&'a str>,
 }
 
 /// Apps usage of the local days `start_date..=end_date`, from raw screen-time records.
@@ -93,7 +96,9 @@ pub fn apps_usage_from_days(
             let tally = by_app.entry(name.as_str()).or_default();
             tally.minutes += minutes(app.screen_us);
             tally.sessions += app.uses;
-            tally.categories.extend(app.categories.iter().cloned());
+            tally
+                .categories
+                .extend(app.categories.iter().map(String::as_str));
         }
     }
     by_app.retain(|_, tally| tally.minutes > 0.0);
@@ -110,7 +115,7 @@ pub fn apps_usage_from_days(
             total_time_minutes: round2(tally.minutes),
             sessions: tally.sessions,
             avg_session_minutes: round2(tally.minutes / f64::from(tally.sessions.max(1))),
-            categories: tally.categories.into_iter().collect(),
+            categories: tally.categories.into_iter().map(str::to_owned).collect(),
             percentage: if total > 0.0 {
                 round1(tally.minutes / total * 100.0)
             } else {
