@@ -203,9 +203,9 @@ pub async fn read_period(
     extras: Extras,
 ) -> Result<Option<Period>, StoreError> {
     let (focus_from, focus_to) = extras.focus.unzip();
-    let days = sqlx::query_as::<_, PeriodRow>;
+    let statement = sqlx::query_as::<_, PeriodRow>;
     let query = if extras.goals || extras.privacy {
-        days(READ_PERIOD)
+        statement(READ_PERIOD)
             .bind(user_id)
             .bind(first)
             .bind(last)
@@ -214,7 +214,7 @@ pub async fn read_period(
             .bind(focus_from)
             .bind(focus_to)
     } else {
-        days(READ_DAYS).bind(user_id).bind(first).bind(last)
+        statement(READ_DAYS).bind(user_id).bind(first).bind(last)
     };
     let Some(row) = query.fetch_optional(executor).await? else {
         return Ok(None);
