@@ -210,6 +210,27 @@ async fn change_zone(stack: &TestStack, user: &Session, zone: &str) -> anyhow::R
     Ok(time::parse_timezone(zone).expect("a zone"))
 }
 
+/// A user's history: a batch of random events and events across midnights, single events, the
+/// batch again (nothing added), then half of it with new events.
+async fn write_history(
+    stack: &TestStack,
+    user: &Session,
+    timezone: Tz,
+    rng: &mut StdRng,
+) -> anyhow::Result<()> {
+    let mut events: Vec<Value> = (0..150).map(|_| random_event(rng)).collect();
+    events.extend((0..6).map(|_| across_midnight(rng, timezone)));
+    stack.api.track_batch(&user.access_token, &events).await?;
+    for _ in 0..12 {
+        send_single(stack, user, &random_event(rng)).await?;
+    }
+    stack.api.track_batch(&user.access_token, &events).await?;
+    let mut mixed: Vec<Value> = events.iter().step_by(2).cloned().collect();
+    mixed.extend((0..20).map(|_| random_event(rng)));
+    stack.api.track_batch(&user.access_token, &mixed).await?;
+    Ok(())
+}
+
 async fn assert_all_exact(
     stack: &TestStack,
     pool: &sqlx::PgPool,
@@ -243,17 +264,7 @@ async fn aggregates_and_views_equal_the_raw_computation_through_random_streams()
 
     // Round 1: batches, events across midnights, single-event endpoints.
     for (user, timezone) in &users {
-        let mut events: Vec<Value> = (0..150).map(|_| random_event(&mut rng)).collect();
-        events.extend((0..6).map(|_| across_midnight(&mut rng, *timezone)));
-        stack.api.track_batch(&user.access_token, &events).await?;
-        for _ in 0..12 {
-            send_single(&stack, user, &random_event(&mut rng)).await?;
-        }
-        // Repeats: the whole batch again (nothing added), then half of it with new events.
-        stack.api.track_batch(&user.access_token, &events).await?;
-        let mut mixed: Vec<Value> = events.iter().step_by(2).cloned().collect();
-        mixed.extend((0..20).map(|_| random_event(&mut rng)));
-        stack.api.track_batch(&user.access_token, &mixed).await?;
+        write_history(&stack, user, *timezone, &mut rng).await?;
     }
     let days = assert_all_exact(&stack, &pool, &users).await?;
     assert!(days >= 50, "5 users over about 13 days: {days}");
@@ -413,4 +424,29 @@ async fn aggregates_and_views_equal_the_raw_computation_through_random_streams()
     assert_all_exact(&stack, &pool, &users).await?;
     pool.close().await;
     stack.stop().await
+}
+
+/// With `VIEW_CACHE=off` analytics keeps no recent week, so each view reads its own days (and a
+/// view of days alone has a statement of its own): the same numbers as from raw records, today
+/// and the week ending today included, also right after writes.
+#[tokio::test]
+async fn views_without_a_kept_week_equal_the_raw_computation() -> anyhow::Result<()> {
+    let stack = TestStack::start_with(wellbeing_tests::StackOptions {
+        analytics_env: vec![("VIEW_CACHE".into(), "off".into())],
+        ..Default::default()
+    })
+    .await?;
+    let pool = sqlx::PgPool::connect(&stack.database.url).await?;
+    let mut rng = StdRng::seed_from_u64(20261207);
+    for zone in ["Australia/Adelaide", "America/New_York"] {
+        let timezone = time::parse_timezone(zone).expect("a zone");
+        let user = stack.api.register_and_login(zone).await?;
+        write_history(&stack, &user, timezone, &mut rng).await?;
+        assert_views_exact(&stack, &pool, &user, timezone).await?;
+        for _ in 0..3 {
+            send_single(&stack, &user, &recent_event(&mut rng)).await?;
+            assert_views_exact(&stack, &pool, &user, timezone).await?;
+        }
+    }
+    Ok(())
 }
