@@ -8,11 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use metrics::{Unit, counter, describe_counter, describe_histogram, histogram};
+use metrics::{Counter, Histogram, Unit, counter, describe_counter, describe_histogram, histogram};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 use serde::Serialize;
+use wellbeing_common::series::SeriesMemo;
 
 pub const REQUESTS_TOTAL: &str = "http_requests_total";
 pub const REQUEST_DURATION: &str = "http_request_duration_seconds";
@@ -30,6 +31,8 @@ pub struct GatewayStats {
     total_requests: AtomicU64,
     total_micros: AtomicU64,
     slow_requests: AtomicU64,
+    /// Each method's and status's series, by route template.
+    series: SeriesMemo<(&'static str, u16), (Counter, Histogram)>,
 }
 
 /// The running totals since the gateway started (the `requests` of `/metrics?format=json`).
@@ -78,6 +81,7 @@ impl GatewayStats {
             total_requests: AtomicU64::new(0),
             total_micros: AtomicU64::new(0),
             slow_requests: AtomicU64::new(0),
+            series: SeriesMemo::default(),
         }
     }
 
@@ -97,18 +101,34 @@ impl GatewayStats {
         if slow {
             self.slow_requests.fetch_add(1, Ordering::Relaxed);
         }
-        let labels = [
-            ("method", method_label(method).to_owned()),
-            ("route", route.to_owned()),
-            ("status", status.as_u16().to_string()),
-        ];
-        metrics::with_local_recorder(&self.recorder, || {
-            counter!(REQUESTS_TOTAL, &labels).increment(1);
-            histogram!(REQUEST_DURATION, &labels).record(elapsed.as_secs_f64());
-            if slow {
-                counter!(SLOW_REQUESTS_TOTAL, &labels[..2]).increment(1);
-            }
-        });
+        let method = method_label(method);
+        let labels = || {
+            [
+                ("method", method.to_owned()),
+                ("route", route.to_owned()),
+                ("status", status.as_u16().to_string()),
+            ]
+        };
+        let register = || {
+            let labels = labels();
+            metrics::with_local_recorder(&self.recorder, || {
+                (
+                    counter!(REQUESTS_TOTAL, &labels),
+                    histogram!(REQUEST_DURATION, &labels),
+                )
+            })
+        };
+        let key = (method, status.as_u16());
+        self.series
+            .with(route, key, register, |(requests, duration)| {
+                requests.increment(1);
+                duration.record(elapsed.as_secs_f64());
+            });
+        if slow {
+            metrics::with_local_recorder(&self.recorder, || {
+                counter!(SLOW_REQUESTS_TOTAL, &labels()[..2]).increment(1);
+            });
+        }
     }
 
     pub fn totals(&self) -> RequestTotals {

@@ -24,6 +24,7 @@ pub mod health;
 pub mod internal_tls;
 pub mod metrics;
 pub mod process;
+pub mod series;
 pub mod shutdown;
 pub mod telemetry;
 pub mod trace_context;

@@ -16,13 +16,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use metrics::{Unit, counter, describe_counter, describe_histogram, histogram};
+use metrics::{Counter, Histogram, Unit, counter, describe_counter, describe_histogram, histogram};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 use tokio::net::TcpListener;
 use tonic::body::Body;
 use tonic::server::NamedService;
+
+use crate::series::SeriesMemo;
 
 pub const HANDLED_TOTAL: &str = "grpc_server_handled_total";
 pub const HANDLING_SECONDS: &str = "grpc_server_handling_seconds";
@@ -47,6 +49,8 @@ pub struct GrpcMetrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
     calls: AtomicU64,
+    /// Each method's and status code's series, by the call's path.
+    series: SeriesMemo<&'static str, (Counter, Histogram)>,
 }
 
 impl GrpcMetrics {
@@ -70,18 +74,25 @@ impl GrpcMetrics {
             handle: recorder.handle(),
             recorder,
             calls: AtomicU64::new(0),
+            series: SeriesMemo::default(),
         })
     }
 
     fn record(&self, path: &str, code: &'static str, elapsed: Duration) {
-        let mut parts = path.trim_start_matches('/').splitn(2, '/');
-        let service = parts.next().unwrap_or_default().to_owned();
-        let method = parts.next().unwrap_or_default().to_owned();
-        metrics::with_local_recorder(&self.recorder, || {
-            counter!(HANDLED_TOTAL, "grpc_service" => service.clone(), "grpc_method" => method.clone(), "grpc_code" => code)
-                .increment(1);
-            histogram!(HANDLING_SECONDS, "grpc_service" => service, "grpc_method" => method)
-                .record(elapsed.as_secs_f64());
+        let register = || {
+            let mut parts = path.trim_start_matches('/').splitn(2, '/');
+            let service = parts.next().unwrap_or_default().to_owned();
+            let method = parts.next().unwrap_or_default().to_owned();
+            metrics::with_local_recorder(&self.recorder, || {
+                (
+                    counter!(HANDLED_TOTAL, "grpc_service" => service.clone(), "grpc_method" => method.clone(), "grpc_code" => code),
+                    histogram!(HANDLING_SECONDS, "grpc_service" => service, "grpc_method" => method),
+                )
+            })
+        };
+        self.series.with(path, code, register, |(calls, seconds)| {
+            calls.increment(1);
+            seconds.record(elapsed.as_secs_f64());
         });
         if self.calls.fetch_add(1, Ordering::Relaxed) % CALLS_PER_UPKEEP == CALLS_PER_UPKEEP - 1 {
             self.handle.run_upkeep();
