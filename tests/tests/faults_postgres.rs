@@ -9,7 +9,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use serde_json::json;
+use wellbeing_analytics::views::connections::ReadConnections;
+use wellbeing_store::PoolConfig;
+use wellbeing_tests::database::TestDatabase;
 use wellbeing_tests::postgres::{PrivatePostgres, StopMode};
 use wellbeing_tests::probe::Tally;
 use wellbeing_tests::traffic::{Kind, Outcome, Traffic, TrafficOptions, summary, unlimited_rate};
@@ -292,4 +296,82 @@ async fn postgres_crashed_answers_503_and_loses_no_acknowledged_event() -> anyho
         "faults_postgres::postgres_crashed_answers_503_and_loses_no_acknowledged_event",
     )
     .await
+}
+
+/// The connection a read ran on, as PostgreSQL names it.
+async fn backend_of(reads: &ReadConnections) -> anyhow::Result<i32> {
+    let mut read = reads.take().await?;
+    let pid = sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()")
+        .fetch_one(read.connection())
+        .await;
+    Ok(read.keep_if_ok(pid)?)
+}
+
+/// Reads keep their connection (no pool round trip, no release ping), wait for one of their
+/// share rather than in the pool, and give back one that failed: after the database closed a
+/// kept connection, the read on it fails once and the next runs on another.
+#[tokio::test]
+async fn reads_keep_their_connections_and_give_back_a_broken_one() -> anyhow::Result<()> {
+    let db = TestDatabase::create().await?;
+    let pool = wellbeing_store::connect(
+        &db.url,
+        &PoolConfig {
+            min_connections: 0,
+            max_connections: 6,
+            acquire_timeout: Duration::from_secs(5),
+            max_lifetime: Duration::from_secs(3600),
+            slow_query_threshold_ms: 1000,
+            statement_timeout: None,
+        },
+    )?;
+    let reads = ReadConnections::new(pool.clone());
+
+    let first = backend_of(&reads).await?;
+    assert_eq!(reads.kept(), 1);
+    assert_eq!(
+        backend_of(&reads).await?,
+        first,
+        "the kept connection is reused"
+    );
+
+    // Two of six (the two write lanes' left halved): a third read waits for one of them.
+    let held = (reads.take().await?, reads.take().await?);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), reads.take())
+            .await
+            .is_err(),
+        "a read beyond the share waits"
+    );
+    drop(held);
+    tokio::time::timeout(Duration::from_secs(5), reads.take())
+        .await
+        .context("a read goes on once one is back")??;
+
+    // A failed statement gives its connection back rather than keeping it.
+    let mut read = reads.take().await?;
+    let kept_before = reads.kept();
+    let failed = sqlx::query("SELECT 1 / 0").execute(read.connection()).await;
+    assert!(read.keep_if_ok(failed).is_err());
+    assert_eq!(reads.kept(), kept_before);
+
+    // The database closes the kept connection a read would take next.
+    let doomed = backend_of(&reads).await?;
+    let mut admin = db.connect().await?;
+    sqlx::query("SELECT pg_terminate_backend($1, 5000)")
+        .bind(doomed)
+        .execute(&mut admin)
+        .await?;
+    let mut after = None;
+    for _ in 0..2 {
+        if let Ok(pid) = backend_of(&reads).await {
+            after = Some(pid);
+            break;
+        }
+    }
+    let after = after.context("a read succeeds by its second attempt")?;
+    assert_ne!(after, doomed);
+    // Kept connections count as in use: the pool closes once they are given back.
+    drop(reads);
+    pool.close().await;
+    Ok(())
 }

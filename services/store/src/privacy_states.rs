@@ -54,7 +54,7 @@ pub async fn insert(pool: &PgPool, row: &PrivacyStateRow) -> Result<PrivacyState
 
 /// The newest reports first, at most `limit`.
 pub async fn latest(
-    pool: &PgPool,
+    executor: impl sqlx::PgExecutor<'_>,
     user_id: Uuid,
     limit: i64,
 ) -> Result<Vec<PrivacyStateRow>, StoreError> {
@@ -65,13 +65,13 @@ pub async fn latest(
     )
     .bind(user_id)
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(executor)
     .await?)
 }
 
 /// Reports since `from`, oldest first.
 pub async fn since(
-    pool: &PgPool,
+    executor: impl sqlx::PgExecutor<'_>,
     user_id: Uuid,
     from: DateTime<Utc>,
 ) -> Result<Vec<PrivacyStateRow>, StoreError> {
@@ -82,6 +82,6 @@ pub async fn since(
     )
     .bind(user_id)
     .bind(from)
-    .fetch_all(pool)
+    .fetch_all(executor)
     .await?)
 }

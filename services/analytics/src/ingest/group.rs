@@ -39,7 +39,7 @@ const MAX_GROUP: usize = 128;
 /// writers 4.5k, 3 writers 2.4-2.9k, 6 writers 2.5k; docs/PERFORMANCE.md). Each writer has a
 /// lane of its own and a user always goes to the same lane, so two groups in flight never hold
 /// the same user's day rows and never wait for each other's commit.
-const WRITERS: usize = 2;
+pub const WRITERS: usize = 2;
 /// Units waiting for a writer; beyond this, callers wait to be queued.
 const QUEUE: usize = 4096;
 

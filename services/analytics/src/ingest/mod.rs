@@ -5,6 +5,9 @@
 //! ([`write`]).
 
 mod group;
+
+/// Connections the write lanes keep to themselves.
+pub use group::WRITERS;
 mod write;
 
 use std::collections::HashMap;

@@ -221,9 +221,9 @@ impl Views {
             privacy: needs.privacy,
             focus,
         };
-        let pool = self.read_pool(viewer.user_id);
-        aggregates::read_period(pool, viewer.user_id, first, last, extras)
-            .await?
-            .ok_or_else(account_gone)
+        let mut reader = self.read_connection(viewer.user_id).await?;
+        let period =
+            aggregates::read_period(reader.connection(), viewer.user_id, first, last, extras).await;
+        reader.keep_if_ok(period)?.ok_or_else(account_gone)
     }
 }

@@ -7,11 +7,13 @@
 //! - [`privacy`]: privacy score, history and trend.
 //! - goals are listed by [`crate::goals`].
 
+pub mod connections;
 pub mod days;
 pub mod insights;
 pub mod privacy;
 pub mod summaries;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,6 +28,7 @@ use wellbeing_proto::cache::v1::ViewKey;
 
 use crate::accounts::timezone_of;
 use crate::view_cache::ViewCache;
+use connections::{ReadConnection, ReadConnections};
 use wellbeing_store::{self as store, StoreError};
 
 /// A view ready to send.
@@ -42,6 +45,9 @@ pub struct Views {
     pool: PgPool,
     replica: Option<ReadReplica>,
     cache: ViewCache,
+    /// The connections reads keep, on the primary and on the replica.
+    reads: Arc<ReadConnections>,
+    replica_reads: Option<Arc<ReadConnections>>,
 }
 
 /// A PostgreSQL read replica (`DATABASE_READ_URL`) for the aggregates, events and snapshots views
@@ -63,26 +69,33 @@ pub struct Viewer {
 
 impl Views {
     pub fn new(pool: PgPool, replica: Option<ReadReplica>, cache: ViewCache) -> Self {
+        let reads = Arc::new(ReadConnections::new(pool.clone()));
+        let replica_reads = replica
+            .as_ref()
+            .map(|replica| Arc::new(ReadConnections::new(replica.pool.clone())));
         Self {
             pool,
             replica,
             cache,
+            reads,
+            replica_reads,
         }
     }
 
-    /// Where the user's view data is read: the replica, unless there is none or the user wrote
-    /// within its grace period.
-    pub fn read_pool(&self, user_id: Uuid) -> &PgPool {
-        match &self.replica {
-            Some(replica)
+    /// A connection to read the user's view data on: the replica's, unless there is none or the
+    /// user wrote within its grace period.
+    pub async fn read_connection(&self, user_id: Uuid) -> Result<ReadConnection<'_>, StoreError> {
+        let reads = match (&self.replica, &self.replica_reads) {
+            (Some(replica), Some(replica_reads))
                 if !self
                     .cache
                     .written_within(&user_id.to_string(), replica.grace) =>
             {
-                &replica.pool
+                replica_reads
             }
-            _ => &self.pool,
-        }
+            _ => &self.reads,
+        };
+        Ok(reads.take().await?)
     }
 
     /// After a profile change (a new timezone): the user's views and kept zone are dropped
@@ -175,7 +188,9 @@ impl Views {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<records::DayEvents, StoreError> {
-        store::events::between(self.read_pool(user_id), user_id, from, to).await
+        let mut reader = self.read_connection(user_id).await?;
+        let events = store::events::between(reader.connection(), user_id, from, to).await;
+        reader.keep_if_ok(events)
     }
 
     /// Every record touching the local days `first..=last`.

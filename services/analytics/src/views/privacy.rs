@@ -22,7 +22,9 @@ impl Views {
     pub async fn privacy_score(&self, user_id: Uuid) -> Result<View, ServiceError> {
         let viewer = self.viewer(user_id).await?;
         self.cached(&viewer, "privacy", "", || async move {
-            let latest = privacy_states::latest(self.read_pool(user_id), user_id, 1).await?;
+            let mut reader = self.read_connection(user_id).await?;
+            let latest = privacy_states::latest(reader.connection(), user_id, 1).await;
+            let latest = reader.keep_if_ok(latest)?;
             Ok(privacy_score_view(latest.first()))
         })
         .await
@@ -36,9 +38,10 @@ impl Views {
             "privacy-history",
             &format!("limit={limit}"),
             || async move {
+                let mut reader = self.read_connection(user_id).await?;
                 let rows =
-                    privacy_states::latest(self.read_pool(user_id), user_id, i64::from(limit))
-                        .await?;
+                    privacy_states::latest(reader.connection(), user_id, i64::from(limit)).await;
+                let rows = reader.keep_if_ok(rows)?;
                 let history = rows
                     .iter()
                     .map(|row| PrivacyHistoryEntry {
@@ -59,7 +62,9 @@ impl Views {
         self.cached(&viewer, "privacy-trend", "", || async move {
             let first = viewer.today - Duration::days(6);
             let (from, _) = time::day_range(first, viewer.timezone);
-            let rows = privacy_states::since(self.read_pool(user_id), user_id, from).await?;
+            let mut reader = self.read_connection(user_id).await?;
+            let rows = privacy_states::since(reader.connection(), user_id, from).await;
+            let rows = reader.keep_if_ok(rows)?;
             let mut last_of_day = BTreeMap::new();
             for row in &rows {
                 last_of_day.insert(
