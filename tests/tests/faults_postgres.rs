@@ -324,7 +324,7 @@ async fn reads_keep_their_connections_and_give_back_a_broken_one() -> anyhow::Re
             statement_timeout: None,
         },
     )?;
-    let reads = ReadConnections::new(pool.clone());
+    let reads = ReadConnections::new(pool.clone(), 2);
 
     let first = backend_of(&reads).await?;
     assert_eq!(reads.kept(), 1);
@@ -334,7 +334,7 @@ async fn reads_keep_their_connections_and_give_back_a_broken_one() -> anyhow::Re
         "the kept connection is reused"
     );
 
-    // Two of six (the two write lanes' left halved): a third read waits for one of them.
+    // Two of six (what two reserved leave, halved): a third read waits for one of them.
     let held = (reads.take().await?, reads.take().await?);
     assert!(
         tokio::time::timeout(Duration::from_millis(200), reads.take())

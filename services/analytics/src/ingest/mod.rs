@@ -5,10 +5,10 @@
 //! ([`write`]).
 
 mod group;
+mod write;
 
 /// Connections the write lanes keep to themselves.
 pub use group::WRITERS;
-mod write;
 
 use std::collections::HashMap;
 use std::time::Instant;

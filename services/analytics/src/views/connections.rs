@@ -6,15 +6,15 @@
 //! ([`crate::ingest`]), so a read costs its own statement alone.
 //!
 //! Reads keep at most half of the connections the write lanes leave (at least one: 7 of the
-//! default 16), and a read waits here for one of them rather than in the pool: the pool keeps
-//! room for everything else, and no read waits in the pool for a connection readers keep to
-//! themselves. Fewer statements at once also cost PostgreSQL less on two cores
-//! (docs/PERFORMANCE.md). A kept connection goes back to the pool, which tests it, after a read
-//! that failed (it may be broken or left mid-answer), once it has been idle here for a second
-//! (the database may have closed it meanwhile; the pool pings such a one before handing it
-//! out), and once it has lived the pool's `max_lifetime`.
+//! default 16; on a replica, half of its pool), and a read waits here for one of them rather
+//! than in the pool: the pool keeps room for everything else, and no read waits in the pool
+//! for a connection readers keep to themselves. Fewer statements at once also cost PostgreSQL
+//! less on two cores (docs/PERFORMANCE.md). A kept connection goes back to the pool, which
+//! tests it, after a read that failed (it may be broken or left mid-answer), once it has been
+//! idle here for a second (the database may have closed it meanwhile; the pool pings such a one
+//! before handing it out), and once it has lived the pool's `max_lifetime`.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
@@ -32,17 +32,18 @@ struct Idle {
 
 pub struct ReadConnections {
     pool: PgPool,
-    permits: std::sync::Arc<Semaphore>,
+    permits: Arc<Semaphore>,
     idle: Mutex<Vec<Idle>>,
 }
 
 impl ReadConnections {
-    pub fn new(pool: PgPool) -> Self {
+    /// Reads on `pool`, of which `reserved` connections are kept by others (the write lanes).
+    pub fn new(pool: PgPool, reserved: usize) -> Self {
         let max = pool.options().get_max_connections() as usize;
-        let kept = (max.saturating_sub(crate::ingest::WRITERS) / 2).max(1);
+        let kept = (max.saturating_sub(reserved) / 2).max(1);
         Self {
             pool,
-            permits: std::sync::Arc::new(Semaphore::new(kept)),
+            permits: Arc::new(Semaphore::new(kept)),
             idle: Mutex::new(Vec::new()),
         }
     }
@@ -96,13 +97,13 @@ impl ReadConnections {
             .is_some_and(|lifetime| taken_at.elapsed() >= lifetime)
     }
 
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
+    fn idle(&self) -> MutexGuard<'_, Vec<Idle>> {
         self.idle
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// How many connections reads keep between them now (for tests and metrics).
+    /// How many connections reads keep between them now (what the tests look at).
     pub fn kept(&self) -> usize {
         self.idle().len()
     }

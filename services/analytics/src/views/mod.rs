@@ -69,10 +69,10 @@ pub struct Viewer {
 
 impl Views {
     pub fn new(pool: PgPool, replica: Option<ReadReplica>, cache: ViewCache) -> Self {
-        let reads = Arc::new(ReadConnections::new(pool.clone()));
+        let reads = Arc::new(ReadConnections::new(pool.clone(), crate::ingest::WRITERS));
         let replica_reads = replica
             .as_ref()
-            .map(|replica| Arc::new(ReadConnections::new(replica.pool.clone())));
+            .map(|replica| Arc::new(ReadConnections::new(replica.pool.clone(), 0)));
         Self {
             pool,
             replica,
